@@ -1,0 +1,10 @@
+"""Exercise checks: ``cl.check.<exercise>(fn)`` tests a learner's function (framework: chapter 00).
+
+Each check runs known answers and random tests and returns a :class:`CheckResult` that shows a
+clear pass, a failure with the first failing input and a hint, or "not yet solved".
+"""
+from ._framework import REGISTRY, CheckResult, Mismatch, Tally, exercise
+from .ch00 import seconds_to_process, tool_for_threat
+
+__all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
+           "seconds_to_process", "tool_for_threat"]

@@ -1,0 +1,123 @@
+"""The exercise-check mechanism behind ``cl.check.<exercise>(fn)`` (introduced in chapter 00).
+
+An exercise checker is a function ``body(fn, t, rng)`` that calls the learner's ``fn`` on known
+answers and random inputs and records each comparison through ``t`` (a :class:`Tally`). The
+``exercise`` decorator turns it into ``check(fn) -> CheckResult``: a clear pass, a failure that
+names the first failing input and gives a hint, or "not yet solved" when ``fn`` still raises
+the student stub's ``NotImplementedError``.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import random
+
+REGISTRY: dict[str, "callable"] = {}
+
+
+class Mismatch(AssertionError):
+    """A learner's answer differed from the expected one."""
+
+
+class Tally:
+    """Counts and performs the comparisons an exercise checker makes."""
+
+    def __init__(self):
+        self.known = 0
+        self.random = 0
+
+    @property
+    def total(self) -> int:
+        return self.known + self.random
+
+    def _count(self, kind: str) -> None:
+        if kind not in ("known", "random"):
+            raise ValueError("kind must be 'known' or 'random'")
+        setattr(self, kind, getattr(self, kind) + 1)
+
+    def equal(self, got, expected, what: str, kind: str = "known") -> None:
+        """Record one test: ``got`` must equal ``expected``; ``what`` describes the call."""
+        if got != expected or type(got) is not type(expected) and not _same_kind(got, expected):
+            raise Mismatch(f"{what}\n    expected: {_short(expected)}\n    got:      {_short(got)}")
+        self._count(kind)
+
+    def true(self, condition: bool, what: str, kind: str = "known") -> None:
+        """Record one test: ``condition`` must hold; ``what`` says what was expected."""
+        if not condition:
+            raise Mismatch(what)
+        self._count(kind)
+
+
+def _same_kind(a, b) -> bool:
+    numbers = (int, float)
+    binary = (bytes, bytearray)
+    return (isinstance(a, numbers) and isinstance(b, numbers)) or (isinstance(a, binary) and isinstance(b, binary))
+
+
+def _short(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class CheckResult:
+    """Outcome of an exercise check; true when passed. Renders as a coloured box in Jupyter."""
+
+    SYMBOLS = {"passed": "✓", "failed": "✗", "not yet solved": "…"}
+
+    def __init__(self, exercise: str, status: str, detail: str, hint: str = ""):
+        self.exercise, self.status, self.detail, self.hint = exercise, status, detail, hint
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def raise_if_failed(self) -> "CheckResult":
+        if not self.passed:
+            raise AssertionError(repr(self))
+        return self
+
+    def __repr__(self) -> str:
+        text = f"{self.SYMBOLS[self.status]} {self.exercise}: {self.detail}"
+        if not self.passed and self.hint:
+            text += f"\nHint: {self.hint}"
+        return text
+
+    def _repr_html_(self) -> str:
+        colour = {"passed": "#e6f4ea", "failed": "#fce8e6", "not yet solved": "#fef7e0"}[self.status]
+        body = html.escape(repr(self)).replace("\n", "<br>")
+        return f"<div style='background:{colour};padding:6px 10px;border-radius:4px;font-family:monospace'>{body}</div>"
+
+
+def exercise(hint: str):
+    """Decorator: turn ``body(fn, t, rng)`` into the exercise check ``check(fn, seed=None)``."""
+
+    def decorate(body):
+        name = body.__name__
+
+        @functools.wraps(body)
+        def check(fn, *, seed: int | None = None) -> CheckResult:
+            tally = Tally()
+            try:
+                body(fn, tally, random.Random(seed))
+            except NotImplementedError:
+                return CheckResult(name, "not yet solved",
+                                   "not yet solved — replace the NotImplementedError stub with your code.", hint)
+            except Mismatch as failure:
+                return CheckResult(name, "failed", f"test {tally.total + 1} failed: {failure}", hint)
+            except Exception as error:  # the learner's code crashed: say so, keep the notebook running
+                return CheckResult(name, "failed",
+                                   f"test {tally.total + 1}: your code raised {type(error).__name__}: {error}", hint)
+            if tally.total == 0:
+                raise RuntimeError(f"exercise check {name!r} made no comparison")
+            parts = [f"{n} {label}{'s' if n != 1 else ''}" for n, label in
+                     ((tally.known, "known answer"), (tally.random, "random test")) if n]
+            return CheckResult(name, "passed", " and ".join(parts) + " passed.", hint)
+
+        check.hint = hint
+        REGISTRY[name] = check
+        return check
+
+    return decorate

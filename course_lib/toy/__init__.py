@@ -1,0 +1,6 @@
+"""INSECURE — for learning. From-scratch cryptography the course takes apart.
+
+Nothing in this package is safe to protect real data: no side-channel protection, no padding
+where padding is needed, and modes built directly on a raw block cipher. The safe versions live
+in the rest of ``course_lib``.
+"""

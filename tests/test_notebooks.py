@@ -1,0 +1,46 @@
+"""Course-wide notebook hygiene. nbval silently passes cells that were never executed, so
+this checks every committed notebook was executed top to bottom by the executor."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+MACHINE_PATH = re.compile(r"/(work|root|home/[a-z]+|tmp/pytest)/")
+
+
+def test_the_course_has_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+    assert NOTEBOOKS[0].name == "00_welcome_threat_model.ipynb"
+    for nb in NOTEBOOKS:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", nb.name), nb.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_was_executed_top_to_bottom(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in nb["metadata"], "widget state must be stripped (use the executor)"
+    counts = []
+    for index, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not source.strip():
+            continue
+        assert cell["execution_count"] is not None, f"code cell {index} was never executed"
+        counts.append(cell["execution_count"])
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                assert "NBVAL_RAISES_EXCEPTION" in source, f"cell {index} stores an unexpected error"
+            assert not MACHINE_PATH.search(json.dumps(output)), f"cell {index} output shows a machine path"
+    assert counts == list(range(1, len(counts) + 1)), "cells must be executed once each, in order, in a fresh kernel"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_the_chapter_template(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert text.startswith("# "), "first cell: the chapter title"
+    for section in ("You will learn", "Prerequisites", "Summary", "Further reading"):
+        assert section in text, f"missing section {section!r}"
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "import course_lib as cl" in code
