@@ -56,3 +56,63 @@ def test_a_check_that_compares_nothing_is_a_defect():
 def test_html_rendering_escapes():
     r = CheckResult("x", "failed", "<b>", "hint")
     assert "&lt;b&gt;" in r._repr_html_()
+
+
+# ---- chapter 01 exercises: reference solutions pass, plausible mistakes fail ----
+import io
+import os
+
+import numpy as np
+import torch
+
+from course_lib import symmetric
+from course_lib.toy import modes
+
+
+def test_ctr_check():
+    assert cl.check.ctr_encrypt(lambda enc, ctr, data: modes.ctr_encrypt(_Block(enc), ctr, data))
+    # ECB instead of CTR
+    assert not cl.check.ctr_encrypt(lambda enc, ctr, data: modes.ecb_encrypt(_Block(enc), modes.pkcs7_pad(data)))
+    # forgets the wrap-around at 2**128
+    def no_wrap(enc, ctr, data):
+        c = int.from_bytes(ctr, "big")
+        stream = b"".join(enc((c + i).to_bytes(17, "big")[-16:]) if c + i < 2**128 else enc(b"\xff" * 16)
+                          for i in range(-(-len(data) // 16)))
+        return bytes(a ^ b for a, b in zip(data, stream))
+    assert not cl.check.ctr_encrypt(no_wrap)
+
+
+class _Block:
+    def __init__(self, encrypt_block):
+        self.encrypt_block = encrypt_block
+
+
+def test_pkcs7_unpad_check():
+    assert cl.check.pkcs7_unpad(modes.pkcs7_unpad)
+    assert not cl.check.pkcs7_unpad(lambda padded: padded[:-padded[-1]])          # no validation
+    assert not cl.check.pkcs7_unpad(lambda padded: padded.rstrip(padded[-1:]))   # strips too much
+
+
+def _seal(key, tensor, ad):
+    buffer = io.BytesIO()
+    np.save(buffer, tensor.numpy(), allow_pickle=False)
+    return symmetric.encrypt(key, buffer.getvalue(), ad)
+
+
+def _open(key, sealed, ad):
+    return torch.from_numpy(np.load(io.BytesIO(symmetric.decrypt(key, sealed, ad)), allow_pickle=False))
+
+
+def test_seal_tensor_check():
+    assert cl.check.seal_tensor(_seal, _open)
+    # ignores the associated data
+    assert not cl.check.seal_tensor(lambda k, t, ad: _seal(k, t, b""), lambda k, s, ad: _open(k, s, b""))
+    # fixed nonce: deterministic, and a nonce-reuse hazard
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    def fixed_nonce(key, tensor, ad):
+        buffer = io.BytesIO()
+        np.save(buffer, tensor.numpy(), allow_pickle=False)
+        return bytes(12) + AESGCM(key).encrypt(bytes(12), buffer.getvalue(), ad)
+    assert not cl.check.seal_tensor(fixed_nonce, _open)
+    # loses the dtype
+    assert not cl.check.seal_tensor(_seal, lambda k, s, ad: _open(k, s, ad).float())

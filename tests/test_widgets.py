@@ -16,3 +16,31 @@ def test_timing_race_runs_headless_and_draws_a_chart():
     before = race.results
     race.button.click()  # pressing the button runs the race again
     assert race.results is not before and set(race.results) == {"SHA-256", "slow"}
+
+
+def test_ciphertext_viewer_shows_the_ecb_leak_and_new_key_changes_ciphertext():
+    viewer = cl.widgets.CiphertextViewer()
+    assert repr(viewer) == "CiphertextViewer(128×144 image; plaintext vs ECB, CBC, CTR, GCM)"
+    counts = viewer.distinct_blocks
+    total = viewer.pixels.nbytes // 16
+    assert counts["ECB"] == counts["plaintext"] < total // 10
+    assert counts["CBC"] == counts["CTR"] == counts["GCM"] == total
+    before = dict(viewer.ciphertexts)
+    panel_before = bytes(viewer.panels["ECB"].value)
+    viewer.button.click()
+    assert all(viewer.ciphertexts[m] != before[m] for m in viewer.MODES)
+    assert bytes(viewer.panels["ECB"].value) != panel_before and bytes(viewer.panels["ECB"].value).startswith(b"\x89PNG")
+    assert viewer.distinct_blocks["ECB"] == counts["ECB"]  # same leak under any key
+    assert len(viewer.figure().axes) == 5
+
+
+def test_kdf_cost_measures_and_switches_ranges():
+    kdf = cl.widgets.KdfCost()
+    row = kdf.measure("scrypt", 10)
+    assert row["kdf"] == "scrypt" and row["cost"] == "2^10" and row["seconds"] > 0
+    assert "2^10" in kdf.table.value
+    kdf.kdf.value = "pbkdf2"
+    assert kdf.cost.description == "log2 iterations" and kdf.cost.max == 20
+    kdf.cost.value = 10
+    kdf.button.click()
+    assert kdf.history[-1]["kdf"] == "pbkdf2" and len(kdf.history) == 2

@@ -92,16 +92,16 @@ class CheckResult:
 
 
 def exercise(hint: str):
-    """Decorator: turn ``body(fn, t, rng)`` into the exercise check ``check(fn, seed=None)``."""
+    """Decorator: turn ``body(fn, t, rng)`` into the exercise check ``check(fn, ..., seed=None)``."""
 
     def decorate(body):
         name = body.__name__
 
         @functools.wraps(body)
-        def check(fn, *, seed: int | None = None) -> CheckResult:
+        def check(*fns, seed: int | None = None) -> CheckResult:
             tally = Tally()
-            try:
-                body(fn, tally, random.Random(seed))
+            try:  # an exercise with several functions (e.g. seal and open) receives them as a tuple
+                body(fns[0] if len(fns) == 1 else fns, tally, random.Random(seed))
             except NotImplementedError:
                 return CheckResult(name, "not yet solved",
                                    "not yet solved — replace the NotImplementedError stub with your code.", hint)

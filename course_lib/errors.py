@@ -1,0 +1,17 @@
+"""The course's exceptions: each bad input gets a specific, readable error.
+
+All derive from :class:`CourseCryptoError`; the decryption errors are also ``ValueError`` so
+code written against ``cryptography``/PyCryptodome conventions still catches them.
+"""
+
+
+class CourseCryptoError(Exception):
+    """Base class of every error course_lib raises on purpose."""
+
+
+class DecryptionError(CourseCryptoError, ValueError):
+    """Authenticated decryption failed: wrong key, wrong associated data, or modified data."""
+
+
+class PaddingError(CourseCryptoError, ValueError):
+    """PKCS#7 padding is malformed (chapter 01)."""

@@ -1,0 +1,92 @@
+"""Safe symmetric encryption: AEAD with random nonces, and keys from passwords (chapter 01).
+
+``encrypt``/``decrypt`` seal a message with AES-256-GCM (default) or ChaCha20-Poly1305. The
+output is ``nonce ‖ ciphertext ‖ tag``; the 96-bit nonce is fresh from ``os.urandom`` on every
+call, so callers cannot reuse one by mistake. Associated data (AD) is authenticated but not
+encrypted: use it to bind metadata such as a dataset name and sample index.
+"""
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from .errors import DecryptionError
+
+ALGORITHMS = {"aes-256-gcm": AESGCM, "chacha20-poly1305": ChaCha20Poly1305}
+KEY_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+
+# Defaults follow the OWASP password storage cheat sheet (2023).
+SCRYPT_DEFAULTS = {"n": 2**17, "r": 8, "p": 1}
+PBKDF2_DEFAULT_ITERATIONS = 600_000
+SALT_SIZE = 16
+
+
+def new_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return os.urandom(KEY_SIZE)
+
+
+def _aead(key: bytes, algorithm: str):
+    try:
+        cls = ALGORITHMS[algorithm]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}") from None
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"{algorithm} needs a {KEY_SIZE}-byte key, got {len(key)} bytes")
+    return cls(key)
+
+
+def encrypt(key: bytes, plaintext: bytes, associated_data: bytes = b"",
+            algorithm: str = "aes-256-gcm") -> bytes:
+    """Encrypt and authenticate; returns ``nonce ‖ ciphertext ‖ tag`` (28 bytes longer)."""
+    nonce = os.urandom(NONCE_SIZE)
+    return nonce + _aead(key, algorithm).encrypt(nonce, plaintext, associated_data)
+
+
+def decrypt(key: bytes, sealed: bytes, associated_data: bytes = b"",
+            algorithm: str = "aes-256-gcm") -> bytes:
+    """Verify and decrypt the output of :func:`encrypt`; raises :class:`DecryptionError`."""
+    aead = _aead(key, algorithm)
+    if len(sealed) < NONCE_SIZE + TAG_SIZE:
+        raise DecryptionError(f"sealed message too short ({len(sealed)} bytes): truncated?")
+    try:
+        return aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], associated_data)
+    except InvalidTag:
+        raise DecryptionError("authentication failed: wrong key, wrong associated data, "
+                              "or the ciphertext was modified") from None
+
+
+def new_salt() -> bytes:
+    return os.urandom(SALT_SIZE)
+
+
+def derive_key(password: str | bytes, salt: bytes, kdf: str = "scrypt", *, n: int | None = None,
+               r: int | None = None, p: int | None = None, iterations: int | None = None,
+               length: int = KEY_SIZE) -> bytes:
+    """Derive a key from a password with scrypt (memory-hard, default) or PBKDF2-HMAC-SHA256.
+
+    Never use a password itself as a key: it is short and guessable. A KDF with a random salt and
+    a high cost makes every guess expensive. Store the salt and parameters next to the data.
+    """
+    if len(salt) < SALT_SIZE:
+        raise ValueError(f"use a random salt of at least {SALT_SIZE} bytes (new_salt())")
+    return _derive(password, salt, kdf, n=n, r=r, p=p, iterations=iterations, length=length)
+
+
+def _derive(password, salt, kdf, *, n=None, r=None, p=None, iterations=None, length=KEY_SIZE) -> bytes:
+    """:func:`derive_key` without the salt-length rule (the published test vectors use short salts)."""
+    secret = password.encode() if isinstance(password, str) else bytes(password)
+    if kdf == "scrypt":
+        params = {"n": n or SCRYPT_DEFAULTS["n"], "r": r or SCRYPT_DEFAULTS["r"], "p": p or SCRYPT_DEFAULTS["p"]}
+        return Scrypt(salt=salt, length=length, **params).derive(secret)
+    if kdf == "pbkdf2":
+        return PBKDF2HMAC(algorithm=hashes.SHA256(), length=length, salt=salt,
+                          iterations=iterations or PBKDF2_DEFAULT_ITERATIONS).derive(secret)
+    raise ValueError(f"unknown kdf {kdf!r}; choose 'scrypt' or 'pbkdf2'")
