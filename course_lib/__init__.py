@@ -13,7 +13,8 @@ from .timing import Timing, measure, throughput
 __version__ = "0.1.0"
 
 # Submodules that pull in heavier dependencies (ipywidgets, torch, ...) load on first use.
-_LAZY_SUBMODULES = {"check", "widgets", "toy", "bench", "executor", "symmetric", "images", "errors"}
+_LAZY_SUBMODULES = {"check", "widgets", "toy", "bench", "executor", "symmetric", "images", "errors", "hashing",
+                    "data"}
 
 
 def __getattr__(name):

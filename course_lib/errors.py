@@ -15,3 +15,7 @@ class DecryptionError(CourseCryptoError, ValueError):
 
 class PaddingError(CourseCryptoError, ValueError):
     """PKCS#7 padding is malformed (chapter 01)."""
+
+
+class IntegrityError(CourseCryptoError, ValueError):
+    """Data does not match its tag, digest, manifest or signature (chapters 02–05)."""

@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 
 import course_lib as cl
@@ -116,3 +118,41 @@ def test_seal_tensor_check():
     assert not cl.check.seal_tensor(fixed_nonce, _open)
     # loses the dtype
     assert not cl.check.seal_tensor(_seal, lambda k, s, ad: _open(k, s, ad).float())
+
+
+# ---- chapter 02 exercises ----
+from course_lib import hashing
+from course_lib.toy import sha256 as toy_sha256
+
+
+def test_reverse_hashed_ages_check():
+    table = {hashlib.sha256(str(a).encode()).hexdigest(): a for a in range(121)}
+    assert cl.check.reverse_hashed_ages(lambda ds: [table[d] for d in ds])
+    small = {hashlib.sha256(str(a).encode()).hexdigest(): a for a in range(100)}   # misses 100..120
+    assert not cl.check.reverse_hashed_ages(lambda ds: [small.get(d, 0) for d in ds], seed=3)
+
+
+def test_merkle_root_check():
+    assert cl.check.merkle_root(hashing.merkle_root)
+    # no domain separation between leaves and nodes
+    def no_prefix(leaves):
+        level = [hashlib.sha256(x).digest() for x in leaves]
+        return level[0] if len(level) == 1 else hashlib.sha256(no_prefix(leaves[:len(leaves) // 2]) +
+                                                               no_prefix(leaves[len(leaves) // 2:])).digest()
+    assert not cl.check.merkle_root(no_prefix)
+
+
+def test_verify_inclusion_check():
+    assert cl.check.verify_inclusion(hashing.verify_inclusion)
+    assert not cl.check.verify_inclusion(lambda root, leaf, i, n, proof: True)
+    assert not cl.check.verify_inclusion(lambda root, leaf, i, n, proof: len(proof) > 0)
+
+
+def test_forge_check():
+    assert cl.check.forge_length_extension(toy_sha256.length_extension)
+    # forgets the glue padding
+    def no_glue(tag, message, key_length, suffix):
+        import struct
+        state = struct.unpack(">8I", tag)
+        return message + suffix, toy_sha256.sha256(suffix, state, key_length + len(message))
+    assert not cl.check.forge_length_extension(no_glue)

@@ -44,3 +44,22 @@ def test_kdf_cost_measures_and_switches_ranges():
     kdf.cost.value = 10
     kdf.button.click()
     assert kdf.history[-1]["kdf"] == "pbkdf2" and len(kdf.history) == 2
+
+
+def test_avalanche_updates_on_slider_and_collects_flips():
+    a = cl.widgets.Avalanche("label=7", bit=0)
+    assert repr(a) == "Avalanche(SHA-256; message 'label=7'; flip bit 0)"
+    first = a.compare()
+    assert first["original"] == hashlib.sha256(b"label=7").digest()
+    assert first["flipped"] == hashlib.sha256(bytes([ord("l") ^ 0x80]) + b"abel=7").digest()
+    grid_before = bytes(a.grids.value)
+    a.bit.value = 9                       # moving the slider re-renders at once
+    assert bytes(a.grids.value) != grid_before and "digest bits changed" in a.info.value
+    a.algorithm.value = "SHA3-256"
+    assert a.compare()["original"] == hashlib.sha3_256(b"label=7").digest()
+    a.text.value = "x"                    # slider range follows the message length
+    assert a.bit.max == 7
+    flips = a.random_flips(300, seed=1)
+    assert len(flips) == 300 and 118 < sum(flips) / 300 < 138
+    assert bytes(a.histogram_image.value).startswith(b"\x89PNG")
+    assert a.random_flips(50, seed=2) == a.random_flips(50, seed=2)

@@ -17,7 +17,9 @@ def nist_records(relative: str, section: str | None = None):
                 current = {}
             in_section = section is None or line.strip("[]").upper() == section.upper()
             continue
-        if not line or line.startswith("#"):
+        if line.startswith("#"):
+            continue
+        if not line:
             if current and in_section:
                 records.append(current)
             current = {}

@@ -6,6 +6,8 @@ clear pass, a failure with the first failing input and a hint, or "not yet solve
 from ._framework import REGISTRY, CheckResult, Mismatch, Tally, exercise
 from .ch00 import seconds_to_process, tool_for_threat
 from .ch01 import ctr_encrypt, pkcs7_unpad, seal_tensor
+from .ch02 import forge_length_extension, merkle_root, reverse_hashed_ages, verify_inclusion
 
 __all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
-           "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor"]
+           "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
+           "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion"]
