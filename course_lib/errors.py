@@ -19,3 +19,11 @@ class PaddingError(CourseCryptoError, ValueError):
 
 class IntegrityError(CourseCryptoError, ValueError):
     """Data does not match its tag, digest, manifest or signature (chapters 02–05)."""
+
+
+class WrongRecipientError(DecryptionError):
+    """The message was sealed for a different public key (chapter 03)."""
+
+
+class SignatureError(IntegrityError):
+    """A signature does not verify: wrong key, or the signed data changed (chapters 03, 05)."""

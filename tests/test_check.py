@@ -156,3 +156,34 @@ def test_forge_check():
         state = struct.unpack(">8I", tag)
         return message + suffix, toy_sha256.sha256(suffix, state, key_length + len(message))
     assert not cl.check.forge_length_extension(no_glue)
+
+
+# ---- chapter 03 exercises ----
+import math
+
+from course_lib import pubkey
+
+
+def test_rsa_from_primes_check():
+    assert cl.check.rsa_from_primes(lambda p, q, e: (p * q, pow(e, -1, math.lcm(p - 1, q - 1))))
+    assert cl.check.rsa_from_primes(lambda p, q, e: (p * q, pow(e, -1, (p - 1) * (q - 1))))
+    assert not cl.check.rsa_from_primes(lambda p, q, e: (p * q, pow(e, -1, p * q)))   # inverse mod n
+
+
+def test_guess_the_label_check():
+    def right(n, e, c, candidates):
+        return next(x for x in candidates if pow(int.from_bytes(x.encode(), "big"), e, n) == c)
+    assert cl.check.guess_the_label(right)
+    assert not cl.check.guess_the_label(lambda n, e, c, candidates: candidates[0])
+
+
+def test_hybrid_encryption_check():
+    assert cl.check.hybrid_encryption(pubkey.hybrid_encrypt, pubkey.hybrid_decrypt)
+    # derives the key from the *public* key: anyone can open it
+    def seal(pub, message):
+        key = hashlib.sha256(pubkey.public_bytes(pub)).digest()
+        return symmetric.encrypt(key, message)
+    def open_(priv, sealed):
+        return symmetric.decrypt(hashlib.sha256(pubkey.public_bytes(priv.public_key())).digest(), sealed)
+    result = cl.check.hybrid_encryption(seal, open_)
+    assert not result and "without the private key" in result.detail

@@ -51,3 +51,10 @@ def test_show_source_plain_and_html():
     assert repr(view).startswith("# course_lib.environment.seed_all\ndef seed_all(")
     html = view._repr_html_()
     assert "seed_all" in html and "<span" in html
+
+
+def test_sanitizer_hides_random_key_ids_in_error_messages_only():
+    message = "sealed for key id 2871b531b2feda9f, but this private key has key id 04d446639f53c796"
+    assert sanitize(message) == "sealed for key id <random>, but this private key has key id <random>"
+    known = "Bob's public key: de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
+    assert sanitize(known) == known
