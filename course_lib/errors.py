@@ -27,3 +27,39 @@ class WrongRecipientError(DecryptionError):
 
 class SignatureError(IntegrityError):
     """A signature does not verify: wrong key, or the signed data changed (chapters 03, 05)."""
+
+
+class ContainerError(DecryptionError):
+    """An encrypted container (chapters 04–06) cannot be opened; subclasses say why."""
+
+
+class ContainerFormatError(ContainerError):
+    """Not a course container, an unsupported version or algorithm, or a malformed header."""
+
+
+class HeaderAuthenticationError(ContainerError):
+    """The container header was modified (or the given data key is wrong)."""
+
+
+class WrongKeyError(ContainerError):
+    """None of the container's key stanzas opens with the key, private key or password given."""
+
+
+class WrongPasswordError(WrongKeyError):
+    """The password does not open the container's password stanza."""
+
+
+class ChunkAuthenticationError(ContainerError):
+    """A chunk failed authentication: modified, reordered, or copied from another file."""
+
+
+class TruncatedError(ContainerError):
+    """The container ends before its final chunk."""
+
+
+class ExtendedError(ContainerError):
+    """Data follows the container's final chunk."""
+
+
+class NotARecipientError(WrongKeyError, WrongRecipientError):
+    """The container was not encrypted for this private key."""

@@ -1,0 +1,466 @@
+"""The course's encrypted container: chunked streaming AEAD with wrapped keys (chapters 04–06).
+
+In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
+
+    fixed header   magic "CLDC" | version (1) | algorithm (1) | chunk size (4) | salt (32)
+    key stanzas    count (2) | per stanza: type (1) | length (2) | body
+    header MAC     HMAC-SHA-256 over fixed header ‖ stanzas, key derived from the data key (32)
+    chunks         ciphertext ‖ tag (16), every chunk but the last exactly `chunk size` bytes of plaintext
+
+* A random 256-bit **data key** encrypts the file. Each stanza wraps it for one recipient: an
+  X25519 public key (ephemeral ECDH + HKDF, as in chapter 03) or a password (scrypt).
+* The **per-file key** is HKDF(data key, salt, "payload" ‖ SHA-256(fixed header)); every chunk's
+  associated data is SHA-256(fixed header), so chunks cannot move between files or survive a
+  header change. The stanzas are authenticated by the header MAC, so re-wrapping the data key
+  for other recipients rewrites only the header: the chunks stay as they are.
+* **Chunk nonce** = 11-byte big-endian chunk index ‖ last-chunk flag. Reordering, truncation at a
+  chunk boundary and appended chunks all fail authentication, each with its own error.
+* Writes go to a temporary file that is renamed into place only when complete; decryption to
+  a file happens the same way, so no partial plaintext is ever left on disk.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from .errors import (ChunkAuthenticationError, ContainerFormatError, ExtendedError, HeaderAuthenticationError,
+                     NotARecipientError, TruncatedError, WrongKeyError, WrongPasswordError)
+from .pubkey import key_id, public_bytes
+
+MAGIC, VERSION = b"CLDC", 1
+ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1305)}
+ALGORITHM_IDS = {name: number for number, (name, _) in ALGORITHMS.items()}
+_FIXED = struct.Struct(">4sBBI32s")
+TAG = 16
+DEFAULT_CHUNK_SIZE = 64 * 1024
+MAX_CHUNK_SIZE = 64 * 1024 * 1024
+STANZA_X25519, STANZA_SCRYPT = 1, 2
+DEFAULT_SCRYPT_LOG2N, MAX_SCRYPT_LOG2N = 17, 22
+_ZERO_NONCE = bytes(12)
+
+
+def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+
+
+def chunk_nonce(index: int, last: bool) -> bytes:
+    """11-byte big-endian chunk counter followed by the last-chunk flag (STREAM)."""
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+# ---------------------------------------------------------------- header
+@dataclass(frozen=True)
+class Stanza:
+    """One wrapped copy of the data key. ``kind`` is ``"x25519"`` or ``"scrypt"``."""
+    kind: str
+    body: bytes
+
+    @property
+    def key_id(self) -> bytes | None:
+        return self.body[:8] if self.kind == "x25519" else None
+
+    def encode(self) -> bytes:
+        number = STANZA_X25519 if self.kind == "x25519" else STANZA_SCRYPT
+        return struct.pack(">BH", number, len(self.body)) + self.body
+
+
+def _x25519_stanza(recipient: x25519.X25519PublicKey, data_key: bytes, digest: bytes) -> Stanza:
+    ephemeral = x25519.X25519PrivateKey.generate()
+    eph = public_bytes(ephemeral.public_key())
+    prefix = key_id(recipient) + eph
+    wrap_key = _hkdf(ephemeral.exchange(recipient), eph + public_bytes(recipient), b"CLDC v1 x25519 wrap")
+    return Stanza("x25519", prefix + AESGCM(wrap_key).encrypt(_ZERO_NONCE, data_key, digest + prefix))
+
+
+def _scrypt_stanza(password: str, data_key: bytes, digest: bytes, log2n: int) -> Stanza:
+    salt = os.urandom(16)
+    prefix = salt + bytes([log2n, 8, 1])
+    wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=8, p=1).derive(password.encode())
+    return Stanza("scrypt", prefix + AESGCM(wrap_key).encrypt(_ZERO_NONCE, data_key, digest + prefix))
+
+
+@dataclass(frozen=True)
+class Header:
+    algorithm: str
+    chunk_size: int
+    salt: bytes
+    stanzas: tuple[Stanza, ...]
+    mac: bytes = b""
+
+    @property
+    def fixed(self) -> bytes:
+        return _FIXED.pack(MAGIC, VERSION, ALGORITHM_IDS[self.algorithm], self.chunk_size, self.salt)
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the fixed header: bound into every chunk and every stanza."""
+        return hashlib.sha256(self.fixed).digest()
+
+    def authenticated_bytes(self) -> bytes:
+        return self.fixed + struct.pack(">H", len(self.stanzas)) + b"".join(s.encode() for s in self.stanzas)
+
+    def encode(self) -> bytes:
+        return self.authenticated_bytes() + self.mac
+
+    def with_mac(self, data_key: bytes) -> "Header":
+        mac = hmac.new(_hkdf(data_key, self.salt, b"CLDC v1 header"), self.authenticated_bytes(), hashlib.sha256).digest()
+        return Header(self.algorithm, self.chunk_size, self.salt, self.stanzas, mac)
+
+    def recipients(self) -> list[str]:
+        """Who can open the file (read from the header without a key, so unauthenticated)."""
+        return [f"x25519 key id {s.key_id.hex()}" if s.kind == "x25519" else "password" for s in self.stanzas]
+
+
+def _read_exact(f, n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise ContainerFormatError(f"file too short: truncated inside the {what}")
+    return data
+
+
+def read_header(f) -> Header:
+    """Parse (not yet authenticate) the header at the current position of binary file ``f``."""
+    magic, version, algorithm, chunk_size, salt = _FIXED.unpack(_read_exact(f, _FIXED.size, "header"))
+    if magic != MAGIC:
+        raise ContainerFormatError("not a course_lib container (bad magic bytes)")
+    if version != VERSION:
+        raise ContainerFormatError(f"unsupported container version {version} (this library reads version {VERSION})")
+    if algorithm not in ALGORITHMS:
+        raise ContainerFormatError(f"unknown algorithm id {algorithm} (header modified?)")
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ContainerFormatError(f"invalid chunk size {chunk_size} (header modified?)")
+    (count,) = struct.unpack(">H", _read_exact(f, 2, "stanza count"))
+    stanzas = []
+    for _ in range(count):
+        number, length = struct.unpack(">BH", _read_exact(f, 3, "key stanza"))
+        if number not in (STANZA_X25519, STANZA_SCRYPT):
+            raise ContainerFormatError(f"unknown key stanza type {number} (header modified?)")
+        body = _read_exact(f, length, "key stanza")
+        expected = 88 if number == STANZA_X25519 else 67
+        if length != expected:
+            raise ContainerFormatError(f"malformed key stanza: {length} bytes, expected {expected} (header modified?)")
+        stanzas.append(Stanza("x25519" if number == STANZA_X25519 else "scrypt", body))
+    mac = _read_exact(f, 32, "header MAC")
+    return Header(ALGORITHMS[algorithm][0], chunk_size, salt, tuple(stanzas), mac)
+
+
+def _unwrap(header: Header, key) -> bytes:
+    """The data key, from an X25519 private key, a password, or the raw 32-byte data key."""
+    digest = header.digest
+    if isinstance(key, (bytes, bytearray)):
+        if len(key) != 32:
+            raise WrongKeyError(f"a data key is 32 bytes, got {len(key)}")
+        return bytes(key)
+    if isinstance(key, x25519.X25519PrivateKey):
+        mine = key_id(key.public_key())
+        for stanza in header.stanzas:
+            if stanza.kind == "x25519" and stanza.key_id == mine:
+                eph, wrapped = stanza.body[8:40], stanza.body[40:]
+                shared = key.exchange(x25519.X25519PublicKey.from_public_bytes(eph))
+                wrap_key = _hkdf(shared, eph + public_bytes(key.public_key()), b"CLDC v1 x25519 wrap")
+                try:
+                    return AESGCM(wrap_key).decrypt(_ZERO_NONCE, wrapped, digest + stanza.body[:40])
+                except InvalidTag:
+                    raise HeaderAuthenticationError("the key stanza for this private key was modified") from None
+        raise NotARecipientError(f"not encrypted for key id {mine.hex()}; recipients: "
+                                 f"{', '.join(header.recipients()) or 'none'}")
+    if isinstance(key, str):
+        stanzas = [s for s in header.stanzas if s.kind == "scrypt"]
+        if not stanzas:
+            raise WrongKeyError(f"this container has no password; recipients: {', '.join(header.recipients())}")
+        for stanza in stanzas:
+            salt, log2n, r, p = stanza.body[:16], *stanza.body[16:19]
+            if not 10 <= log2n <= MAX_SCRYPT_LOG2N or r < 1 or p < 1:
+                raise ContainerFormatError(f"password stanza has out-of-range scrypt cost 2^{log2n} (header modified?)")
+            wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=r, p=p).derive(key.encode())
+            try:
+                return AESGCM(wrap_key).decrypt(_ZERO_NONCE, stanza.body[19:], digest + stanza.body[:19])
+            except InvalidTag:
+                continue
+        raise WrongPasswordError("wrong password (or the password stanza was modified)")
+    raise TypeError("key must be an X25519PrivateKey, a password (str) or a 32-byte data key (bytes)")
+
+
+def _open_header(f, key) -> tuple[Header, bytes]:
+    header = read_header(f)
+    data_key = _unwrap(header, key)
+    if not hmac.compare_digest(header.with_mac(data_key).mac, header.mac):
+        hint = "wrong data key, or " if isinstance(key, (bytes, bytearray)) else ""
+        raise HeaderAuthenticationError(f"header authentication failed: {hint}the header was modified")
+    return header, data_key
+
+
+def _payload_aead(header: Header, data_key: bytes):
+    cls = dict(ALGORITHMS.values())[header.algorithm]
+    return cls(_hkdf(data_key, header.salt, b"CLDC v1 payload" + header.digest))
+
+
+# ---------------------------------------------------------------- writing
+class _AtomicFile:
+    """A temporary file next to ``path`` that replaces it on commit, or vanishes on abort."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.file = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+class ContainerWriter:
+    """Stream plaintext into a container: ``with ContainerWriter(path, recipients=[pub]) as w: w.write(data)``.
+
+    ``dest`` is a path (written atomically) or a binary file object. Give one or more
+    ``recipients`` (X25519 public keys) and/or ``passwords``; or a ``data_key`` to reuse.
+    """
+
+    def __init__(self, dest, *, recipients=(), passwords=(), data_key: bytes | None = None,
+                 algorithm: str = "aes-256-gcm", chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N):
+        if algorithm not in ALGORITHM_IDS:
+            raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHM_IDS)}")
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size must be 1..{MAX_CHUNK_SIZE}")
+        if not (recipients or passwords or data_key):
+            raise ValueError("give at least one recipient public key, password or data key")
+        self.data_key = data_key or os.urandom(32)
+        self.chunk_size = chunk_size
+        header = Header(algorithm, chunk_size, os.urandom(32), ())
+        digest = header.digest
+        stanzas = [_x25519_stanza(r, self.data_key, digest) for r in recipients]
+        stanzas += [_scrypt_stanza(p, self.data_key, digest, scrypt_log2n) for p in passwords]
+        self.header = Header(algorithm, chunk_size, header.salt, tuple(stanzas)).with_mac(self.data_key)
+        self._aead = _payload_aead(self.header, self.data_key)
+        self._digest = digest
+        self._atomic = _AtomicFile(dest) if isinstance(dest, (str, os.PathLike)) else None
+        self._out = self._atomic.file if self._atomic else dest
+        self._out.write(self.header.encode())
+        self._pending = b""
+        self._index = 0
+        self._closed = False
+
+    def _emit(self, chunk, last: bool) -> None:
+        self._out.write(self._aead.encrypt(chunk_nonce(self._index, last), chunk, self._digest))
+        self._index += 1
+
+    def write(self, data) -> int:
+        """Add plaintext; a full chunk is encrypted once more data shows it is not the last.
+
+        Immutable ``bytes`` are encrypted straight from the caller's buffer; anything mutable
+        (a reused ``bytearray``) is copied first.
+        """
+        if self._closed:
+            raise ValueError("write to a closed ContainerWriter")
+        view = memoryview(data).cast("B")
+        size = self.chunk_size
+        pending = self._pending
+        if 0 < len(pending) < size:
+            take = min(len(view), size - len(pending))
+            pending = bytes(pending) + bytes(view[:take])
+            view = view[take:]
+        if len(view):
+            if pending:
+                self._emit(pending, last=False)
+            while len(view) > size:
+                self._emit(view[:size], last=False)
+                view = view[size:]
+            pending = view if isinstance(data, bytes) else bytes(view)
+        self._pending = pending
+        return len(data)
+
+    def close(self) -> None:
+        """Encrypt the final chunk (flagged last) and, for a path, move the file into place."""
+        if self._closed:
+            return
+        self._emit(self._pending, last=True)
+        self._pending = b""
+        self._closed = True
+        if self._atomic:
+            self._atomic.commit()
+
+    def abort(self) -> None:
+        self._closed = True
+        if self._atomic:
+            self._atomic.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+# ---------------------------------------------------------------- reading
+class ContainerReader:
+    """Authenticated, random-access reading of a container: ``reader.read_chunk(i)``, ``iter(reader)``.
+
+    ``key`` is an X25519 private key, a password, or the 32-byte data key. The header is
+    authenticated on open; each chunk when it is read.
+    """
+
+    def __init__(self, source, key):
+        self._owned = isinstance(source, (str, os.PathLike))
+        self._f = open(source, "rb") if self._owned else source
+        try:
+            self.header, self.data_key = _open_header(self._f, key)
+            self._body = self._f.tell()
+            end = self._f.seek(0, io.SEEK_END)
+        except BaseException:
+            self.close()
+            raise
+        self._aead = _payload_aead(self.header, self.data_key)
+        self._digest = self.header.digest
+        self._stride = self.header.chunk_size + TAG
+        body = end - self._body
+        self.chunk_count = max(1, -(-body // self._stride))
+        self._last_size = body - (self.chunk_count - 1) * self._stride
+        self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
+
+    @property
+    def chunk_size(self) -> int:
+        return self.header.chunk_size
+
+    def _raw(self, index: int) -> bytes:
+        size = self._last_size if index == self.chunk_count - 1 else self._stride
+        offset = self._body + index * self._stride
+        if size < TAG:
+            raise TruncatedError(f"file ends inside chunk {index}: truncated")
+        if self._fd is not None:
+            return os.pread(self._fd, size, offset)
+        self._f.seek(offset)
+        return self._f.read(size)
+
+    def read_chunk(self, index: int) -> bytes:
+        """Decrypt and authenticate chunk ``index`` (random access)."""
+        if not 0 <= index < self.chunk_count:
+            raise IndexError(f"chunk {index} out of range 0..{self.chunk_count - 1}")
+        raw = self._raw(index)
+        last = index == self.chunk_count - 1
+        try:
+            return self._aead.decrypt(chunk_nonce(index, last), raw, self._digest)
+        except InvalidTag:
+            pass
+        try:  # diagnose: is it authentic at this index with the other last-chunk flag?
+            self._aead.decrypt(chunk_nonce(index, not last), raw, self._digest)
+        except InvalidTag:
+            raise ChunkAuthenticationError(
+                f"chunk {index} failed authentication: modified, reordered, or copied from another file") from None
+        if last:
+            raise TruncatedError(f"file ends after chunk {index}, which is not the final chunk: truncated")
+        raise ExtendedError(f"chunk {index} is the final chunk but more data follows: the file was extended")
+
+    def __iter__(self):
+        for index in range(self.chunk_count):
+            yield self.read_chunk(index)
+
+    def read_all(self) -> bytes:
+        return b"".join(self)
+
+    def close(self) -> None:
+        if self._owned and not self._f.closed:
+            self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# ---------------------------------------------------------------- whole files and bytes
+def encrypt_bytes(data: bytes, **writer_options) -> bytes:
+    """Encrypt ``data`` into container bytes (in memory)."""
+    out = io.BytesIO()
+    with ContainerWriter(out, **writer_options) as writer:
+        writer.write(data)
+    return out.getvalue()
+
+
+def decrypt_bytes(blob: bytes, key) -> bytes:
+    with ContainerReader(io.BytesIO(blob), key) as reader:
+        return reader.read_all()
+
+
+def encrypt_file(src, dst, *, read_size: int = 1 << 20, **writer_options) -> None:
+    """Stream ``src`` into the container ``dst`` without reading the whole file into memory."""
+    with open(src, "rb") as f, ContainerWriter(dst, **writer_options) as writer:
+        while block := f.read(read_size):
+            writer.write(block)
+
+
+def decrypt_file(src, dst, key) -> None:
+    """Decrypt the container ``src`` into ``dst``. ``dst`` appears only if every chunk verified."""
+    atomic = _AtomicFile(dst)
+    try:
+        with ContainerReader(src, key) as reader:
+            for chunk in reader:
+                atomic.file.write(chunk)
+    except BaseException:
+        atomic.abort()
+        raise
+    atomic.commit()
+
+
+def recipients(path) -> list[str]:
+    """Who can open ``path``, from its header (unauthenticated: for display, not for decisions)."""
+    with open(path, "rb") as f:
+        return read_header(f).recipients()
+
+
+def rewrap(path, key, *, recipients=(), passwords=(), keep: bool = False,
+           scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N) -> None:
+    """Give the file's data key to new recipients/passwords without re-encrypting any chunk.
+
+    With ``keep=False`` (key rotation) the old stanzas are dropped; with ``keep=True`` the new
+    ones are added. The chunks are copied byte for byte; only the header changes. Note that
+    anyone who already learned the data key can still read the file: rotating the *data* key
+    needs re-encryption.
+    """
+    with ContainerReader(path, key) as reader:
+        header, data_key = reader.header, reader.data_key
+        digest = header.digest
+        stanzas = list(header.stanzas) if keep else []
+        stanzas += [_x25519_stanza(r, data_key, digest) for r in recipients]
+        stanzas += [_scrypt_stanza(p, data_key, digest, scrypt_log2n) for p in passwords]
+        if not stanzas:
+            raise ValueError("rewrapping would leave nobody able to open the file")
+        new_header = Header(header.algorithm, header.chunk_size, header.salt, tuple(stanzas)).with_mac(data_key)
+        atomic = _AtomicFile(path)
+        try:
+            atomic.file.write(new_header.encode())
+            reader._f.seek(reader._body)
+            while block := reader._f.read(1 << 20):
+                atomic.file.write(block)
+        except BaseException:
+            atomic.abort()
+            raise
+    atomic.commit()

@@ -1,0 +1,147 @@
+import os
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import course_lib as cl
+from course_lib import models, pubkey
+from course_lib.container import ContainerWriter
+from course_lib.datasets import (EncryptedDataset, PlainRecordDataset, save_encrypted_dataset,
+                                 save_plain_dataset)
+from course_lib.errors import ContainerError, IntegrityError, NotARecipientError, SignatureError
+
+OWNER = pubkey.new_x25519_key()
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    images, labels = cl.data.digits()
+    dataset = TensorDataset(torch.tensor(images, dtype=torch.float32).reshape(-1, 64) / 16, torch.tensor(labels))
+    path = tmp_path_factory.mktemp("data") / "digits.cldc"
+    save_encrypted_dataset(dataset, path, recipients=[OWNER.public_key()])
+    return dataset, path
+
+
+def test_encrypted_dataset_returns_exactly_the_plaintext_samples(digits):
+    dataset, path = digits
+    encrypted = EncryptedDataset(path, OWNER)
+    assert len(encrypted) == len(dataset) == 1797
+    for i in list(range(0, 1797, 7)) + [-1]:
+        x, y = encrypted[i]
+        assert torch.equal(x, dataset[i][0]) and torch.equal(y, dataset[i][1])
+        assert x.dtype == torch.float32 and y.dtype == torch.int64
+    with pytest.raises(IndexError):
+        encrypted[1797]
+
+
+@pytest.mark.parametrize("workers,context", [(0, None), (2, "fork"), (2, "spawn")])
+def test_dataloader_with_shuffling_and_workers_yields_the_plaintext_samples(digits, workers, context):
+    dataset, path = digits
+    encrypted = EncryptedDataset(path, OWNER)
+    def batches(ds):
+        loader = DataLoader(ds, batch_size=128, shuffle=True, num_workers=workers, generator=torch.Generator().manual_seed(1),
+                            multiprocessing_context=context, timeout=120 if workers else 0)
+        return list(loader)
+    for (xe, ye), (xp, yp) in zip(batches(encrypted), batches(dataset), strict=True):
+        assert torch.equal(xe, xp) and torch.equal(ye, yp)
+
+
+def test_plain_record_dataset_is_the_same_layout(tmp_path, digits):
+    dataset, _ = digits
+    save_plain_dataset(dataset, tmp_path / "digits.rec")
+    plain = PlainRecordDataset(tmp_path / "digits.rec")
+    assert all(torch.equal(plain[i][0], dataset[i][0]) for i in range(0, 1797, 11))
+
+
+def test_encrypted_dataset_needs_the_right_key_and_detects_tampering(tmp_path, digits):
+    dataset, path = digits
+    with pytest.raises(NotARecipientError):
+        EncryptedDataset(path, pubkey.new_x25519_key())
+    blob = bytearray(path.read_bytes())
+    blob[-100] ^= 0x40       # one poisoned byte in the last chunk
+    tampered = tmp_path / "tampered.cldc"
+    tampered.write_bytes(bytes(blob))
+    ds = EncryptedDataset(tampered, OWNER)
+    assert torch.equal(ds[0][0], dataset[0][0])       # untouched chunks still read
+    with pytest.raises(ContainerError, match="chunk"):
+        ds[len(ds) - 1]
+
+
+def test_dataset_with_a_password_and_mismatched_samples(tmp_path):
+    data = TensorDataset(torch.arange(30, dtype=torch.int16).reshape(10, 3))
+    save_encrypted_dataset(data, tmp_path / "p.cldc", passwords=["pw"], scrypt_log2n=10)
+    ds = EncryptedDataset(tmp_path / "p.cldc", "pw")
+    assert torch.equal(ds[3][0], torch.tensor([9, 10, 11], dtype=torch.int16))
+    ragged = [(torch.zeros(2),), (torch.zeros(3),)]
+    with pytest.raises(ValueError, match="sample 1"):
+        save_encrypted_dataset(ragged, tmp_path / "r.cldc", data_key=bytes(32))
+    assert not (tmp_path / "r.cldc").exists()
+
+
+def _model_state():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).state_dict()
+
+
+def test_serialization_round_trip_and_fingerprint():
+    state = _model_state()
+    state["counter"] = torch.tensor(7, dtype=torch.int64)
+    state["mask"] = torch.tensor([True, False])
+    state["empty"] = torch.zeros(0, 3)
+    back = models.deserialize_state_dict(models.serialize_state_dict(state))
+    assert set(back) == set(state) and all(torch.equal(back[k], state[k]) and back[k].dtype == state[k].dtype for k in state)
+    assert models.fingerprint(state) == models.fingerprint(dict(reversed(list(state.items()))))
+    changed = {k: v.clone() for k, v in state.items()}
+    changed["0.weight"][0, 0] += 1e-6
+    assert models.fingerprint(changed) != models.fingerprint(state)
+    with pytest.raises(IntegrityError):
+        models.deserialize_state_dict(models.serialize_state_dict(state)[:-1])
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    signer, data_key = pubkey.new_ed25519_key(), os.urandom(32)
+    path = tmp_path / "model.ckpt"
+    models.save_checkpoint(_model_state(), path, signing_key=signer, data_key=data_key)
+    return path, signer, data_key
+
+
+def test_checkpoint_round_trip(checkpoint):
+    path, signer, data_key = checkpoint
+    loaded = models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
+    assert models.fingerprint(loaded) == models.fingerprint(_model_state())
+
+
+def _no_tensor_parsing(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("tensors were parsed before the checkpoint was verified")
+    monkeypatch.setattr(models, "deserialize_state_dict", refuse)
+
+
+def test_tampered_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, monkeypatch):
+    path, signer, data_key = checkpoint
+    _no_tensor_parsing(monkeypatch)
+    blob = bytearray(path.read_bytes())
+    blob[-50] ^= 0x01
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ContainerError):
+        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
+
+
+def test_resigned_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, tmp_path, monkeypatch):
+    path, signer, data_key = checkpoint
+    # an insider who knows the data key changes one weight and signs with their own key
+    state = _model_state()
+    state["2.bias"][3] = 100.0
+    attacker = pubkey.new_ed25519_key()
+    models.save_checkpoint(state, path, signing_key=attacker, data_key=data_key)
+    _no_tensor_parsing(monkeypatch)
+    with pytest.raises(SignatureError, match="untrusted key"):
+        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
+    # same signer bytes but a forged signature over changed weights
+    payload = models.serialize_state_dict(state)
+    with ContainerWriter(path, data_key=data_key) as w:
+        w.write(models.CHECKPOINT_MAGIC + pubkey.public_bytes(signer.public_key()) + bytes(64) + payload)
+    with pytest.raises(SignatureError, match="does not verify"):
+        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
