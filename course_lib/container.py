@@ -331,7 +331,7 @@ class ContainerReader:
         self._f = open(source, "rb") if self._owned else source
         try:
             self.header, self.data_key = _open_header(self._f, key)
-            self._body = self._f.tell()
+            self.body_offset = self._f.tell()
             end = self._f.seek(0, io.SEEK_END)
         except BaseException:
             self.close()
@@ -339,7 +339,7 @@ class ContainerReader:
         self._aead = _payload_aead(self.header, self.data_key)
         self._digest = self.header.digest
         self._stride = self.header.chunk_size + TAG
-        body = end - self._body
+        body = end - self.body_offset
         self.chunk_count = max(1, -(-body // self._stride))
         self._last_size = body - (self.chunk_count - 1) * self._stride
         self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
@@ -350,7 +350,7 @@ class ContainerReader:
 
     def _raw(self, index: int) -> bytes:
         size = self._last_size if index == self.chunk_count - 1 else self._stride
-        offset = self._body + index * self._stride
+        offset = self.body_offset + index * self._stride
         if size < TAG:
             raise TruncatedError(f"file ends inside chunk {index}: truncated")
         if self._fd is not None:
@@ -457,7 +457,7 @@ def rewrap(path, key, *, recipients=(), passwords=(), keep: bool = False,
         atomic = _AtomicFile(path)
         try:
             atomic.file.write(new_header.encode())
-            reader._f.seek(reader._body)
+            reader._f.seek(reader.body_offset)
             while block := reader._f.read(1 << 20):
                 atomic.file.write(block)
         except BaseException:

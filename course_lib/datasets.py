@@ -86,7 +86,8 @@ def save_plain_dataset(dataset, path) -> dict:
 class _RecordDataset(Dataset):
     """Shared record decoding; subclasses provide ``_chunk(i)`` and ``_open()``."""
 
-    def __init__(self):
+    def __init__(self, transform=None):
+        self.transform = transform
         self._cache = (-1, b"")
         self._opened_pid = None
         self._ensure_open()
@@ -126,7 +127,7 @@ class _RecordDataset(Dataset):
             array = np.frombuffer(chunk, dtype=dtype, count=count, offset=offset).reshape(shape)
             out.append(torch.from_numpy(array.copy()))
             offset += count * dtype.itemsize
-        return tuple(out)
+        return self.transform(*out) if self.transform else tuple(out)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -142,15 +143,16 @@ class EncryptedDataset(_RecordDataset):
 
     ``key`` is the recipient's X25519 private key, a password, or the data key. The data key is
     unwrapped once; ``DataLoader`` workers (``num_workers > 0``) receive it and open the file
-    themselves, and each sample decrypts and authenticates one chunk.
+    themselves, and each sample decrypts and authenticates one chunk. ``transform(*fields)``, if
+    given, maps the decoded tensors to the returned sample (e.g. uint8 pixels to normalised floats).
     """
 
     _volatile = ("_reader",)
 
-    def __init__(self, path, key):
+    def __init__(self, path, key, transform=None):
         self.path = os.fspath(path)
         self._key = key
-        super().__init__()
+        super().__init__(transform)
         self._key = self._reader.data_key  # unwrap once (scrypt is slow); workers reuse the data key
 
     def _open(self) -> None:
@@ -165,12 +167,12 @@ class PlainRecordDataset(_RecordDataset):
 
     _volatile = ("_file",)
 
-    def __init__(self, path):
+    def __init__(self, path, transform=None):
         self.path = os.fspath(path)
         self._stride = None
         self._file = None
         self._fd = None
-        super().__init__()
+        super().__init__(transform)
 
     def _open(self) -> None:
         self._file = open(self.path, "rb")
@@ -180,3 +182,20 @@ class PlainRecordDataset(_RecordDataset):
 
     def _chunk(self, index: int) -> bytes:
         return os.pread(self._fd, self._stride, index * self._stride)
+
+
+class Normalize:
+    """Sample transform: ``(pixels, label) → ((pixels / scale − mean) / std, label)``, per channel.
+
+    A class rather than a lambda so that DataLoader workers started with *spawn* can pickle it.
+    """
+
+    def __init__(self, mean, std, scale: float = 1.0):
+        self.mean = torch.as_tensor(mean, dtype=torch.float32).view(-1, *([1] * 2))
+        self.std = torch.as_tensor(std, dtype=torch.float32).view(-1, *([1] * 2))
+        self.scale = scale
+
+    def __call__(self, pixels, label):
+        x = pixels.float().div_(self.scale)
+        mean, std = (self.mean, self.std) if x.dim() >= 3 else (self.mean.flatten(), self.std.flatten())
+        return (x - mean) / std, label

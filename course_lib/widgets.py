@@ -415,3 +415,50 @@ class PublicKeyTimings(CourseWidget):
         ax.set_ylabel("milliseconds (log scale)")
         ax.legend(fontsize="small", ncol=3)
         return figure_png(fig)
+
+
+class EpochRace(CourseWidget):
+    """Time one shuffled DataLoader epoch over several datasets (chapter 04): pick workers, press *Run*."""
+
+    def __init__(self, datasets: dict, batch_size: int = 64, workers=(0, 2)):
+        self.datasets = dict(datasets)
+        self.batch_size = batch_size
+        self.workers = w.Dropdown(options=list(workers), value=workers[0], description="workers")
+        self.button = w.Button(description="Run epoch", button_style="primary", icon="play")
+        self.status = w.HTML("Press <b>Run epoch</b>.")
+        self.chart = w.Image(format="png")
+        self.results: dict[str, float] = {}
+        self.button.on_click(lambda _: self.run())
+        super().__init__([w.HBox([self.workers, self.button]), self.status, self.chart])
+
+    def summary(self) -> str:
+        return f"{', '.join(self.datasets)}; batch {self.batch_size}"
+
+    def run(self, workers: int | None = None, repeat: int = 3) -> dict[str, float]:
+        """Best-of-``repeat`` seconds per epoch for each dataset; returns ``{name: seconds}``."""
+        import time
+        import torch
+        from torch.utils.data import DataLoader
+        if workers is not None:
+            self.workers.value = workers
+        self.results = {}
+        for name, dataset in self.datasets.items():
+            best = float("inf")
+            for _ in range(repeat):
+                loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, num_workers=self.workers.value,
+                                    generator=torch.Generator().manual_seed(0), timeout=120 if self.workers.value else 0)
+                start = time.perf_counter()
+                for _batch in loader:
+                    pass
+                best = min(best, time.perf_counter() - start)
+            self.results[name] = best
+        base = next(iter(self.results.values()))
+        self.status.value = "<br>".join(f"{name}: {s * 1e3:,.1f} ms per epoch ({s / base:.2f}×)"
+                                        for name, s in self.results.items())
+        fig = new_figure(6, 0.6 + 0.45 * len(self.results))
+        ax = fig.add_subplot()
+        names = list(self.results)[::-1]
+        ax.barh(names, [self.results[n] * 1e3 for n in names], color="#55a868")
+        ax.set_xlabel(f"ms per epoch (batch {self.batch_size}, {self.workers.value} workers)")
+        self.chart.value = figure_png(fig)
+        return self.results

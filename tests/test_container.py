@@ -21,7 +21,7 @@ def small_container(data=b"label=3;index=17;pixels=0123456789", **options):
 
 def chunks_of(blob, key=RECIPIENT):
     reader = c.ContainerReader(io.BytesIO(blob), key)
-    return blob[:reader._body], [blob[reader._body + i * (CHUNK + 16): reader._body + (i + 1) * (CHUNK + 16)]
+    return blob[:reader.body_offset], [blob[reader.body_offset + i * (CHUNK + 16): reader.body_offset + (i + 1) * (CHUNK + 16)]
                                  for i in range(reader.chunk_count)]
 
 

@@ -8,8 +8,12 @@ from .ch00 import seconds_to_process, tool_for_threat
 from .ch01 import ctr_encrypt, pkcs7_unpad, seal_tensor
 from .ch02 import forge_length_extension, merkle_root, reverse_hashed_ages, verify_inclusion
 from .ch03 import guess_the_label, hybrid_encryption, rsa_from_primes
+from .ch04 import read_sample, seal_samples
+from .ch05 import canonical_fingerprint, load_untrusted
+from .ch06 import evaluate
 
 __all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
-           "guess_the_label", "hybrid_encryption", "rsa_from_primes"]
+           "guess_the_label", "hybrid_encryption", "rsa_from_primes",
+           "read_sample", "seal_samples", "canonical_fingerprint", "load_untrusted", "evaluate"]

@@ -1,0 +1,55 @@
+"""Exercise checks for chapter 04 (protecting datasets)."""
+import os
+
+from ._framework import exercise
+
+
+def _small_dataset(rng, n):
+    import torch
+    from torch.utils.data import TensorDataset
+    return TensorDataset(torch.randint(0, 256, (n, 5), dtype=torch.uint8), torch.arange(n))
+
+
+@exercise(hint="Chunk 0 holds the description, so sample i is in chunk 1 + i // records_per_chunk, at byte "
+               "(i % records_per_chunk) * record_size of that chunk, record_size bytes long.")
+def read_sample(fn, t, rng):
+    import tempfile
+    from pathlib import Path
+    from ..datasets import _record_bytes, save_encrypted_dataset
+    from ..container import ContainerReader
+    for n in (1, 7, 1000):
+        dataset = _small_dataset(rng, n)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "d.cldc"
+            spec = save_encrypted_dataset(dataset, path, data_key=bytes(32))
+            with ContainerReader(path, bytes(32)) as reader:
+                for i in sorted({0, n - 1}):
+                    t.equal(fn(reader, spec, i), _record_bytes(dataset[i]), f"sample {i} of {n}")
+                for i in (rng.sample(range(1, n - 1), 5) if n > 10 else []):
+                    t.equal(fn(reader, spec, i), _record_bytes(dataset[i]), f"sample {i} of {n}", kind="random")
+
+
+@exercise(hint="Encrypt sample i with cl.symmetric.encrypt(key, sample, ad) where the associated data names the "
+               "sample's position (e.g. f'sample {i}'); open_sample decrypts sealed[i] with the same ad.")
+def seal_samples(fns, t, rng):
+    seal, open_ = fns
+    key = os.urandom(32)
+    samples = [os.urandom(rng.randrange(1, 40)) for _ in range(20)]
+    sealed = seal(key, samples)
+    t.true(len(sealed) == len(samples), "seal_samples must return one sealed item per sample")
+    for i in range(len(samples)):
+        t.equal(open_(key, sealed, i), samples[i], f"open_sample(key, sealed, {i})", kind="random")
+    for label, (k, items, i) in (("sample 3 and 4 swapped", (key, sealed[:3] + [sealed[4], sealed[3]] + sealed[5:], 3)),
+                                 ("sample 5 moved to index 0", (key, [sealed[5]] + sealed[1:], 0)),
+                                 ("a wrong key", (os.urandom(32), sealed, 2)),
+                                 ("a flipped bit", (key, sealed[:7] + [bytes([sealed[7][0] ^ 1]) + sealed[7][1:]]
+                                                    + sealed[8:], 7))):
+        try:
+            open_(k, items, i)
+        except ValueError:
+            t.true(True, "")
+            continue
+        except Exception as error:
+            t.true(type(error).__name__ == "InvalidTag", f"{label}: raised {type(error).__name__}")
+            continue
+        t.true(False, f"opening with {label} must raise")

@@ -1,0 +1,55 @@
+"""Exercise checks for chapter 05 (protecting models)."""
+import os
+import tempfile
+from pathlib import Path
+
+from ._framework import exercise
+
+
+class _Marker:
+    """Unpickling this runs code: it creates the file named in ``path`` (benign)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+@exercise(hint="Sort the names; for each, feed the name, dtype, shape and the tensor's bytes "
+               "(t.contiguous().numpy().tobytes()) into one hashlib.sha256; return hexdigest().")
+def canonical_fingerprint(fn, t, rng):
+    import torch
+    torch.manual_seed(rng.randrange(1000))
+    state = {"b.weight": torch.randn(3, 4), "a.bias": torch.randn(4), "step": torch.tensor(3)}
+    base = fn(state)
+    t.true(isinstance(base, str), "return a hex string")
+    t.equal(fn(dict(reversed(list(state.items())))), base, "the order of the names must not matter")
+    t.equal(fn({k: v.clone() for k, v in state.items()}), base, "equal weights, equal fingerprint")
+    for label, changed in (
+            ("one weight changed by 1e-6", {**state, "b.weight": state["b.weight"] + torch.nn.functional.one_hot(
+                torch.tensor(0), 4) * 1e-6}),
+            ("a different dtype", {**state, "a.bias": state["a.bias"].double()}),
+            ("a renamed tensor", {"c.weight" if k == "b.weight" else k: v for k, v in state.items()}),
+            ("a reshaped tensor", {**state, "b.weight": state["b.weight"].reshape(4, 3)})):
+        t.true(fn(changed) != base, f"{label} must change the fingerprint")
+
+
+@exercise(hint="torch.load(path, weights_only=True) refuses anything but tensors and plain containers; let its "
+               "error propagate (or raise your own) — never fall back to weights_only=False.")
+def load_untrusted(fn, t, rng):
+    import torch
+    with tempfile.TemporaryDirectory() as tmp:
+        benign, evil, marker = Path(tmp) / "ok.pt", Path(tmp) / "evil.pt", Path(tmp) / "code-ran"
+        state = {"w": torch.arange(6.0).reshape(2, 3)}
+        torch.save(state, benign)
+        loaded = fn(benign)
+        t.true(isinstance(loaded, dict) and torch.equal(loaded["w"], state["w"]), "a benign checkpoint must load")
+        torch.save({"w": torch.zeros(1), "payload": _Marker(marker)}, evil)
+        try:
+            fn(evil)
+        except Exception:
+            pass
+        else:
+            t.true(False, "loading the malicious checkpoint must raise")
+        t.true(not marker.exists(), "loading the malicious checkpoint ran its code")

@@ -1,0 +1,22 @@
+"""Exercise checks for chapter 06 (the encrypted training pipeline)."""
+from ._framework import exercise
+
+
+@exercise(hint="model.eval(); under torch.no_grad(), count (model(x).argmax(dim=1) == y) over all batches and "
+               "divide by the number of samples (not the number of batches).")
+def evaluate(fn, t, rng):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from ..training import accuracy
+    torch.manual_seed(rng.randrange(1000))
+    model = torch.nn.Linear(4, 3)
+    for n, batch in ((10, 4), (7, 7), (100, 32)):
+        data = TensorDataset(torch.randn(n, 4), torch.randint(0, 3, (n,)))
+        loader = DataLoader(data, batch_size=batch)
+        expected = accuracy(model, loader)
+        got = fn(model, loader)
+        t.true(abs(got - expected) < 1e-9, f"{n} samples in batches of {batch}: expected {expected}, got {got}",
+               kind="random")
+    perfect = torch.nn.Identity()
+    data = TensorDataset(torch.eye(3), torch.arange(3))
+    t.equal(fn(perfect, DataLoader(data, batch_size=2)), 1.0, "a perfect classifier")
