@@ -187,3 +187,55 @@ def test_hybrid_encryption_check():
         return symmetric.decrypt(hashlib.sha256(pubkey.public_bytes(priv.public_key())).digest(), sealed)
     result = cl.check.hybrid_encryption(seal, open_)
     assert not result and "without the private key" in result.detail
+
+
+# ---- chapters 04-06 exercises ----
+from course_lib import models, training
+
+
+def _read_sample(reader, spec, i):
+    k, size = spec["records_per_chunk"], spec["record_size"]
+    chunk = reader.read_chunk(1 + i // k)
+    return chunk[(i % k) * size:(i % k + 1) * size]
+
+
+def test_read_sample_check():
+    assert cl.check.read_sample(_read_sample)
+    def forgets_layout_chunk(reader, spec, i):
+        k, size = spec["records_per_chunk"], spec["record_size"]
+        chunk = reader.read_chunk(i // k)
+        return chunk[(i % k) * size:(i % k + 1) * size]
+    assert not cl.check.read_sample(forgets_layout_chunk)
+
+
+def test_seal_samples_check():
+    seal = lambda k, s: [symmetric.encrypt(k, x, f"sample {i}".encode()) for i, x in enumerate(s)]
+    open_ = lambda k, s, i: symmetric.decrypt(k, s[i], f"sample {i}".encode())
+    assert cl.check.seal_samples(seal, open_)
+    no_index = (lambda k, s: [symmetric.encrypt(k, x) for x in s], lambda k, s, i: symmetric.decrypt(k, s[i]))
+    assert not cl.check.seal_samples(*no_index)
+
+
+def test_canonical_fingerprint_check():
+    assert cl.check.canonical_fingerprint(models.fingerprint)
+    # values only: misses renames and reshapes
+    def values_only(sd):
+        return hashlib.sha256(b"".join(sd[k].numpy().tobytes() for k in sorted(sd))).hexdigest()
+    assert not cl.check.canonical_fingerprint(values_only)
+    # order-dependent
+    def ordered(sd):
+        return hashlib.sha256(b"".join(k.encode() + v.numpy().tobytes() for k, v in sd.items())).hexdigest()
+    assert not cl.check.canonical_fingerprint(ordered)
+
+
+def test_load_untrusted_check():
+    assert cl.check.load_untrusted(lambda p: torch.load(p, weights_only=True))
+    assert not cl.check.load_untrusted(lambda p: torch.load(p, weights_only=False))
+
+
+def test_evaluate_check():
+    assert cl.check.evaluate(training.accuracy)
+    def per_batch_mean(model, loader):  # averages batch accuracies: wrong with a short last batch
+        accs = [(model(x).argmax(1) == y).float().mean().item() for x, y in loader]
+        return sum(accs) / len(accs)
+    assert not cl.check.evaluate(per_batch_mean)
