@@ -1,0 +1,20 @@
+"""Secure multi-party computation from scratch (chapters 07–08).
+
+Additive secret sharing over the ring Z_2^64 (int64 with wrap-around), fixed-point encoding,
+Beaver-triple multiplication with correlated randomness from a dealer that never sees data,
+truncation, exact comparison and ReLU by arithmetic-to-binary conversion with a parallel-prefix
+adder, and a communicator with two implementations: in-process (threads, every message
+counted) and ``torch.distributed``/gloo (one OS process per party plus the dealer).
+
+Protocols are written once, from one party's point of view (SPMD): every party — and the
+dealer — runs the same program; the dealer's copy only produces correlated randomness.
+"""
+from .errors import MPCError, PartyFailedError, MPCTimeoutError
+from .fixed_point import FRAC_BITS, decode, encode
+from .prg import PRG
+from .sharing import reconstruct, share
+from .tensor import SecretTensor
+from .runtime import Context, run_distributed, run_in_process
+
+__all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "FRAC_BITS", "decode", "encode", "PRG",
+           "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process"]

@@ -1,0 +1,32 @@
+"""A cryptographic pseudorandom generator: AES-256 in counter mode (chapter 07).
+
+Shares must be *uniformly random*, and unpredictable to the other parties. Two parties that
+hold the same 32-byte seed produce the same stream, which lets them agree on shares without
+sending them (the "seed trick" used for input sharing and for the dealer's triples).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+
+class PRG:
+    """AES-256-CTR keystream as ring elements; ``PRG()`` seeds itself from ``os.urandom``."""
+
+    def __init__(self, seed: bytes | None = None):
+        self.seed = os.urandom(32) if seed is None else bytes(seed)
+        if len(self.seed) != 32:
+            raise ValueError("a PRG seed is 32 bytes")
+        self._stream = Cipher(algorithms.AES(self.seed), modes.CTR(bytes(16))).encryptor()
+
+    def random_bytes(self, n: int) -> bytes:
+        return self._stream.update(bytes(n))
+
+    def ring(self, shape) -> torch.Tensor:
+        """Uniform elements of Z_2^64 as an int64 tensor of ``shape``."""
+        shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+        count = int(np.prod(shape, dtype=np.int64))
+        return torch.from_numpy(np.frombuffer(self.random_bytes(8 * count), dtype="<i8").copy()).reshape(shape)

@@ -1,0 +1,137 @@
+"""Party programs: importable functions every party (and the dealer) runs (chapters 07–08).
+
+They must live in a module, not in a notebook, so that ``run_distributed`` can start them in
+fresh processes (spawn). Each takes the party's ``ctx`` plus keyword arguments; private
+inputs are passed only to their owner's rank.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .tensor import SecretTensor
+
+MODEL_OWNER, DATA_OWNER = 0, 1
+
+
+def _snapshot(ctx):
+    return ctx.stats.snapshot()
+
+
+def _diff(after, before):
+    return {"rounds": after[0] - before[0], "bytes": after[1] - before[1], "dealer_bytes": after[2] - before[2]}
+
+
+def share_model(ctx, layers, sizes):
+    """The model owner secret-shares (Wᵀ, b) of every linear layer; others know only the sizes."""
+    shared = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        w = layers[i][0].t() if layers else None
+        b = layers[i][1] if layers else None
+        shared.append((SecretTensor.from_owner(ctx, w, MODEL_OWNER, shape=(fan_in, fan_out)),
+                       SecretTensor.from_owner(ctx, b, MODEL_OWNER, shape=(fan_out,))))
+    return shared
+
+
+def mlp_forward(ctx, x: SecretTensor, shared_layers, per_layer=None) -> SecretTensor:
+    """Linear layers with ReLU between them, on secret-shared input and weights."""
+    for i, (w, b) in enumerate(shared_layers):
+        before = _snapshot(ctx)
+        x = x @ w + b
+        if per_layer is not None:
+            per_layer.append({"layer": f"linear {i + 1}", **_diff(_snapshot(ctx), before)})
+        if i < len(shared_layers) - 1:
+            before = _snapshot(ctx)
+            x = x.relu()
+            if per_layer is not None:
+                per_layer.append({"layer": f"relu {i + 1}", **_diff(_snapshot(ctx), before)})
+    return x
+
+
+def private_inference(ctx, sizes=(64, 32, 10), batch=100, n_samples=None, layers=None, images=None, warmup=1,
+                      timing_passes=1):
+    """Private inference: party 0 owns the MLP, party 1 owns the images; only party 1 learns the logits.
+
+    Returns, at every party, ``{"logits": tensor or None, "ms_per_batch": …, "per_layer": […], …}``;
+    ``ms_per_batch`` is the median over the full batches of ``timing_passes`` passes.
+    """
+    shared_layers = share_model(ctx, layers, sizes)
+    n = n_samples if images is None else len(images)
+    for _ in range(warmup):  # connections, allocator and thread pools warm up on the first batch
+        x = SecretTensor.from_owner(ctx, images[:batch] if images is not None else None, DATA_OWNER,
+                                    shape=(min(batch, n), sizes[0]))
+        mlp_forward(ctx, x, shared_layers).reveal(to=DATA_OWNER)
+    outputs, times, per_layer, per_batch = [], [], [], []
+    for start in list(range(0, n, batch)) * timing_passes:
+        rows = min(batch, n - start)
+        before = _snapshot(ctx)
+        began = time.perf_counter()
+        x = SecretTensor.from_owner(ctx, images[start:start + rows] if images is not None else None, DATA_OWNER,
+                                    shape=(rows, sizes[0]))
+        layers_cost = [] if start == 0 else None
+        logits = mlp_forward(ctx, x, shared_layers, layers_cost).reveal(to=DATA_OWNER)
+        elapsed = time.perf_counter() - began
+        if layers_cost is not None:
+            per_layer = layers_cost
+        if rows == batch:
+            times.append(elapsed)
+            per_batch.append(_diff(_snapshot(ctx), before))
+        if len(outputs) * batch < n:
+            outputs.append(logits)
+    logits = torch.cat(outputs) if ctx.rank == DATA_OWNER else None
+    times.sort()
+    return {"logits": logits, "ms_per_batch": 1e3 * times[len(times) // 2] if times else None, "per_layer": per_layer,
+            "rounds_per_batch": per_batch[0]["rounds"] if per_batch else None,
+            "bytes_per_batch": per_batch[0]["bytes"] if per_batch else None,
+            "dealer_bytes_per_batch": per_batch[0]["dealer_bytes"] if per_batch else None}
+
+
+def _random_input(ctx, shape, scale=10.0, seed=0):
+    if ctx.rank != 0:
+        return None
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
+
+
+def operation_cost(ctx, operation="relu", shape=(100_000,), repeat=3):
+    """Time one secure operation on random inputs owned by party 0 (and 1); returns cost figures."""
+    x = SecretTensor.from_owner(ctx, _random_input(ctx, shape, seed=1), 0, shape=shape)
+    other_shape = (shape[-1], shape[-1]) if operation == "matmul" else shape
+    y = SecretTensor.from_owner(ctx, _random_input(ctx, other_shape, seed=2) if ctx.rank == 0 else None, 0,
+                                shape=other_shape)
+    run = {"relu": lambda: x.relu(), "mul": lambda: x * y, "matmul": lambda: x @ y,
+           "add": lambda: x + y, "lt": lambda: x < y}[operation]
+    run()  # warm-up
+    best, cost = float("inf"), None
+    for _ in range(repeat):
+        before = _snapshot(ctx)
+        began = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - began)
+        cost = _diff(_snapshot(ctx), before)
+    return {"ms": 1e3 * best, **cost}
+
+
+def digits_task(seed: int = 0, epochs: int = 15):
+    """The chapter 06/08 task: digits split 1347/450 (seeded), an MLP 64-32-10 trained in plaintext.
+
+    Returns ``(model, train_x, train_y, test_x, test_y)``; the MLP is what the model owner holds.
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+    from ..data import digits
+    from ..training import mlp, train_classifier
+    images, labels = digits()
+    x = torch.tensor(images, dtype=torch.float32).reshape(-1, 64) / 16
+    y = torch.tensor(labels)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    train, test = order[:1347], order[1347:]
+    model = mlp((64, 32, 10), seed=seed)
+    loader = DataLoader(TensorDataset(x[train], y[train]), batch_size=32, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed + 1))
+    train_classifier(model, loader, epochs=epochs, lr=0.05)
+    return model, x[train], y[train], x[test], y[test]
+
+
+def model_layers(model) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of every linear layer of a ``Sequential``, as float64 for encoding."""
+    return [(m.weight.detach().double(), m.bias.detach().double()) for m in model if isinstance(m, torch.nn.Linear)]

@@ -1,0 +1,181 @@
+"""Secret-shared tensors and the arithmetic protocols (chapter 07).
+
+A :class:`SecretTensor` is *this party's* additive share of a value in Z_2^64, plus the number
+of fractional bits of its fixed-point encoding. Addition is local; multiplication by a secret
+uses a Beaver triple from the dealer and one round of communication; fixed-point products
+are truncated locally (two parties: SecureML's method, off by at most one unit in the last
+place, and wrong with probability about |x|·2^-63 — negligible in the documented range).
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from .errors import MPCError
+from .fixed_point import FRAC_BITS, decode, encode
+
+
+def open_values(ctx, *tensors, label: str = "open"):
+    """Reveal several shared int64 tensors to every party in one round; returns the sums."""
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    total = torch.zeros_like(flat)
+    for share in ctx.comm.exchange(flat, label):
+        total += share
+    out, start = [], 0
+    for t in tensors:
+        out.append(total[start:start + t.numel()].reshape(t.shape))
+        start += t.numel()
+    return out
+
+
+class SecretTensor:
+    """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits)."""
+
+    def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS):
+        self.ctx, self.share, self.frac_bits = ctx, share, frac_bits
+
+    # ------------------------------------------------------------ creating and revealing
+    @classmethod
+    def from_owner(cls, ctx, value, owner: int, shape=None, frac_bits: int = FRAC_BITS):
+        """Secret-share ``value``, known only to party ``owner``; the others pass ``shape``.
+
+        Each other party's share comes from the PRG it shares with the owner, so nothing is sent:
+        the owner keeps ``encode(value) − Σ others' shares``.
+        """
+        if ctx.rank == owner:
+            encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
+            shape = tuple(encoded.shape)
+        elif shape is None:
+            raise ValueError("parties other than the owner must give the shape")
+        shape = tuple(shape)
+        if ctx.is_dealer:
+            return cls(ctx, torch.zeros(shape, dtype=torch.int64), frac_bits)
+        if ctx.rank == owner:
+            share = encoded.clone()
+            for other in range(ctx.parties):
+                if other != owner:
+                    share -= ctx.pair_prgs[other].ring(shape)
+        else:
+            share = ctx.pair_prgs[owner].ring(shape)
+        return cls(ctx, share, frac_bits)
+
+    @property
+    def shape(self):
+        return self.share.shape
+
+    def reveal_raw(self) -> torch.Tensor:
+        return open_values(self.ctx, self.share, label="reveal")[0]
+
+    def reveal(self, to: int | None = None):
+        """Open the value (decoded) to every party, or only to party ``to`` (others get ``None``)."""
+        if to is None:
+            raw = self.reveal_raw()
+        else:
+            raw = self.ctx.comm.gather_sum(to, self.share, label="reveal")
+            if raw is None:
+                return None
+        return decode(raw, self.frac_bits) if self.frac_bits else raw
+
+    # ------------------------------------------------------------ linear operations (local)
+    def _like(self, share, frac_bits=None):
+        return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits)
+
+    def _public(self, value) -> torch.Tensor:
+        """A public constant encoded at this tensor's scale, added by party 0 only."""
+        encoded = encode(value, self.frac_bits)
+        return encoded if self.ctx.rank == 0 else torch.zeros_like(encoded)
+
+    def __add__(self, other):
+        if isinstance(other, SecretTensor):
+            self._check_scale(other)
+            return self._like(self.share + other.share)
+        return self._like(self.share + self._public(other))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self._like(-self.share)
+
+    def __sub__(self, other):
+        return self + (-other if isinstance(other, SecretTensor) else -torch.as_tensor(other, dtype=torch.float64))
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def _check_scale(self, other):
+        if other.frac_bits != self.frac_bits:
+            raise MPCError(f"adding values with {self.frac_bits} and {other.frac_bits} fractional bits")
+
+    def sum(self, dim=None):
+        return self._like(self.share.sum() if dim is None else self.share.sum(dim))
+
+    def reshape(self, *shape):
+        return self._like(self.share.reshape(*shape))
+
+    def t(self):
+        return self._like(self.share.t())
+
+    def __getitem__(self, index):
+        return self._like(self.share[index])
+
+    @staticmethod
+    def cat(tensors, dim=0):
+        return tensors[0]._like(torch.cat([t.share for t in tensors], dim))
+
+    # ------------------------------------------------------------ multiplication
+    def __mul__(self, other):
+        if isinstance(other, SecretTensor):
+            return self._beaver(other, "mul")
+        if isinstance(other, numbers.Integral) or (torch.is_tensor(other) and not other.is_floating_point()):
+            return self._like(self.share * torch.as_tensor(other, dtype=torch.int64))
+        return self._like(self.share * encode(other, FRAC_BITS), self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
+
+    __rmul__ = __mul__
+
+    def __matmul__(self, other):
+        if isinstance(other, SecretTensor):
+            return self._beaver(other, "matmul")
+        return self._like(self.share @ encode(other, FRAC_BITS), self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
+
+    def _beaver(self, other, kind: str):
+        """Beaver's trick: open e = x − a and f = y − b; then x·y = c + e·b + a·f + e·f."""
+        ctx = self.ctx
+        a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
+        e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
+        op = torch.mul if kind == "mul" else torch.matmul
+        z = c + op(e, b) + op(a, f)
+        if ctx.rank == 0:
+            z = z + op(e, f)
+        result = SecretTensor(ctx, z, self.frac_bits + other.frac_bits)
+        if self.frac_bits and other.frac_bits:
+            return result.truncate(min(self.frac_bits, other.frac_bits))
+        return result
+
+    def truncate(self, bits: int):
+        """Divide by 2^bits (drop fractional bits after a fixed-point product), locally."""
+        ctx = self.ctx
+        if ctx.parties != 2:
+            raise MPCError("local truncation is defined for two computing parties")
+        if ctx.is_dealer:
+            share = self.share
+        elif ctx.rank == 0:
+            share = self.share >> bits
+        else:
+            share = -((-self.share) >> bits)
+        return SecretTensor(ctx, share, self.frac_bits - bits)
+
+    # ------------------------------------------------------------ comparisons (compare.py)
+    def lt_zero(self):
+        from .compare import lt_zero
+        return lt_zero(self)
+
+    def __lt__(self, other):
+        return (self - other).lt_zero()
+
+    def __gt__(self, other):
+        return (other - self).lt_zero() if isinstance(other, SecretTensor) else (-self + other).lt_zero()
+
+    def relu(self):
+        from .compare import relu
+        return relu(self)
