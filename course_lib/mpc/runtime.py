@@ -170,6 +170,20 @@ def _process_main(rank, parties, master, program, seed, timeout, kwargs, results
         results.put((rank, "error", f"{type(error).__name__}: {error}", traceback.format_exc()))
 
 
+def _rank_of(process) -> int:
+    return int(process.name.rsplit("-", 1)[1])
+
+
+def _who(process, parties: int) -> str:
+    rank = _rank_of(process)
+    return "the dealer" if rank == parties else f"party {rank}"
+
+
+def _dead(processes, collected):
+    """Processes that exited abnormally without reporting a result."""
+    return [p for p in processes if p.exitcode not in (None, 0) and _rank_of(p) not in collected]
+
+
 def run_distributed(program, parties: int = 2, seed=None, timeout: float = 60.0, rank_kwargs=None, **kwargs):
     """Run ``program`` with one OS process per party plus one for the dealer, over gloo on localhost.
 
@@ -194,17 +208,18 @@ def run_distributed(program, parties: int = 2, seed=None, timeout: float = 60.0,
                 rank, status, *payload = results.get(timeout=0.2)
                 collected[rank] = (status, payload)
                 if status == "error":
+                    time.sleep(0.5)  # a peer's death often shows up first as "connection closed" elsewhere
+                    dead = _dead(processes, collected)
                     who = "the dealer" if rank == parties else f"party {rank}"
-                    raise PartyFailedError(f"{who} failed: {payload[0]}\n{payload[1]}")
+                    cause = f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}); then " if dead else ""
+                    raise PartyFailedError(f"{cause}{who} failed: {payload[0]}\n{payload[1]}")
                 continue
             except Exception as error:
                 if isinstance(error, MPCError):
                     raise
-            dead = [p for p in processes if p.exitcode not in (None, 0) and int(p.name.rsplit("-", 1)[1]) not in collected]
+            dead = _dead(processes, collected)
             if dead:
-                rank = int(dead[0].name.rsplit("-", 1)[1])
-                who = "the dealer" if rank == parties else f"party {rank}"
-                raise PartyFailedError(f"{who} died (exit code {dead[0].exitcode}) before finishing")
+                raise PartyFailedError(f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}) before finishing")
             if time.monotonic() > deadline:
                 raise MPCTimeoutError(f"the computation did not finish within {timeout:.0f} s")
     finally:

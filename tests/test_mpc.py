@@ -1,0 +1,215 @@
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from scipy import stats as scipy_stats
+
+from course_lib import mpc
+from course_lib.mpc import PRG, SecretTensor, decode, encode, reconstruct, share
+from course_lib.mpc.compare import from_bit_plane, to_bit_planes
+from course_lib.mpc.runtime import free_port
+
+from . import mpc_programs
+
+INT64 = st.integers(min_value=-2**63, max_value=2**63 - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(INT64, min_size=1, max_size=20), parties=st.integers(2, 7))
+def test_sharing_reconstructs_any_int64_for_any_party_count(values, parties):
+    secret = torch.tensor(values, dtype=torch.int64)
+    shares = share(secret, parties)
+    assert len(shares) == parties
+    assert torch.equal(reconstruct(shares), secret)
+    assert torch.equal(reconstruct(shares[::-1]), secret)
+
+
+def test_a_single_party_cannot_share():
+    with pytest.raises(ValueError):
+        share(torch.tensor([1]), 1)
+
+
+def test_individual_shares_are_uniform():
+    """Every share of a *fixed* secret is uniform on Z_2^64: chi-square on its top byte and per-bit balance."""
+    prg = PRG(bytes(32))
+    draws = torch.stack([torch.stack(share(torch.tensor(42), 3, prg)) for _ in range(20_000)])  # (20000, 3)
+    for party in range(3):
+        column = np.ascontiguousarray(draws[:, party].numpy())
+        top = (column.view(np.uint64) >> np.uint64(56)).astype(np.int64)
+        counts = np.bincount(top, minlength=256)
+        assert scipy_stats.chisquare(counts).pvalue > 1e-4
+        bits = np.unpackbits(column.view(np.uint8)).reshape(-1, 64).mean(axis=0)
+        assert np.all(np.abs(bits - 0.5) < 0.02)
+    # and independent of the secret: shares of 0 and of 2^62 have the same distribution
+    zero = np.array([share(torch.tensor(0), 2, prg)[0].item() for _ in range(5000)])
+    big = np.array([share(torch.tensor(2**62), 2, prg)[0].item() for _ in range(5000)])
+    assert scipy_stats.ks_2samp(zero, big).pvalue > 1e-4
+
+
+def test_prg_is_deterministic_per_seed_and_uniform():
+    assert torch.equal(PRG(b"k" * 32).ring(100), PRG(b"k" * 32).ring(100))
+    assert not torch.equal(PRG().ring(100), PRG().ring(100))
+    with pytest.raises(ValueError):
+        PRG(b"short")
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 100, 12345])
+def test_decode_is_exact_just_below_negative_integers(k):
+    for x in (-k - 2**-16, -k + 2**-16, -k, k - 2**-16, -k - 0.5):
+        value = torch.tensor([x], dtype=torch.float64)
+        assert decode(encode(value)).item() == x
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=-2**52, max_value=2**52))
+def test_fixed_point_round_trip_is_exact_on_the_grid(n):
+    x = torch.tensor([n / 2**16], dtype=torch.float64)
+    assert decode(encode(x)).item() == n / 2**16
+    assert encode(x).item() == n
+
+
+def test_encode_refuses_values_that_do_not_fit():
+    with pytest.raises(OverflowError):
+        encode(torch.tensor([2.0 ** 47]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(words=st.lists(INT64, min_size=1, max_size=200))
+def test_bit_planes_transpose(words):
+    t = torch.tensor(words, dtype=torch.int64)
+    planes = to_bit_planes(t)
+    for j in (0, 1, 31, 62, 63):
+        expected = ((t >> j) & 1)
+        assert torch.equal(from_bit_plane(planes[j], len(words)), expected)
+
+
+def _arrays(shape, scale):
+    finite = st.floats(min_value=-scale, max_value=scale, allow_nan=False, width=64)
+    special = st.sampled_from([0.0, -0.0, 2**-16, -2**-16, -1 - 2**-16, -3 - 2**-16, 1.0, -1.0, scale, -scale])
+    return st.lists(finite | special, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))).map(
+        lambda v: torch.tensor(v, dtype=torch.float64).reshape(shape))
+
+
+def _grid(x):
+    return torch.round(x * 2**16) / 2**16  # the value actually encoded
+
+
+@settings(max_examples=12, deadline=None)
+@given(x=_arrays((4, 4), 1000.0), y=_arrays((4, 4), 1000.0), seed=st.integers(0, 2**32))
+def test_protocols_agree_with_plaintext(x, y, seed):
+    results, _ = mpc.run_in_process(mpc_programs.mixed_operations, seed=seed, shape=(4, 4),
+                                    rank_kwargs={0: {"x": x}, 1: {"y": y}})
+    out = results[0]["revealed"]
+    assert all(torch.equal(out[k], results[1]["revealed"][k]) for k in out)   # both parties see the same
+    gx, gy = _grid(x), _grid(y)
+    lsb = 2 ** -16
+    assert torch.equal(out["add"], gx + gy)                                   # exact
+    assert torch.allclose(out["mul"], gx * gy, rtol=0, atol=2 * lsb)          # one truncation: ≤ 1 LSB (+ rounding)
+    assert torch.allclose(out["matmul"], gx @ gy, rtol=0, atol=5 * lsb)
+    assert torch.allclose(out["scaled"], gx * 0.5, rtol=0, atol=2 * lsb)
+    assert torch.equal(out["relu"], torch.clamp(gx, min=0))                   # exact, no approximation
+    assert torch.equal(out["lt"], (gx < gy).long())
+
+
+def test_comparison_on_large_magnitudes_and_neighbours_of_zero():
+    values = torch.tensor([2.0 ** 45, -2.0 ** 45, 2.0 ** 45 - 2**-16, -(2.0 ** 45) + 1, 2**-16, -2**-16, 0.0,
+                           -1 - 2**-16, -2 - 2**-16, 123456.789, -123456.789], dtype=torch.float64)
+    def program(ctx, x=None):
+        X = SecretTensor.from_owner(ctx, x, 0, shape=values.shape)
+        return X.lt_zero().reveal(), X.relu().reveal()
+    (lt, relu), _ = mpc.run_in_process(program, seed=7, rank_kwargs={0: {"x": values}})[0][1], None
+    assert torch.equal(lt, (_grid(values) < 0).long())
+    assert torch.equal(relu, torch.clamp(_grid(values), min=0))
+
+
+def test_secure_sum_with_three_parties_and_counted_messages():
+    def program(ctx, count=None):
+        shared = [SecretTensor.from_owner(ctx, count if ctx.rank == i else None, i, shape=(2,), frac_bits=0)
+                  for i in range(ctx.parties)]
+        total = shared[0] + shared[1] + shared[2]
+        return total.reveal()
+    counts = {0: torch.tensor([120, 7]), 1: torch.tensor([45, 3]), 2: torch.tensor([300, 11])}
+    results, stats = mpc.run_in_process(program, parties=3, rank_kwargs={r: {"count": c} for r, c in counts.items()})
+    assert all(torch.equal(r, torch.tensor([465, 21])) for r in results)
+    assert [s.rounds for s in stats] == [1, 1, 1] and stats[0].bytes_sent == 2 * 16   # one reveal: 16 bytes to each of 2
+
+
+def test_three_party_multiplication_of_integers():
+    def program(ctx, v=None):
+        a = SecretTensor.from_owner(ctx, v if ctx.rank == 0 else None, 0, shape=(3,), frac_bits=0)
+        b = SecretTensor.from_owner(ctx, v if ctx.rank == 2 else None, 2, shape=(3,), frac_bits=0)
+        return (a * b).reveal()
+    v = torch.tensor([3, -4, 2**40])
+    results, _ = mpc.run_in_process(program, parties=3, rank_kwargs={0: {"v": v}, 2: {"v": v}})
+    assert torch.equal(results[1], v * v)
+
+
+def test_comparison_needs_two_parties():
+    def program(ctx):
+        return SecretTensor.from_owner(ctx, torch.ones(2) if ctx.rank == 0 else None, 0, shape=(2,)).relu()
+    with pytest.raises(mpc.MPCError, match="two computing parties"):
+        mpc.run_in_process(program, parties=3, timeout=10)
+
+
+def test_distributed_runtime_is_bit_identical_to_in_process():
+    x = torch.tensor([[1.5, -2.25, 0.0, -1 - 2**-16]] * 4, dtype=torch.float64)
+    y = torch.tensor([[2.0, 3.0, -1.0, 0.5]] * 4, dtype=torch.float64).t().contiguous()
+    kwargs = dict(seed=11, shape=(4, 4), rank_kwargs={0: {"x": x}, 1: {"y": y}})
+    local, local_stats = mpc.run_in_process(mpc_programs.mixed_operations, **kwargs)
+    remote, remote_stats = mpc.run_distributed(mpc_programs.mixed_operations, timeout=60, **kwargs)
+    for party in range(2):
+        for name, tensor in local[party]["shares"].items():
+            assert torch.equal(remote[party]["shares"][name], tensor), f"party {party}, {name}"
+        assert local[party]["rounds"] == remote[party]["rounds"] and local[party]["bytes"] == remote[party]["bytes"]
+    assert [s.dealer_bytes for s in local_stats] == [s.dealer_bytes for s in remote_stats]
+
+
+def test_fresh_random_seeds_are_exchanged_when_no_seed_is_given():
+    x = torch.tensor([[0.5, -2.0]], dtype=torch.float64).repeat(2, 1)
+    results, _ = mpc.run_distributed(mpc_programs.mixed_operations, timeout=60, shape=(2, 2),
+                                     rank_kwargs={0: {"x": x}, 1: {"y": x}})
+    assert torch.equal(results[0]["revealed"]["relu"], torch.clamp(x, min=0))
+
+
+def test_a_killed_party_gives_a_clear_error_quickly():
+    start = time.monotonic()
+    with pytest.raises(mpc.PartyFailedError, match="party 1 died"):
+        mpc.run_distributed(mpc_programs.dies_midway, seed=1, timeout=20)
+    assert time.monotonic() - start < 60
+
+
+def test_a_stuck_party_times_out_with_a_clear_error():
+    start = time.monotonic()
+    with pytest.raises(mpc.MPCError):
+        mpc.run_distributed(mpc_programs.stalls, seed=1, timeout=5)
+    assert time.monotonic() - start < 60
+
+
+def test_in_process_failure_does_not_hang():
+    def program(ctx):
+        if ctx.rank == 0:
+            raise ValueError("model owner crashed")
+        return SecretTensor.from_owner(ctx, None, 0, shape=(2,)).reveal()
+    start = time.monotonic()
+    with pytest.raises(mpc.MPCError, match="model owner crashed"):
+        mpc.run_in_process(program, timeout=30)
+    assert time.monotonic() - start < 10
+
+
+def test_party_command_runs_each_party_as_its_own_process():
+    master = f"127.0.0.1:{free_port()}"
+    procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "--rank", str(rank), "--world-size", "3",
+                               "--master", master, "--program", "relu", "--size", "1000", "--timeout", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    assert [o["role"] for o in outputs] == ["model owner", "data owner", "dealer"]
+    assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
