@@ -239,3 +239,40 @@ def test_evaluate_check():
         accs = [(model(x).argmax(1) == y).float().mean().item() for x, y in loader]
         return sum(accs) / len(accs)
     assert not cl.check.evaluate(per_batch_mean)
+
+
+# ---- chapter 07 exercises ----
+import secrets as _secrets
+
+MOD = 2**64
+
+
+def test_additive_share_check():
+    def right(x, n):
+        s = [_secrets.randbelow(MOD) for _ in range(n - 1)]
+        return s + [(x - sum(s)) % MOD]
+    assert cl.check.additive_share(right)
+    assert not cl.check.additive_share(lambda x, n: [x] + [0] * (n - 1))                 # not random
+    assert not cl.check.additive_share(lambda x, n: [_secrets.randbelow(2**32) for _ in range(n - 1)] and
+                                       right(x, n)[:-1] + [x])                            # does not sum to x
+
+
+def test_beaver_multiply_check():
+    def right(x, y, a, b, c):
+        e = sum(xi - ai for xi, ai in zip(x, a)) % MOD
+        f = sum(yi - bi for yi, bi in zip(y, b)) % MOD
+        return [(ci + e * bi + f * ai + (e * f if i == 0 else 0)) % MOD for i, (ai, bi, ci) in enumerate(zip(a, b, c))]
+    assert cl.check.beaver_multiply(right)
+    def every_party_adds_ef(x, y, a, b, c):
+        e = sum(xi - ai for xi, ai in zip(x, a)) % MOD
+        f = sum(yi - bi for yi, bi in zip(y, b)) % MOD
+        return [(ci + e * bi + f * ai + e * f) % MOD for ai, bi, ci in zip(a, b, c)]
+    assert not cl.check.beaver_multiply(every_party_adds_ef)
+
+
+def test_fixed_point_check():
+    enc = lambda x: round(x * 2**16) % MOD                       # noqa: E731
+    dec = lambda v: (v - MOD if v >= 2**63 else v) / 2**16       # noqa: E731
+    assert cl.check.fixed_point(enc, dec)
+    assert not cl.check.fixed_point(enc, lambda v: v / 2**16)    # forgets negatives
+    assert not cl.check.fixed_point(enc, lambda v: float(int((v - MOD if v >= 2**63 else v) / 2**16)))   # drops the fraction

@@ -63,3 +63,18 @@ def test_avalanche_updates_on_slider_and_collects_flips():
     assert len(flips) == 300 and 118 < sum(flips) / 300 < 138
     assert bytes(a.histogram_image.value).startswith(b"\x89PNG")
     assert a.random_flips(50, seed=2) == a.random_flips(50, seed=2)
+
+
+def test_share_viewer_reshares_on_change_and_histogram_is_flat():
+    v = cl.widgets.ShareViewer(secret=42, parties=3)
+    assert repr(v) == "ShareViewer(secret 42; 3 parties)"
+    assert len(v.shares) == 3 and sum(v.shares) % 2**64 == 42
+    v.parties.value = 5
+    assert len(v.shares) == 5 and sum(v.shares) % 2**64 == 42
+    v.secret.value = -7
+    assert sum(v.shares) % 2**64 == (-7) % 2**64 and "+-7" not in v.table.value and "-7" in v.table.value
+    v.button.click()
+    import numpy as np
+    counts, _ = np.histogram(v.samples, bins=8, range=(-2.0**63, 2.0**63))
+    assert len(v.samples) == 10_000 and counts.min() > 1000
+    assert bytes(v.histogram_image.value).startswith(b"\x89PNG")

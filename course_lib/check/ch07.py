@@ -1,0 +1,50 @@
+"""Exercise checks for chapter 07 (secret sharing and MPC)."""
+from ._framework import exercise
+
+MOD = 2**64
+
+
+@exercise(hint="Draw parties − 1 shares uniformly from range(2**64) with the secrets module; the last share "
+               "is (secret − sum of the others) % 2**64.")
+def additive_share(fn, t, rng):
+    for secret, parties in ((0, 2), (42, 3), (MOD - 1, 2), (2**63, 5)):
+        shares = fn(secret, parties)
+        t.true(len(shares) == parties, f"additive_share({secret}, {parties}) must return {parties} shares")
+        t.true(all(0 <= s < MOD for s in shares), "shares must lie in range(2**64)")
+        t.equal(sum(shares) % MOD, secret, f"shares of {secret} must sum to it modulo 2**64")
+    for _ in range(20):
+        secret, parties = rng.randrange(MOD), rng.randrange(2, 8)
+        t.equal(sum(fn(secret, parties)) % MOD, secret, f"random secret, {parties} parties", kind="random")
+    firsts = [fn(7, 2)[0] for _ in range(2000)]
+    top = sum(s >> 63 for s in firsts) / len(firsts)
+    t.true(len(set(firsts)) > 1990, "shares must be fresh random values on every call")
+    t.true(0.45 < top < 0.55, f"a share must be uniform on the ring: its top bit was 1 in {top:.0%} of draws")
+
+
+@exercise(hint="Open e = x − a and f = y − b (sum the parties' differences mod 2**64). Then party i's share of "
+               "x·y is c_i + e·b_i + f·a_i, and exactly one party (party 0) also adds e·f.")
+def beaver_multiply(fn, t, rng):
+    def share(v, n):
+        s = [rng.randrange(MOD) for _ in range(n - 1)]
+        return s + [(v - sum(s)) % MOD]
+    for trial in range(25):
+        n = 2 if trial < 10 else rng.randrange(3, 6)
+        x, y, a, b = (rng.randrange(MOD) for _ in range(4))
+        z = fn(share(x, n), share(y, n), share(a, n), share(b, n), share(a * b % MOD, n))
+        t.true(len(z) == n, f"one share per party ({n})")
+        t.equal(sum(z) % MOD, x * y % MOD, f"{n} parties: shares of x·y", kind="random")
+
+
+@exercise(hint="encode: round(x · 2**16), then % 2**64 so negatives wrap to the top half. decode: values ≥ 2**63 "
+               "are negative (subtract 2**64), then divide by 2**16 — exactly, no floor of the integer part.")
+def fixed_point(fns, t, rng):
+    encode, decode = fns
+    for x, v in ((0.0, 0), (1.0, 65536), (-1.0, MOD - 65536), (0.5, 32768), (-1 - 2**-16, MOD - 65537)):
+        t.equal(encode(x), v, f"encode({x})")
+        t.equal(decode(v), x, f"decode({v})")
+    for k in (1, 2, 7, 1000):
+        x = -k - 2**-16
+        t.equal(decode(encode(x)), x, f"just below −{k}: decode(encode({x}))")
+    for _ in range(50):
+        x = rng.randrange(-2**40, 2**40) / 2**16
+        t.equal(decode(encode(x)), x, f"round trip of {x}", kind="random")
