@@ -276,3 +276,30 @@ def test_fixed_point_check():
     assert cl.check.fixed_point(enc, dec)
     assert not cl.check.fixed_point(enc, lambda v: v / 2**16)    # forgets negatives
     assert not cl.check.fixed_point(enc, lambda v: float(int((v - MOD if v >= 2**63 else v) / 2**16)))   # drops the fraction
+
+
+# ---- chapter 08 exercises ----
+from course_lib.mpc import SecretTensor
+
+
+def test_secure_max_check():
+    assert cl.check.secure_max(lambda ctx, x, y: y + (x - y).relu())
+    assert not cl.check.secure_max(lambda ctx, x, y: x + (y - x))                  # returns y
+    assert not cl.check.secure_max(lambda ctx, x, y: (x - y).relu())               # forgets + y
+
+
+def _mean(ctx, value):
+    shared = [SecretTensor.from_owner(ctx, value if ctx.rank == i else None, i, shape=()) for i in range(ctx.parties)]
+    total = shared[0]
+    for s in shared[1:]:
+        total = total + s
+    return total.reveal() / ctx.parties
+
+
+def test_secure_mean_check():
+    assert cl.check.secure_mean(_mean)
+    assert not cl.check.secure_mean(lambda ctx, value: value)                       # not a mean
+    def reveals_everything(ctx, value):                                            # opens every input
+        shared = [SecretTensor.from_owner(ctx, value if ctx.rank == i else None, i, shape=()) for i in range(ctx.parties)]
+        return sum(s.reveal() for s in shared) / ctx.parties
+    assert not cl.check.secure_mean(reveals_everything)

@@ -213,3 +213,34 @@ def test_party_command_runs_each_party_as_its_own_process():
         outputs.append(json.loads(out.strip().splitlines()[-1]))
     assert [o["role"] for o in outputs] == ["model owner", "data owner", "dealer"]
     assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
+
+
+def test_private_inference_matches_plaintext_and_counts():
+    from course_lib.mpc import programs
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    images = torch.rand(30, 6, dtype=torch.float64)
+    results, _ = mpc.run_in_process(programs.private_inference, seed=2, sizes=(6, 5, 3), batch=10, n_samples=30,
+                                    rank_kwargs={0: {"layers": programs.model_layers(model)}, 1: {"images": images}})
+    assert results[0]["logits"] is None
+    logits = results[1]["logits"]
+    assert torch.allclose(logits, model(images.float()).double(), atol=1e-3)
+    assert results[1]["rounds_per_batch"] == 11
+    assert [row["rounds"] for row in results[1]["per_layer"]] == [1, 8, 1]
+
+
+def test_private_training_matches_its_plaintext_twin():
+    from course_lib.mpc import programs
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(80, 5, generator=gen, dtype=torch.float64)
+    labels = (x[:, 0] > x[:, 1]).long()
+    y = torch.nn.functional.one_hot(labels, 2).double()
+    kwargs = dict(features=5, classes=2, epochs=3, batch=16, lr=0.5)
+    results, _ = mpc.run_in_process(programs.private_training, seed=3, rows=(50, 30), **kwargs,
+                                    rank_kwargs={0: {"x": x[:50], "y": y[:50]}, 1: {"x": x[50:], "y": y[50:]}})
+    w, b, rounds, _ = results[0]
+    w_plain, b_plain = programs.plain_training(x, y, epochs=3, batch=16, lr=0.5)
+    assert torch.allclose(w, w_plain, atol=1e-3) and torch.allclose(b, b_plain, atol=1e-3)
+    assert torch.equal(results[1][0], w)     # both owners learn the same model
+    assert torch.equal(programs.sigmoid_hat(torch.tensor([-1.0, -0.5, 0.0, 0.25, 0.5, 2.0])),
+                       torch.tensor([0.0, 0.0, 0.5, 0.75, 1.0, 1.0]))

@@ -12,10 +12,11 @@ from .ch04 import read_sample, seal_samples
 from .ch05 import canonical_fingerprint, load_untrusted
 from .ch06 import evaluate
 from .ch07 import additive_share, beaver_multiply, fixed_point
+from .ch08 import secure_max, secure_mean
 
 __all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",
            "read_sample", "seal_samples", "canonical_fingerprint", "load_untrusted", "evaluate",
-           "additive_share", "beaver_multiply", "fixed_point"]
+           "additive_share", "beaver_multiply", "fixed_point", "secure_max", "secure_mean"]

@@ -135,3 +135,58 @@ def digits_task(seed: int = 0, epochs: int = 15):
 def model_layers(model) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, bias) of every linear layer of a ``Sequential``, as float64 for encoding."""
     return [(m.weight.detach().double(), m.bias.detach().double()) for m in model if isinstance(m, torch.nn.Linear)]
+
+
+def sigmoid_hat(z):
+    """The piecewise-linear sigmoid of SecureML: 0 below −½, z + ½ in between, 1 above ½.
+
+    Written with ReLU only — σ̂(z) = ReLU(z + ½) − ReLU(z − ½) — so it works on plain tensors and,
+    unchanged, on secret-shared ones (there both ReLUs run in one batched call).
+    """
+    if isinstance(z, SecretTensor):
+        both = SecretTensor.cat([z + 0.5, z - 0.5]).relu()
+        half = z.shape[0]
+        return both[:half] - both[half:]
+    return torch.relu(z + 0.5) - torch.relu(z - 0.5)
+
+
+def batches(n: int, batch: int, epochs: int, seed: int = 0):
+    """The public order of mini-batches both owners agree on."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch):
+            yield order[start:start + batch]
+
+
+def logistic_regression_step(x, y, w, b, lr):
+    """One gradient step of one-vs-rest logistic regression with σ̂ — on plain or shared tensors."""
+    error = sigmoid_hat(x @ w + b) - y
+    scale = lr / x.shape[0]
+    return w - (x.t() @ error) * scale, b - error.sum(0) * scale
+
+
+def private_training(ctx, x=None, y=None, rows=(0, 0), features=64, classes=10, epochs=5, batch=32, lr=0.5, seed=0):
+    """Two data owners train one model on the union of their rows; both learn only the weights.
+
+    ``rows[i]`` is how many rows owner i holds (public); ``x``/``y`` are owner-private (one-hot y).
+    """
+    own = [(SecretTensor.from_owner(ctx, x if ctx.rank == i else None, i, shape=(rows[i], features)),
+            SecretTensor.from_owner(ctx, y if ctx.rank == i else None, i, shape=(rows[i], classes)))
+           for i in range(2)]
+    X = SecretTensor.cat([own[0][0], own[1][0]])
+    Y = SecretTensor.cat([own[0][1], own[1][1]])
+    w = SecretTensor(ctx, torch.zeros((features, classes), dtype=torch.int64))
+    b = SecretTensor(ctx, torch.zeros((classes,), dtype=torch.int64))
+    for index in batches(sum(rows), batch, epochs, seed):
+        w, b = logistic_regression_step(X[index], Y[index], w, b, lr)
+    return w.reveal(), b.reveal(), ctx.stats.rounds, ctx.stats.bytes_sent
+
+
+def plain_training(x, y, epochs=5, batch=32, lr=0.5, seed=0):
+    """The plaintext twin of :func:`private_training`: same steps, same batches, float64."""
+    w = torch.zeros((x.shape[1], y.shape[1]), dtype=torch.float64)
+    b = torch.zeros(y.shape[1], dtype=torch.float64)
+    for index in batches(len(x), batch, epochs, seed):
+        w, b = logistic_regression_step(x[index], y[index], w, b, lr)
+    return w, b

@@ -110,6 +110,9 @@ class SecretTensor:
     def sum(self, dim=None):
         return self._like(self.share.sum() if dim is None else self.share.sum(dim))
 
+    def __len__(self):
+        return self.share.shape[0]
+
     def reshape(self, *shape):
         return self._like(self.share.reshape(*shape))
 

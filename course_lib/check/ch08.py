@@ -1,0 +1,46 @@
+"""Exercise checks for chapter 08 (private inference and training)."""
+import torch
+
+from ._framework import exercise
+
+
+@exercise(hint="max(x, y) = y + ReLU(x − y): one subtraction (free), one secure ReLU (8 rounds), one addition.")
+def secure_max(fn, t, rng):
+    from ..mpc import SecretTensor, run_in_process
+
+    def program(ctx, x=None, y=None, shape=None):
+        X = SecretTensor.from_owner(ctx, x, 0, shape=shape)
+        Y = SecretTensor.from_owner(ctx, y, 1, shape=shape)
+        return fn(ctx, X, Y).reveal()
+
+    cases = [torch.tensor([1.0, -2.0, 0.0, 5.5, -1 - 2**-16], dtype=torch.float64),
+             torch.tensor([2.0, -3.0, 0.0, -100.0, -1.0], dtype=torch.float64)]
+    for k in range(6):
+        if k == 0:
+            x, y = cases
+        else:
+            gen = torch.Generator().manual_seed(rng.randrange(10_000))
+            x = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
+            y = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
+        results, _ = run_in_process(program, shape=x.shape, rank_kwargs={0: {"x": x}, 1: {"y": y}}, timeout=30)
+        grid = lambda v: torch.round(v * 2**16) / 2**16  # noqa: E731
+        t.true(torch.equal(results[0], torch.maximum(grid(x), grid(y))),
+               f"max of {x.tolist()} and {y.tolist()} gave {results[0].tolist()}", kind="known" if k == 0 else "random")
+
+
+@exercise(hint="Every party shares its own value with SecretTensor.from_owner(ctx, value, owner=i, shape=()) for "
+               "i in range(ctx.parties); add them all and reveal the sum; the mean is sum / ctx.parties — "
+               "revealing the sum tells nobody more than the mean does, since the number of parties is public.")
+def secure_mean(fn, t, rng):
+    from ..mpc import run_in_process
+    for parties in (2, 3, 4, 3):
+        values = [round(rng.uniform(-1000, 1000), 3) for _ in range(parties)]
+        results, stats = run_in_process(lambda ctx, value=None: fn(ctx, value), parties=parties, timeout=30,
+                                        rank_kwargs={i: {"value": torch.tensor(v, dtype=torch.float64)}
+                                                     for i, v in enumerate(values)})
+        expected = sum(values) / parties
+        got = [float(r) for r in results]
+        t.true(all(abs(g - expected) < 1e-3 for g in got),
+               f"{parties} parties with {values}: every party should get the mean {expected:.4f}, got {got}",
+               kind="random")
+        t.true(max(s.rounds for s in stats) == 1, "a mean needs exactly one round (the final reveal)")
