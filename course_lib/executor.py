@@ -71,6 +71,17 @@ def clean(nb) -> None:
             cell.outputs = [nbformat.from_dict(_scrub(o, root)) for o in cell.outputs]
 
 
+def run(nb, workdir, timeout: int = 600):
+    """Execute ``nb`` in place, top to bottom, in a fresh kernel whose working directory is ``workdir``.
+
+    Every cell runs even after an error (the caller decides which errors are acceptable).
+    """
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(workdir)}},
+                   store_widget_state=False, record_timing=False).execute()
+    return nb
+
+
 def execute_notebook(path: str | os.PathLike, timeout: int = 600) -> float:
     """Execute ``path`` in a fresh kernel and store it with outputs; returns seconds taken.
 
@@ -84,10 +95,7 @@ def execute_notebook(path: str | os.PathLike, timeout: int = 600) -> float:
             if "raises-exception" not in tags:
                 tags.append("raises-exception")
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}},
-                            store_widget_state=False, record_timing=False)
-    client.execute()
+    run(nb, path.parent, timeout)
     seconds = time.perf_counter() - start
     problems = _problems(nb)
     if problems:

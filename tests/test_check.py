@@ -303,3 +303,9 @@ def test_secure_mean_check():
         shared = [SecretTensor.from_owner(ctx, value if ctx.rank == i else None, i, shape=()) for i in range(ctx.parties)]
         return sum(s.reveal() for s in shared) / ctx.parties
     assert not cl.check.secure_mean(reveals_everything)
+
+
+def test_a_stub_inside_an_mpc_party_still_counts_as_not_yet_solved():
+    def stub(ctx, x, y):
+        raise NotImplementedError("exercise")
+    assert cl.check.secure_max(stub).status == "not yet solved"

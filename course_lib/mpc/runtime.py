@@ -123,8 +123,9 @@ def run_in_process(program, parties: int = 2, seed=None, timeout: float = 60.0, 
     if first:
         rank, (error, trace) = first
         who = "the dealer" if rank == parties else f"party {rank}"
-        raise error if isinstance(error, MPCError) and "another party failed" not in str(error) else \
-            MPCError(f"{who} failed: {type(error).__name__}: {error}\n{trace}")
+        if isinstance(error, MPCError) and "another party failed" not in str(error):
+            raise error
+        raise MPCError(f"{who} failed: {type(error).__name__}: {error}\n{trace}") from error
     return results[:parties], stats[:parties]
 
 

@@ -1,0 +1,85 @@
+"""Student versions of the notebooks: ``python -m course_lib.student [--out DIR] [NOTEBOOK ...]``.
+
+In each code cell, every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is
+replaced by ``raise NotImplementedError(...)`` carrying the exercise's title, at the same
+indentation. The outputs of exercise cells and of the ``cl.check`` cells that follow them are
+cleared, so the student notebook shows no solution and no stale "passed". Everything else
+(explanations, demos, their outputs) is kept. The default output folder is ``student/``.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .environment import REPO_ROOT
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",
+                     re.MULTILINE | re.DOTALL)
+
+
+def _exercise_title(cells, index: int) -> str:
+    """The heading of the nearest markdown cell above ``index`` (e.g. 'Exercise 2 — …')."""
+    for cell in reversed(cells[:index]):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip("#").strip().lower().startswith("exercise"):
+                    return line.lstrip("#").strip()
+            return "Exercise"
+    return "Exercise"
+
+
+def strip_solutions(source: str, title: str) -> str:
+    """Replace every solution region of ``source`` by a stub raising ``NotImplementedError``."""
+    message = f"{title}: write your solution here (see the instructions above)"
+    return _REGION.sub(lambda m: f"{m.group(1)}raise NotImplementedError({message!r})\n", source)
+
+
+def _clear(cell) -> None:
+    cell.outputs = []
+    cell.execution_count = None
+
+
+def student_notebook(nb):
+    """A copy of ``nb`` with solutions stubbed out and exercise outputs cleared."""
+    nb = nbformat.from_dict(nb)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or BEGIN not in cell.source:
+            continue
+        cell.source = strip_solutions(cell.source, _exercise_title(nb.cells, index))
+        _clear(cell)
+        following = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+        if following is not None and following.cell_type == "code" and "cl.check." in following.source:
+            _clear(following)
+    return nb
+
+
+def build(paths=None, out: Path | None = None) -> list[Path]:
+    """Write student versions of ``paths`` (default: all notebooks) into ``out``; returns the files."""
+    out = Path(out or REPO_ROOT / "student")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths or sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        path = Path(path)
+        target = out / path.name
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="instructor notebooks (default: notebooks/*.ipynb)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: student/)")
+    args = parser.parse_args(argv)
+    for path in build(args.notebooks or None, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

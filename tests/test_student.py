@@ -1,0 +1,59 @@
+"""Student versions: solutions become stubs; executing them fails only where a stub is reached."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import student
+from course_lib.executor import RAISES_MARK, run
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    student.build(NOTEBOOKS, out)
+    return out
+
+
+def test_every_solution_region_becomes_a_stub(student_dir):
+    for path in NOTEBOOKS:
+        instructor = nbformat.read(path, as_version=4)
+        learner = nbformat.read(student_dir / path.name, as_version=4)
+        regions = sum(c.source.count(student.BEGIN) for c in instructor.cells if c.cell_type == "code")
+        stubs = sum(c.source.count("raise NotImplementedError(") for c in learner.cells if c.cell_type == "code")
+        assert regions >= 1, f"{path.name} has no exercise"
+        assert stubs == regions, path.name
+        text = "\n".join(c.source for c in learner.cells)
+        assert student.BEGIN not in text and student.END not in text
+        for cell in learner.cells:
+            if cell.cell_type == "code" and ("NotImplementedError(" in cell.source or "cl.check." in cell.source):
+                assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_stub_keeps_indentation_and_names_the_exercise():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return x * 2\n    ### END SOLUTION\n\nprint('after')\n"
+    out = student.strip_solutions(source, "Exercise 9 — doubling")
+    assert out == ("def f(x):\n    raise NotImplementedError('Exercise 9 — doubling: write your solution here "
+                   "(see the instructions above)')\n\nprint('after')\n")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_notebook_runs_except_for_the_stubs(student_dir, path):
+    nb = run(nbformat.read(student_dir / path.name, as_version=4), student_dir, timeout=300)
+    not_solved = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            if output.output_type == "error":
+                assert output.ename == "NotImplementedError" or RAISES_MARK in cell.source, \
+                    f"cell {index} raised {output.ename}: {output.evalue}"
+            text = str(output.get("data", {}).get("text/plain", ""))
+            if re.search(r"not yet solved", text):
+                not_solved += 1
+        if "cl.check." in cell.source and any(o.output_type == "execute_result" for o in cell.outputs):
+            assert "not yet solved" in str(cell.outputs[-1].data["text/plain"]), f"cell {index}"
+    assert not_solved >= 1
