@@ -336,7 +336,7 @@ class ContainerReader:
         except BaseException:
             self.close()
             raise
-        self._aead = _payload_aead(self.header, self.data_key)
+        self._decrypt = _payload_aead(self.header, self.data_key).decrypt
         self._digest = self.header.digest
         self._stride = self.header.chunk_size + TAG
         body = end - self.body_offset
@@ -365,11 +365,14 @@ class ContainerReader:
         raw = self._raw(index)
         last = index == self.chunk_count - 1
         try:
-            return self._aead.decrypt(chunk_nonce(index, last), raw, self._digest)
+            return self._decrypt(chunk_nonce(index, last), raw, self._digest)
         except InvalidTag:
-            pass
-        try:  # diagnose: is it authentic at this index with the other last-chunk flag?
-            self._aead.decrypt(chunk_nonce(index, not last), raw, self._digest)
+            return self._diagnose(index, raw, last)
+
+    def _diagnose(self, index: int, raw: bytes, last: bool):
+        """Say why chunk ``index`` failed: is it authentic at this index with the other last-chunk flag?"""
+        try:
+            self._decrypt(chunk_nonce(index, not last), raw, self._digest)
         except InvalidTag:
             raise ChunkAuthenticationError(
                 f"chunk {index} failed authentication: modified, reordered, or copied from another file") from None

@@ -39,7 +39,16 @@ def new_figure(width: float = 6.0, height: float = 3.0):
 
 
 class CourseWidget(w.VBox):
-    """Base class: a VBox whose text form (what nbval compares) is a short stable summary."""
+    """Base class: a VBox whose text form (what nbval compares) is a short stable summary.
+
+    Its DOM element carries the CSS classes ``course-widget`` and ``course-<ClassName>``, which the
+    browser test uses to find it.
+    """
+
+    def __init__(self, children=(), **kwargs):
+        super().__init__(children, **kwargs)
+        self.add_class("course-widget")
+        self.add_class(f"course-{type(self).__name__}")
 
     def summary(self) -> str:  # pragma: no cover - overridden
         return ""
@@ -70,7 +79,7 @@ class TimingRace(CourseWidget):
                                description="payload")
         self.button = w.Button(description="Run race", button_style="primary", icon="play")
         self.status = w.HTML("Press <b>Run race</b> to measure.")
-        self.chart = w.Image(format="png")
+        self.chart = w.Image(format="png", width=540)
         self.button.on_click(lambda _: self.run())
         super().__init__([w.HTML(f"<b>{title}</b>"), w.HBox([self.size, self.button]), self.status, self.chart])
 
@@ -121,7 +130,8 @@ class CiphertextViewer(CourseWidget):
         self.pixels = load_image() if pixels is None else pixels
         self.scale = scale
         self.ciphertexts: dict[str, bytes] = {}
-        self.panels = {name: w.Image(format="png") for name in ("plaintext", *self.MODES)}
+        self.panels = {name: w.Image(format="png", width=self.pixels.shape[1] * scale)
+                       for name in ("plaintext", *self.MODES)}
         self.panels["plaintext"].value = to_png(self.pixels, scale)
         self.captions = {name: w.HTML() for name in self.panels}
         self.captions["plaintext"].value = "<b>plaintext</b>"
@@ -256,10 +266,10 @@ class Avalanche(CourseWidget):
         self.text = w.Text(value=message, description="message", continuous_update=True)
         self.algorithm = w.Dropdown(options=list(self.HASHES), value="SHA-256", description="hash")
         self.bit = w.IntSlider(value=bit, min=0, max=max(0, 8 * len(message.encode()) - 1), description="flip bit")
-        self.grids = w.Image(format="png")
+        self.grids = w.Image(format="png", width=300)
         self.info = w.HTML()
         self.button = w.Button(description="Run random flips", icon="bar-chart")
-        self.histogram_image = w.Image(format="png")
+        self.histogram_image = w.Image(format="png", width=540)
         self.flips: list[int] = []
         for control in (self.text, self.algorithm, self.bit):
             control.observe(lambda _: self.update(), names="value")
@@ -369,7 +379,7 @@ class PublicKeyTimings(CourseWidget):
                                        rows=len(self.ALGORITHMS))
         self.button = w.Button(description="Measure", button_style="primary", icon="clock-o")
         self.table = w.HTML("Choose algorithms and press <b>Measure</b>.")
-        self.chart = w.Image(format="png")
+        self.chart = w.Image(format="png", width=630)
         self.results: dict[str, dict[str, float]] = {}
         self.button.on_click(lambda _: self.measure())
         super().__init__([w.HBox([self.choice, self.button]), self.table, self.chart])
@@ -426,7 +436,7 @@ class EpochRace(CourseWidget):
         self.workers = w.Dropdown(options=list(workers), value=workers[0], description="workers")
         self.button = w.Button(description="Run epoch", button_style="primary", icon="play")
         self.status = w.HTML("Press <b>Run epoch</b>.")
-        self.chart = w.Image(format="png")
+        self.chart = w.Image(format="png", width=540)
         self.results: dict[str, float] = {}
         self.button.on_click(lambda _: self.run())
         super().__init__([w.HBox([self.workers, self.button]), self.status, self.chart])
@@ -476,7 +486,7 @@ class ShareViewer(CourseWidget):
         self.parties = w.IntSlider(value=parties, min=2, max=6, description="parties")
         self.table = w.HTML()
         self.button = w.Button(description="Draw sharings", icon="bar-chart")
-        self.histogram_image = w.Image(format="png")
+        self.histogram_image = w.Image(format="png", width=540)
         self.draws = draws
         self.shares: list[int] = []
         self.samples = None

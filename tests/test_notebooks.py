@@ -28,6 +28,9 @@ def test_notebook_was_executed_top_to_bottom(path):
             continue
         assert cell["execution_count"] is not None, f"code cell {index} was never executed"
         counts.append(cell["execution_count"])
+        if "NBVAL_RAISES_EXCEPTION" in source:
+            assert "raises-exception" in cell["metadata"].get("tags", []), \
+                f"cell {index}: tag it raises-exception so Run All in JupyterLab does not stop there"
         for output in cell.get("outputs", []):
             if output["output_type"] == "error":
                 assert "NBVAL_RAISES_EXCEPTION" in source, f"cell {index} stores an unexpected error"

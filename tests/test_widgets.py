@@ -78,3 +78,8 @@ def test_share_viewer_reshares_on_change_and_histogram_is_flat():
     counts, _ = np.histogram(v.samples, bins=8, range=(-2.0**63, 2.0**63))
     assert len(v.samples) == 10_000 and counts.min() > 1000
     assert bytes(v.histogram_image.value).startswith(b"\x89PNG")
+
+
+def test_course_widgets_carry_css_classes_for_the_browser_test():
+    race = TimingRace({"x": len}, sizes=(16,))
+    assert {"course-widget", "course-TimingRace"} <= set(race._dom_classes)

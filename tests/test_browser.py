@@ -1,0 +1,200 @@
+"""A real browser: JupyterLab + Debian's Chromium driven by Playwright.
+
+For every chapter with widgets: open it, Run All (the ``runmenu:run-all`` command), wait for
+the kernel, then check that the widgets rendered and respond to a click, a slider or a
+typed value. Screenshots of failures go to a temporary folder. Skipped, with the reason,
+where Chromium or Playwright is missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                                 "(apt-get install chromium); .ci/run installs it")]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
+
+
+def _free_port():
+    from course_lib.mpc.runtime import free_port
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    notebooks = root / "notebooks"
+    shutil.copytree(NOTEBOOKS, notebooks)         # Run All must never touch the committed notebooks
+    settings = root / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}))
+    notebook_settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)   # render every cell, so widgets far down the page exist in the DOM
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"), "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
+    port = _free_port()
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                               "--allow-root", "--ServerApp.token=", "--ServerApp.password=",
+                               "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly",
+                               f"--ServerApp.root_dir={notebooks}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start:\n{(root / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request, tmp_path_factory):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    yield page
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        shots = tmp_path_factory.mktemp("screenshots")
+        page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+        print(f"screenshot of the failure: {shots / (request.node.name + '.png')}")
+    context.close()
+
+
+def run_all(page, url, name, timeout=180_000):
+    """Open a notebook, wait for its kernel, run every cell, wait until all have run."""
+    page.goto(f"{url}/lab/tree/{name}")
+    page.wait_for_function("""(name) => { const w = window.jupyterapp?.shell?.currentWidget;
+        return w?.context?.path?.endsWith(name) && w?.sessionContext?.session?.kernel?.status === 'idle'; }""",
+                           arg=name, timeout=90_000)
+    page.evaluate("window.jupyterapp.commands.execute('runmenu:run-all')")
+    page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
+        const cells = w.content.widgets.filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
+        return cells.length > 0 && cells.every(c => c.model.executionCount !== null)
+               && w.sessionContext?.session?.kernel?.status === 'idle'; }""", timeout=timeout, polling=500)
+    errors = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .filter(c => c.model.type === 'code')
+        .filter(c => { for (let i = 0; i < c.model.outputs.length; i++) {
+                         if (c.model.outputs.get(i).type === 'error') return true; } return false; })
+        .filter(c => !c.model.sharedModel.getSource().includes('NBVAL_RAISES_EXCEPTION'))
+        .map(c => c.model.sharedModel.getSource().slice(0, 80))""")
+    assert errors == [], f"unexpected errors in {name}: {errors}"
+
+
+def image_sources(box):
+    return box.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src') || '')")
+
+
+def wait_until_changed(read, before, timeout=60.0, what="widget"):
+    """Poll ``read()`` until it differs from ``before``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = read()
+        if now != before:
+            return now
+        time.sleep(0.25)
+    raise AssertionError(f"the {what} did not change within {timeout:.0f} s")
+
+
+def widget(page, name):
+    """The rendered course widget of class ``name`` (its element carries ``course-<name>``)."""
+    box = page.locator(f".course-{name}").first
+    box.wait_for(state="visible", timeout=30_000)
+    return box
+
+
+def test_00_timing_race_runs_on_click(lab, page):
+    run_all(page, lab, "00_welcome_threat_model.ipynb")
+    race = widget(page, "TimingRace")
+    status = race.locator(".widget-html").nth(1)
+    before = status.inner_text()
+    race.get_by_role("button", name="Run race").click()
+    after = wait_until_changed(status.inner_text, before, what="race status")
+    wait_until_changed(lambda: "MB/s" in status.inner_text(), False, what="race result")
+    assert any(src for src in image_sources(race)), "the chart was not drawn"
+    assert "SHA-256" in after or "running" in after
+
+
+def test_01_ciphertext_viewer_changes_with_a_new_key(lab, page):
+    run_all(page, lab, "01_symmetric_encryption.ipynb")
+    viewer = widget(page, "CiphertextViewer")
+    before = image_sources(viewer)
+    assert len(before) == 5 and all(before), f"five rendered pictures expected, got {before}"
+    viewer.get_by_role("button", name="New key").click()
+    wait_until_changed(lambda: image_sources(viewer), before, what="ciphertext pictures")
+    kdf = widget(page, "KdfCost")
+    table = kdf.locator(".widget-html").first
+    kdf.get_by_role("button", name="Measure").click()
+    wait_until_changed(lambda: "years" in table.inner_text(), False, what="KDF cost table")
+
+
+def test_02_avalanche_follows_the_slider(lab, page):
+    run_all(page, lab, "02_hashing_and_integrity.ipynb")
+    box = widget(page, "Avalanche")
+    grids_before = image_sources(box)
+    handle = box.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_until_changed(lambda: image_sources(box), grids_before, what="digest bit grids")
+
+
+def test_03_public_key_timings_measure(lab, page):
+    run_all(page, lab, "03_public_key_crypto.ipynb")
+    box = widget(page, "PublicKeyTimings")
+    table = box.locator(".widget-html").first
+    box.get_by_role("button", name="Measure").click()
+    wait_until_changed(lambda: "RSA-2048" in table.inner_text(), False, timeout=120, what="timing table")
+
+
+def test_04_epoch_race_runs(lab, page):
+    run_all(page, lab, "04_protecting_datasets.ipynb")
+    box = widget(page, "EpochRace")
+    status = box.locator(".widget-html").first
+    box.get_by_role("button", name="Run epoch").click()
+    wait_until_changed(lambda: "ms per epoch" in status.inner_text(), False, what="epoch timings")
+
+
+def test_07_share_viewer_reshares_and_draws(lab, page):
+    run_all(page, lab, "07_secret_sharing_mpc.ipynb")
+    box = widget(page, "ShareViewer")
+    table_before = box.locator("table").first.inner_text()
+    secret = box.locator("input[type=number]").first
+    secret.fill("1234")
+    secret.press("Enter")
+    wait_until_changed(lambda: "+1,234" in box.locator("table").first.inner_text(), False, what="shares table")
+    assert box.locator("table").first.inner_text() != table_before
+    histogram_before = image_sources(box)
+    box.get_by_role("button", name="Draw sharings").click()
+    wait_until_changed(lambda: image_sources(box), histogram_before, what="share histogram")
