@@ -309,3 +309,19 @@ def test_a_stub_inside_an_mpc_party_still_counts_as_not_yet_solved():
     def stub(ctx, x, y):
         raise NotImplementedError("exercise")
     assert cl.check.secure_max(stub).status == "not yet solved"
+
+
+def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
+    """Each check must be shown to pass a reference solution and fail a plausible wrong one (above),
+    and must be used by a notebook."""
+    import re
+    from pathlib import Path
+    from course_lib import check
+    here = Path(__file__).read_text()
+    notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+    exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
+    assert len(exercises) == 22
+    for name in exercises:
+        calls = re.findall(rf"cl\.check\.{name}\(", here)
+        assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
+        assert f"cl.check.{name}(" in notebooks, f"{name} is not used by any chapter"
