@@ -24,12 +24,9 @@ CPU_FEATURES = {
     "sha_ni": "SHA extensions: hardware SHA-256",
 }
 
-# Import name -> distribution name, for the packages the course depends on.
-_PACKAGES = {
-    "torch": "torch", "cryptography": "cryptography", "Crypto": "pycryptodome", "numpy": "numpy",
-    "sklearn": "scikit-learn", "ipywidgets": "ipywidgets", "matplotlib": "matplotlib",
-    "jupyterlab": "jupyterlab", "nbval": "nbval",
-}
+# Distributions the course depends on, as the environment report lists them.
+_PACKAGES = ("torch", "cryptography", "pycryptodome", "numpy", "scikit-learn", "ipywidgets", "matplotlib",
+             "jupyterlab", "nbval")
 
 
 def asset_path(name: str) -> Path:
@@ -126,7 +123,7 @@ def environment_report() -> EnvironmentReport:
     """Versions, CPU features relevant to AES, and threads — the chapter 00 environment check."""
     versions, mismatches = {}, {}
     pins = pinned_requirements() if (REPO_ROOT / "requirements.txt").exists() else {}
-    for import_name, dist in _PACKAGES.items():
+    for dist in _PACKAGES:
         try:
             have = metadata.version(dist)
         except metadata.PackageNotFoundError:

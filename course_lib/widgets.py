@@ -70,9 +70,10 @@ class TimingRace(CourseWidget):
     """Throughput race (chapter 00): pick a payload size, press *Run*, see MB/s on a log scale."""
 
     def __init__(self, contenders, sizes=(1 << 10, 1 << 16, 1 << 20), title: str = "Throughput race"):
-        self.contenders = [c if isinstance(c, Contender) else Contender(name, c)
-                           for name, c in (contenders.items() if isinstance(contenders, dict)
-                                           else ((c.name, c) for c in contenders))]
+        """``contenders``: ``{name: fn(data) or Contender}`` or a list of :class:`Contender`."""
+        if isinstance(contenders, dict):
+            contenders = [fn if isinstance(fn, Contender) else Contender(name, fn) for name, fn in contenders.items()]
+        self.contenders = list(contenders)
         self.title = title
         self.results: dict[str, float] = {}
         self.size = w.Dropdown(options=[(human_bytes(s), s) for s in sizes], value=sizes[len(sizes) // 2],

@@ -62,7 +62,6 @@ def test_html_rendering_escapes():
 
 # ---- chapter 01 exercises: reference solutions pass, plausible mistakes fail ----
 import io
-import os
 
 import numpy as np
 import torch

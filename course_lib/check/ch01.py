@@ -1,7 +1,7 @@
 """Exercise checks for chapter 01 (symmetric encryption)."""
 import os
 
-from ..toy.modes import PaddingError, RawAES, ctr_encrypt as reference_ctr, pkcs7_pad
+from ..toy.modes import RawAES, ctr_encrypt as reference_ctr, pkcs7_pad
 from ._framework import exercise
 
 # NIST SP 800-38A, F.5.1 CTR-AES128.Encrypt

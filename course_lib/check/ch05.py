@@ -1,5 +1,4 @@
 """Exercise checks for chapter 05 (protecting models)."""
-import os
 import tempfile
 from pathlib import Path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..errors import PaddingError  # re-exported for exercise checks
+from ..errors import PaddingError
 from .otp import xor_bytes
 
 BLOCK = 16
