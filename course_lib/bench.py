@@ -74,11 +74,11 @@ def bench_aead_stream(total_mib: int = 256, repeat: int = 3) -> dict:
 
 
 @benchmark
-def bench_encrypted_loader(samples: int = 20_000, repeat: int = 7) -> dict:
+def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
     """One shuffled DataLoader epoch, encrypted container vs the same records in a plain file (target ≤ 1.05).
 
     "ratio" is the realistic pass: batch 128, shuffled, 2 workers (one per core), each sample
-    normalised as image pipelines do; it is the median of the ratios of interleaved epoch pairs.
+    normalised as image pipelines do; it is the median of the ratios of 11 interleaved epoch pairs.
     The bare figures (no transform, no workers) isolate the per-sample cost of decryption.
     """
     import tempfile
