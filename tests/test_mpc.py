@@ -99,8 +99,10 @@ def _grid(x):
     return torch.round(x * 2**16) / 2**16  # the value actually encoded
 
 
+# Products are truncated locally, which fails (a huge error) with probability ≈ |x·y|·2^32 / 2^64 per
+# element: inputs up to 30 keep that below 2^-22, so the test is not flaky.
 @settings(max_examples=12, deadline=None)
-@given(x=_arrays((4, 4), 1000.0), y=_arrays((4, 4), 1000.0), seed=st.integers(0, 2**32))
+@given(x=_arrays((4, 4), 30.0), y=_arrays((4, 4), 30.0), seed=st.integers(0, 2**32))
 def test_protocols_agree_with_plaintext(x, y, seed):
     results, _ = mpc.run_in_process(mpc_programs.mixed_operations, seed=seed, shape=(4, 4),
                                     rank_kwargs={0: {"x": x}, 1: {"y": y}})

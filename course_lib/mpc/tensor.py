@@ -3,8 +3,10 @@
 A :class:`SecretTensor` is *this party's* additive share of a value in Z_2^64, plus the number
 of fractional bits of its fixed-point encoding. Addition is local; multiplication by a secret
 uses a Beaver triple from the dealer and one round of communication; fixed-point products
-are truncated locally (two parties: SecureML's method, off by at most one unit in the last
-place, and wrong with probability about |x|·2^-63 — negligible in the documented range).
+are truncated locally (two parties: SecureML's method). The result is off by at most one unit
+in the last place, and is wrong (a huge error) with probability about |v|/2^64, where v is the
+product with 32 fractional bits: ≈ 2^-22 per element for products up to 1,000, ≈ 2^-29 for the
+activations of the digits MLP. Keep products well below 2^31 in absolute value.
 """
 from __future__ import annotations
 
