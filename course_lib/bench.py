@@ -41,6 +41,25 @@ def bench_primitives() -> dict:
 
 
 @benchmark
+def bench_widgets() -> dict:
+    """Milliseconds per interaction of the widgets that react to every change (target ≤ 50 ms)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from .timing import measure
+    from .widgets import Avalanche, ShareViewer
+    avalanche, viewer = Avalanche(), ShareViewer()
+
+    def move_slider():
+        avalanche.bit.value = (avalanche.bit.value + 1) % (avalanche.bit.max + 1)
+
+    def type_secret():
+        viewer.secret.value += 1
+
+    return {"avalanche_slider_ms": round(1e3 * measure(move_slider).best, 2),
+            "share_viewer_secret_ms": round(1e3 * measure(type_secret).best, 2)}
+
+
+@benchmark
 def bench_aead_stream(total_mib: int = 256, repeat: int = 3) -> dict:
     """Container streaming encryption vs raw AESGCM on the same 1 MiB chunks (target ratio ≥ 0.8)."""
     import time
