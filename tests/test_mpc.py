@@ -203,46 +203,22 @@ def test_in_process_failure_does_not_hang():
     assert time.monotonic() - start < 10
 
 
-def test_party_command_runs_each_party_as_its_own_process():
+@pytest.mark.parametrize("program,extra", [("relu", ["--size", "1000"]), ("inference", [])])
+def test_party_command_runs_each_party_as_its_own_process(program, extra):
     master = f"127.0.0.1:{free_port()}"
     procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "--rank", str(rank), "--world-size", "3",
-                               "--master", master, "--program", "relu", "--size", "1000", "--timeout", "60"],
+                               "--master", master, "--program", program, "--timeout", "120", *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
     outputs = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
         outputs.append(json.loads(out.strip().splitlines()[-1]))
     assert [o["role"] for o in outputs] == ["model owner", "data owner", "dealer"]
-    assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
-
-
-def test_private_inference_matches_plaintext_and_counts():
-    from course_lib.mpc import programs
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
-    images = torch.rand(30, 6, dtype=torch.float64)
-    results, _ = mpc.run_in_process(programs.private_inference, seed=2, sizes=(6, 5, 3), batch=10, n_samples=30,
-                                    rank_kwargs={0: {"layers": programs.model_layers(model)}, 1: {"images": images}})
-    assert results[0]["logits"] is None
-    logits = results[1]["logits"]
-    assert torch.allclose(logits, model(images.float()).double(), atol=1e-3)
-    assert results[1]["rounds_per_batch"] == 11
-    assert [row["rounds"] for row in results[1]["per_layer"]] == [1, 8, 1]
-
-
-def test_private_training_matches_its_plaintext_twin():
-    from course_lib.mpc import programs
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(80, 5, generator=gen, dtype=torch.float64)
-    labels = (x[:, 0] > x[:, 1]).long()
-    y = torch.nn.functional.one_hot(labels, 2).double()
-    kwargs = dict(features=5, classes=2, epochs=3, batch=16, lr=0.5)
-    results, _ = mpc.run_in_process(programs.private_training, seed=3, rows=(50, 30), **kwargs,
-                                    rank_kwargs={0: {"x": x[:50], "y": y[:50]}, 1: {"x": x[50:], "y": y[50:]}})
-    w, b, rounds, _ = results[0]
-    w_plain, b_plain = programs.plain_training(x, y, epochs=3, batch=16, lr=0.5)
-    assert torch.allclose(w, w_plain, atol=1e-3) and torch.allclose(b, b_plain, atol=1e-3)
-    assert torch.equal(results[1][0], w)     # both owners learn the same model
-    assert torch.equal(programs.sigmoid_hat(torch.tensor([-1.0, -0.5, 0.0, 0.25, 0.5, 2.0])),
-                       torch.tensor([0.0, 0.0, 0.5, 0.75, 1.0, 1.0]))
+    if program == "relu":
+        assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
+    else:   # fresh random seeds agreed between the processes; the digits MLP keeps its plaintext accuracy
+        from course_lib.mpc import programs
+        model, _, _, test_x, test_y = programs.digits_task()
+        plain = round((model(test_x).argmax(1) == test_y).float().mean().item(), 4)
+        assert outputs[1]["accuracy_private"] == plain
