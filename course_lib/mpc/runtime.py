@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import queue
 import socket
 import threading
 import time
@@ -118,13 +120,14 @@ def run_in_process(program, parties: int = 2, seed=None, timeout: float = 60.0, 
     if any(t.is_alive() for t in threads):
         hub.failed.set()
         raise MPCTimeoutError(f"the computation did not finish within {timeout:.0f} s")
-    first = next(((r, e) for r, e in enumerate(errors) if e and not isinstance(e[0], MPCError)), None) or \
-        next(((r, e) for r, e in enumerate(errors) if e), None)
-    if first:
-        rank, (error, trace) = first
-        who = "the dealer" if rank == parties else f"party {rank}"
-        if isinstance(error, MPCError) and "another party failed" not in str(error):
+    failures = [(rank, e) for rank, e in enumerate(errors) if e]
+    if failures:
+        # report the party that failed first, not those it then stopped ("another party failed")
+        rank, (error, trace) = next(((r, e) for r, e in failures if "another party failed" not in str(e[0])),
+                                    failures[0])
+        if isinstance(error, MPCError):
             raise error
+        who = "the dealer" if rank == parties else f"party {rank}"
         raise MPCError(f"{who} failed: {type(error).__name__}: {error}\n{trace}") from error
     return results[:parties], stats[:parties]
 
@@ -161,7 +164,6 @@ def run_party(rank: int, parties: int, master: str, program, seed=None, timeout:
 
 
 def _process_main(rank, parties, master, program, seed, timeout, kwargs, results):
-    import pickle
     try:
         result, stats = run_party(rank, parties, master, program, seed, timeout, **kwargs)
         # plain pickle copies tensors by value: torch's shared-memory hand-off would need this
@@ -207,27 +209,25 @@ def run_distributed(program, parties: int = 2, seed=None, timeout: float = 60.0,
         while len(collected) < world:
             try:
                 rank, status, *payload = results.get(timeout=0.2)
-                collected[rank] = (status, payload)
-                if status == "error":
-                    time.sleep(0.5)  # a peer's death often shows up first as "connection closed" elsewhere
-                    dead = _dead(processes, collected)
-                    who = "the dealer" if rank == parties else f"party {rank}"
-                    cause = f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}); then " if dead else ""
-                    raise PartyFailedError(f"{cause}{who} failed: {payload[0]}\n{payload[1]}")
+            except queue.Empty:
+                dead = _dead(processes, collected)
+                if dead:
+                    raise PartyFailedError(f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}) "
+                                           "before finishing") from None
+                if time.monotonic() > deadline:
+                    raise MPCTimeoutError(f"the computation did not finish within {timeout:.0f} s") from None
                 continue
-            except Exception as error:
-                if isinstance(error, MPCError):
-                    raise
-            dead = _dead(processes, collected)
-            if dead:
-                raise PartyFailedError(f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}) before finishing")
-            if time.monotonic() > deadline:
-                raise MPCTimeoutError(f"the computation did not finish within {timeout:.0f} s")
+            collected[rank] = (status, payload)
+            if status == "error":
+                time.sleep(0.5)  # a peer's death often shows up first as "connection closed" elsewhere
+                dead = _dead(processes, collected)
+                who = "the dealer" if rank == parties else f"party {rank}"
+                cause = f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}); then " if dead else ""
+                raise PartyFailedError(f"{cause}{who} failed: {payload[0]}\n{payload[1]}")
     finally:
         for p in processes:
             p.join(timeout=0 if len(collected) < world else 10)
             if p.is_alive():
                 p.terminate()
                 p.join(5)
-    import pickle
     return [pickle.loads(collected[r][1][0]) for r in range(parties)], [collected[r][1][1] for r in range(parties)]
