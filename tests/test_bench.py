@@ -1,0 +1,29 @@
+"""The benchmark command's interface (the figures themselves are measured by running it, not here)."""
+import json
+import subprocess
+import sys
+
+from course_lib import bench
+
+EXPECTED = {"primitives", "widgets", "aead_stream", "encrypted_loader", "mpc_inference", "mpc_relu", "mpc_mul",
+            "mpc_matmul", "course_runtime"}
+
+
+def test_every_benchmark_of_the_issues_is_registered_and_documented():
+    assert EXPECTED <= set(bench.BENCHMARKS)
+    listing = subprocess.run([sys.executable, "-m", "course_lib.bench", "--list"], capture_output=True, text=True,
+                             check=True).stdout
+    assert all(f"{name}:" in listing for name in EXPECTED)
+
+
+def test_benchmarks_print_one_json_object_per_line(capsys):
+    assert bench.main(["widgets"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    record = json.loads(lines[0])
+    assert len(lines) == 1 and record["name"] == "widgets"
+    assert record["avalanche_slider_ms"] > 0 and record["share_viewer_secret_ms"] > 0
+
+
+def test_unknown_benchmark_is_a_clear_error():
+    done = subprocess.run([sys.executable, "-m", "course_lib.bench", "nope"], capture_output=True, text=True)
+    assert done.returncode == 2 and "unknown benchmark" in done.stderr
