@@ -8,7 +8,7 @@ In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
     chunks         ciphertext ‖ tag (16), every chunk but the last exactly `chunk size` bytes of plaintext
 
 * A random 256-bit **data key** encrypts the file. Each stanza wraps it for one recipient: an
-  X25519 public key (ephemeral ECDH + HKDF, as in chapter 03) or a password (scrypt).
+  X25519 public key (``pubkey.hybrid_encrypt`` of chapter 03, bound to the header) or a password (scrypt).
 * The **per-file key** is HKDF(data key, salt, "payload" ‖ SHA-256(fixed header)); every chunk's
   associated data is SHA-256(fixed header), so chunks cannot move between files or survive a
   header change. The stanzas are authenticated by the header MAC, so re-wrapping the data key
@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .errors import (ChunkAuthenticationError, ContainerFormatError, ExtendedError, HeaderAuthenticationError,
-                     NotARecipientError, TruncatedError, WrongKeyError, WrongPasswordError)
-from .pubkey import key_id, public_bytes
+from .errors import (ChunkAuthenticationError, ContainerFormatError, DecryptionError, ExtendedError,
+                     HeaderAuthenticationError, NotARecipientError, TruncatedError, WrongKeyError, WrongPasswordError)
+from .pubkey import HYBRID_OVERHEAD, hybrid_decrypt, hybrid_encrypt, key_id, sealed_for
 
 MAGIC, VERSION = b"CLDC", 1
 ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1305)}
@@ -50,6 +50,9 @@ MAX_CHUNK_SIZE = 64 * 1024 * 1024
 STANZA_X25519, STANZA_SCRYPT = 1, 2
 DEFAULT_SCRYPT_LOG2N, MAX_SCRYPT_LOG2N = 17, 22
 _ZERO_NONCE = bytes(12)
+X25519_WRAP_INFO = b"CLDC v1 x25519 wrap"
+X25519_STANZA_SIZE = HYBRID_OVERHEAD + 32       # a hybrid-encrypted 32-byte data key
+SCRYPT_STANZA_SIZE = 16 + 3 + 32 + TAG          # salt, cost parameters, wrapped data key
 
 
 def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
@@ -70,7 +73,7 @@ class Stanza:
 
     @property
     def key_id(self) -> bytes | None:
-        return self.body[:8] if self.kind == "x25519" else None
+        return sealed_for(self.body) if self.kind == "x25519" else None
 
     def encode(self) -> bytes:
         number = STANZA_X25519 if self.kind == "x25519" else STANZA_SCRYPT
@@ -78,11 +81,8 @@ class Stanza:
 
 
 def _x25519_stanza(recipient: x25519.X25519PublicKey, data_key: bytes, digest: bytes) -> Stanza:
-    ephemeral = x25519.X25519PrivateKey.generate()
-    eph = public_bytes(ephemeral.public_key())
-    prefix = key_id(recipient) + eph
-    wrap_key = _hkdf(ephemeral.exchange(recipient), eph + public_bytes(recipient), b"CLDC v1 x25519 wrap")
-    return Stanza("x25519", prefix + AESGCM(wrap_key).encrypt(_ZERO_NONCE, data_key, digest + prefix))
+    """The data key hybrid-encrypted for ``recipient`` (chapter 03), bound to this file's header."""
+    return Stanza("x25519", hybrid_encrypt(recipient, data_key, digest, info=X25519_WRAP_INFO))
 
 
 def _scrypt_stanza(password: str, data_key: bytes, digest: bytes, log2n: int) -> Stanza:
@@ -149,7 +149,7 @@ def read_header(f) -> Header:
         if number not in (STANZA_X25519, STANZA_SCRYPT):
             raise ContainerFormatError(f"unknown key stanza type {number} (header modified?)")
         body = _read_exact(f, length, "key stanza")
-        expected = 88 if number == STANZA_X25519 else 67
+        expected = X25519_STANZA_SIZE if number == STANZA_X25519 else SCRYPT_STANZA_SIZE
         if length != expected:
             raise ContainerFormatError(f"malformed key stanza: {length} bytes, expected {expected} (header modified?)")
         stanzas.append(Stanza("x25519" if number == STANZA_X25519 else "scrypt", body))
@@ -168,12 +168,9 @@ def _unwrap(header: Header, key) -> bytes:
         mine = key_id(key.public_key())
         for stanza in header.stanzas:
             if stanza.kind == "x25519" and stanza.key_id == mine:
-                eph, wrapped = stanza.body[8:40], stanza.body[40:]
-                shared = key.exchange(x25519.X25519PublicKey.from_public_bytes(eph))
-                wrap_key = _hkdf(shared, eph + public_bytes(key.public_key()), b"CLDC v1 x25519 wrap")
                 try:
-                    return AESGCM(wrap_key).decrypt(_ZERO_NONCE, wrapped, digest + stanza.body[:40])
-                except InvalidTag:
+                    return hybrid_decrypt(key, stanza.body, digest, info=X25519_WRAP_INFO)
+                except DecryptionError:
                     raise HeaderAuthenticationError("the key stanza for this private key was modified") from None
         raise NotARecipientError(f"not encrypted for key id {mine.hex()}; recipients: "
                                  f"{', '.join(header.recipients()) or 'none'}")

@@ -41,6 +41,14 @@ def key_id(public_key) -> bytes:
     return hashlib.sha256(public_bytes(public_key)).digest()[:KEY_ID_SIZE]
 
 
+HYBRID_OVERHEAD = _HEADER + 16   # bytes hybrid_encrypt adds to the plaintext
+
+
+def sealed_for(sealed: bytes) -> bytes:
+    """The recipient key id written in the header of :func:`hybrid_encrypt`'s output."""
+    return sealed[len(MAGIC):len(MAGIC) + KEY_ID_SIZE]
+
+
 def _derive_key(shared: bytes, ephemeral: bytes, recipient: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=info).derive(shared)
 
@@ -62,8 +70,8 @@ def hybrid_decrypt(private_key: x25519.X25519PrivateKey, sealed: bytes, associat
     if len(sealed) < _HEADER + 16 or not sealed.startswith(MAGIC):
         raise DecryptionError("not a hybrid-encrypted message (bad magic or truncated)")
     header = sealed[:_HEADER]
-    recipient_id = header[4:4 + KEY_ID_SIZE]
-    ephemeral_pub, nonce = header[4 + KEY_ID_SIZE:-12], header[-12:]
+    recipient_id = sealed_for(sealed)
+    ephemeral_pub, nonce = header[len(MAGIC) + KEY_ID_SIZE:-12], header[-12:]
     own = private_key.public_key()
     if recipient_id != key_id(own):
         raise WrongRecipientError(f"sealed for key id {recipient_id.hex()}, "
