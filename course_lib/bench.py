@@ -108,6 +108,8 @@ def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
     from torch.utils.data import DataLoader, TensorDataset
 
     from .datasets import EncryptedDataset, Normalize, PlainRecordDataset, save_encrypted_dataset, save_plain_dataset
+    from .pubkey import new_ed25519_key
+    from .release import Pin
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (samples, 3, 32, 32), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (samples,), generator=generator)
@@ -115,8 +117,10 @@ def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
     figures = {"samples": samples, "sample_shape": [3, 32, 32], "batch": 128, "workers": 2}
     with tempfile.TemporaryDirectory() as tmp:
         key = os.urandom(32)
+        signer = new_ed25519_key()      # measure the real path: a signed dataset read under a pin
         save_plain_dataset(source, Path(tmp) / "plain.rec")
-        save_encrypted_dataset(source, Path(tmp) / "data.cldc", data_key=key)
+        save_encrypted_dataset(source, Path(tmp) / "data.cldc", data_key=key, signer=signer, name="bench")
+        pin = Pin(signer.public_key(), "bench")
         normalize = Normalize(mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], scale=255.0)
 
         def epoch(dataset, workers) -> float:
@@ -129,7 +133,7 @@ def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
 
         for suffix, workers, transform in (("", 2, normalize), ("_bare", 0, None)):
             plain = PlainRecordDataset(Path(tmp) / "plain.rec", transform=transform)
-            encrypted = EncryptedDataset(Path(tmp) / "data.cldc", key, transform=transform)
+            encrypted = EncryptedDataset(Path(tmp) / "data.cldc", key, transform=transform, pin=pin)
             pairs = [(epoch(plain, workers), epoch(encrypted, workers)) for _ in range(repeat)]  # interleaved
             ratios = sorted(e / p for p, e in pairs)
             figures.update({f"plain_epoch_s{suffix}": round(min(p for p, _ in pairs), 4),

@@ -8,7 +8,17 @@ In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
     chunks         ciphertext ‖ tag (16), every chunk but the last exactly `chunk size` bytes of plaintext
 
 * A random 256-bit **data key** encrypts the file. Each stanza wraps it for one recipient: an
-  X25519 public key (``pubkey.hybrid_encrypt`` of chapter 03, bound to the header) or a password (scrypt).
+  X25519 public key (``pubkey.hybrid_encrypt`` of chapter 03, bound to the header), a KMS key
+  (``course_lib.kms``), or a password (scrypt). As in age, a password stanza must be the only one.
+* **Encryption to a public key authenticates nothing**: anyone who knows the public key can
+  write a container that opens. So a reader takes a :class:`~course_lib.release.Pin` and accepts
+  a container only with a statement signed by the pinned signer that names its fixed-header
+  digest and the SHA-256 of its body (a detached ``<file>.sig``). Re-wrapping changes neither,
+  so the statement survives it. The reader hashes the body through the descriptor it then
+  decrypts from, remembers every chunk's tag, and refuses a chunk whose tag changed later.
+* **Nothing unauthenticated drives resource use**: scrypt is fixed at r = 8, p = 1 with
+  log2 N ≤ ``MAX_SCRYPT_LOG2N``; chunk size, stanza count and statement size are capped; every
+  limit is checked while parsing, before any key derivation.
 * The **per-file key** is HKDF(data key, salt, "payload" ‖ SHA-256(fixed header)); every chunk's
   associated data is SHA-256(fixed header), so chunks cannot move between files or survive a
   header change. The stanzas are authenticated by the header MAC, so re-wrapping the data key
@@ -37,8 +47,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .errors import (ChunkAuthenticationError, ContainerFormatError, DecryptionError, ExtendedError,
-                     HeaderAuthenticationError, NotARecipientError, TruncatedError, WrongKeyError, WrongPasswordError)
+                     HeaderAuthenticationError, KeyManagementError, NotARecipientError, ReleaseMismatchError,
+                     TruncatedError, UnsignedError, WrongKeyError, WrongPasswordError)
+from .kms import MAX_NAME as KMS_MAX_NAME, LocalKMS, blob_key_name
 from .pubkey import HYBRID_OVERHEAD, hybrid_decrypt, hybrid_encrypt, key_id, sealed_for
+from .release import Pin, Release, read_statement, statement_path
 
 MAGIC, VERSION = b"CLDC", 1
 ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1305)}
@@ -46,13 +59,18 @@ ALGORITHM_IDS = {name: number for number, (name, _) in ALGORITHMS.items()}
 _FIXED = struct.Struct(">4sBBI32s")
 TAG = 16
 DEFAULT_CHUNK_SIZE = 64 * 1024
-MAX_CHUNK_SIZE = 64 * 1024 * 1024
-STANZA_X25519, STANZA_SCRYPT = 1, 2
-DEFAULT_SCRYPT_LOG2N, MAX_SCRYPT_LOG2N = 17, 22
+# Limits checked while parsing, before anything expensive (a reader allocates at most one chunk).
+MAX_CHUNK_SIZE = 16 * 1024 * 1024
+MAX_STANZAS = 32
+STANZA_X25519, STANZA_SCRYPT, STANZA_KMS = 1, 2, 3
+_STANZA_KINDS = {STANZA_X25519: "x25519", STANZA_SCRYPT: "scrypt", STANZA_KMS: "kms"}
+SCRYPT_R, SCRYPT_P = 8, 1                       # fixed: only N is a parameter
+MIN_SCRYPT_LOG2N, DEFAULT_SCRYPT_LOG2N, MAX_SCRYPT_LOG2N = 10, 17, 18   # 2^18 · 1 KiB = 256 MiB at most
 _ZERO_NONCE = bytes(12)
 X25519_WRAP_INFO = b"CLDC v1 x25519 wrap"
 X25519_STANZA_SIZE = HYBRID_OVERHEAD + 32       # a hybrid-encrypted 32-byte data key
 SCRYPT_STANZA_SIZE = 16 + 3 + 32 + TAG          # salt, cost parameters, wrapped data key
+KMS_STANZA_SIZES = range(4 + 1 + 1 + 4 + 12 + 32 + TAG, 4 + 1 + KMS_MAX_NAME + 4 + 12 + 32 + TAG + 1)
 
 
 def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
@@ -67,7 +85,7 @@ def chunk_nonce(index: int, last: bool) -> bytes:
 # ---------------------------------------------------------------- header
 @dataclass(frozen=True)
 class Stanza:
-    """One wrapped copy of the data key. ``kind`` is ``"x25519"`` or ``"scrypt"``."""
+    """One wrapped copy of the data key. ``kind`` is ``"x25519"``, ``"kms"`` or ``"scrypt"``."""
     kind: str
     body: bytes
 
@@ -75,8 +93,16 @@ class Stanza:
     def key_id(self) -> bytes | None:
         return sealed_for(self.body) if self.kind == "x25519" else None
 
+    def describe(self) -> str:
+        if self.kind == "x25519":
+            return f"x25519 key id {self.key_id.hex()}"
+        if self.kind == "kms":
+            name, version = blob_key_name(self.body)
+            return f"kms key {name} v{version}"
+        return "password"
+
     def encode(self) -> bytes:
-        number = STANZA_X25519 if self.kind == "x25519" else STANZA_SCRYPT
+        number = {kind: number for number, kind in _STANZA_KINDS.items()}[self.kind]
         return struct.pack(">BH", number, len(self.body)) + self.body
 
 
@@ -86,10 +112,35 @@ def _x25519_stanza(recipient: x25519.X25519PublicKey, data_key: bytes, digest: b
 
 
 def _scrypt_stanza(password: str, data_key: bytes, digest: bytes, log2n: int) -> Stanza:
+    if not MIN_SCRYPT_LOG2N <= log2n <= MAX_SCRYPT_LOG2N:
+        raise ValueError(f"scrypt cost log2 N must be {MIN_SCRYPT_LOG2N}..{MAX_SCRYPT_LOG2N}")
     salt = os.urandom(16)
-    prefix = salt + bytes([log2n, 8, 1])
-    wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=8, p=1).derive(password.encode())
+    prefix = salt + bytes([log2n, SCRYPT_R, SCRYPT_P])
+    wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=SCRYPT_R, p=SCRYPT_P).derive(password.encode())
     return Stanza("scrypt", prefix + AESGCM(wrap_key).encrypt(_ZERO_NONCE, data_key, digest + prefix))
+
+
+def _kms_stanza(kms: tuple[LocalKMS, str], data_key: bytes, digest: bytes) -> Stanza:
+    """The data key wrapped by a KMS key-encryption key, with the header digest as encryption context."""
+    service, name = kms
+    return Stanza("kms", service.encrypt(name, data_key, context=digest))
+
+
+def _stanzas(data_key: bytes, digest: bytes, recipients, passwords, kms, scrypt_log2n: int) -> list[Stanza]:
+    """New stanzas for the given recipients; enforces age's rule that a password stanza stands alone."""
+    stanzas = [_x25519_stanza(r, data_key, digest) for r in recipients]
+    stanzas += [_kms_stanza(k, data_key, digest) for k in kms]
+    stanzas += [_scrypt_stanza(p, data_key, digest, scrypt_log2n) for p in passwords]
+    _check_password_alone(stanzas, ValueError)
+    if len(stanzas) > MAX_STANZAS:
+        raise ValueError(f"at most {MAX_STANZAS} key stanzas")
+    return stanzas
+
+
+def _check_password_alone(stanzas, error) -> None:
+    if any(s.kind == "scrypt" for s in stanzas) and len(stanzas) > 1:
+        raise error("a password (scrypt) stanza must be the only key stanza, as in age: mixed with others, "
+                    "it would no longer show that only password holders made the file")
 
 
 @dataclass(frozen=True)
@@ -121,7 +172,7 @@ class Header:
 
     def recipients(self) -> list[str]:
         """Who can open the file (read from the header without a key, so unauthenticated)."""
-        return [f"x25519 key id {s.key_id.hex()}" if s.kind == "x25519" else "password" for s in self.stanzas]
+        return [s.describe() for s in self.stanzas]
 
 
 def _read_exact(f, n: int, what: str) -> bytes:
@@ -132,7 +183,10 @@ def _read_exact(f, n: int, what: str) -> bytes:
 
 
 def read_header(f) -> Header:
-    """Parse (not yet authenticate) the header at the current position of binary file ``f``."""
+    """Parse (not yet authenticate) the header at the current position of binary file ``f``.
+
+    Every limit is enforced here, so a crafted header is refused before any key derivation.
+    """
     magic, version, algorithm, chunk_size, salt = _FIXED.unpack(_read_exact(f, _FIXED.size, "header"))
     if magic != MAGIC:
         raise ContainerFormatError("not a course_lib container (bad magic bytes)")
@@ -143,16 +197,31 @@ def read_header(f) -> Header:
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ContainerFormatError(f"invalid chunk size {chunk_size} (header modified?)")
     (count,) = struct.unpack(">H", _read_exact(f, 2, "stanza count"))
+    if count > MAX_STANZAS:
+        raise ContainerFormatError(f"{count} key stanzas; a container has at most {MAX_STANZAS} (header modified?)")
     stanzas = []
     for _ in range(count):
         number, length = struct.unpack(">BH", _read_exact(f, 3, "key stanza"))
-        if number not in (STANZA_X25519, STANZA_SCRYPT):
+        if number not in _STANZA_KINDS:
             raise ContainerFormatError(f"unknown key stanza type {number} (header modified?)")
+        sizes = {STANZA_X25519: (X25519_STANZA_SIZE,), STANZA_SCRYPT: (SCRYPT_STANZA_SIZE,),
+                 STANZA_KMS: KMS_STANZA_SIZES}[number]
+        if length not in sizes:
+            raise ContainerFormatError(f"malformed key stanza: {length} bytes (header modified?)")
         body = _read_exact(f, length, "key stanza")
-        expected = X25519_STANZA_SIZE if number == STANZA_X25519 else SCRYPT_STANZA_SIZE
-        if length != expected:
-            raise ContainerFormatError(f"malformed key stanza: {length} bytes, expected {expected} (header modified?)")
-        stanzas.append(Stanza("x25519" if number == STANZA_X25519 else "scrypt", body))
+        if number == STANZA_SCRYPT:
+            log2n, r, p = body[16:19]
+            if (r, p) != (SCRYPT_R, SCRYPT_P) or not MIN_SCRYPT_LOG2N <= log2n <= MAX_SCRYPT_LOG2N:
+                raise ContainerFormatError(
+                    f"password stanza asks for scrypt N = 2^{log2n}, r = {r}, p = {p}; this library accepts "
+                    f"only r = {SCRYPT_R}, p = {SCRYPT_P}, N = 2^{MIN_SCRYPT_LOG2N}..2^{MAX_SCRYPT_LOG2N} (header modified?)")
+        if number == STANZA_KMS:
+            try:
+                blob_key_name(body)
+            except KeyManagementError:
+                raise ContainerFormatError("malformed KMS key stanza (header modified?)") from None
+        stanzas.append(Stanza(_STANZA_KINDS[number], body))
+    _check_password_alone(stanzas, ContainerFormatError)
     mac = _read_exact(f, 32, "header MAC")
     return Header(ALGORITHMS[algorithm][0], chunk_size, salt, tuple(stanzas), mac)
 
@@ -174,30 +243,26 @@ def _unwrap(header: Header, key) -> bytes:
                     raise HeaderAuthenticationError("the key stanza for this private key was modified") from None
         raise NotARecipientError(f"not encrypted for key id {mine.hex()}; recipients: "
                                  f"{', '.join(header.recipients()) or 'none'}")
-    if isinstance(key, str):
-        stanzas = [s for s in header.stanzas if s.kind == "scrypt"]
+    if isinstance(key, LocalKMS):
+        stanzas = [s for s in header.stanzas if s.kind == "kms"]
         if not stanzas:
+            raise WrongKeyError(f"this container has no KMS stanza; recipients: {', '.join(header.recipients())}")
+        try:
+            return key.decrypt(stanzas[0].body, context=digest)
+        except DecryptionError:
+            raise HeaderAuthenticationError("this KMS cannot unwrap the KMS stanza: it was modified or moved from "
+                                                "another file, or another KMS's key has that name") from None
+    if isinstance(key, str):
+        stanza = next((s for s in header.stanzas if s.kind == "scrypt"), None)   # at most one, and alone
+        if stanza is None:
             raise WrongKeyError(f"this container has no password; recipients: {', '.join(header.recipients())}")
-        for stanza in stanzas:
-            salt, log2n, r, p = stanza.body[:16], *stanza.body[16:19]
-            if not 10 <= log2n <= MAX_SCRYPT_LOG2N or r < 1 or p < 1:
-                raise ContainerFormatError(f"password stanza has out-of-range scrypt cost 2^{log2n} (header modified?)")
-            wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=r, p=p).derive(key.encode())
-            try:
-                return AESGCM(wrap_key).decrypt(_ZERO_NONCE, stanza.body[19:], digest + stanza.body[:19])
-            except InvalidTag:
-                continue
-        raise WrongPasswordError("wrong password (or the password stanza was modified)")
-    raise TypeError("key must be an X25519PrivateKey, a password (str) or a 32-byte data key (bytes)")
-
-
-def _open_header(f, key) -> tuple[Header, bytes]:
-    header = read_header(f)
-    data_key = _unwrap(header, key)
-    if not hmac.compare_digest(header.with_mac(data_key).mac, header.mac):
-        hint = "wrong data key, or " if isinstance(key, (bytes, bytearray)) else ""
-        raise HeaderAuthenticationError(f"header authentication failed: {hint}the header was modified")
-    return header, data_key
+        salt, log2n = stanza.body[:16], stanza.body[16]
+        wrap_key = Scrypt(salt=salt, length=32, n=2**log2n, r=SCRYPT_R, p=SCRYPT_P).derive(key.encode())
+        try:
+            return AESGCM(wrap_key).decrypt(_ZERO_NONCE, stanza.body[19:], digest + stanza.body[:19])
+        except InvalidTag:
+            raise WrongPasswordError("wrong password (or the password stanza was modified)") from None
+    raise TypeError("key must be an X25519PrivateKey, a LocalKMS, a password (str) or a 32-byte data key (bytes)")
 
 
 def _payload_aead(header: Header, data_key: bytes):
@@ -207,7 +272,11 @@ def _payload_aead(header: Header, data_key: bytes):
 
 # ---------------------------------------------------------------- writing
 class _AtomicFile:
-    """A temporary file next to ``path`` that replaces it on commit, or vanishes on abort."""
+    """A temporary file next to ``path`` that replaces it on commit, or vanishes on abort.
+
+    ``mkstemp`` creates it readable and writable by its owner only (mode 0600), and the final
+    file keeps that mode: a decrypted file is never readable by other users of the machine.
+    """
 
     def __init__(self, path):
         self.path = Path(path)
@@ -228,31 +297,48 @@ class _AtomicFile:
             pass
 
 
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (all or nothing)."""
+    atomic = _AtomicFile(path)
+    try:
+        atomic.file.write(data)
+    except BaseException:
+        atomic.abort()
+        raise
+    atomic.commit()
+
+
 class ContainerWriter:
     """Stream plaintext into a container: ``with ContainerWriter(path, recipients=[pub]) as w: w.write(data)``.
 
     ``dest`` is a path (written atomically) or a binary file object. Give one or more
-    ``recipients`` (X25519 public keys) and/or ``passwords``; or a ``data_key`` to reuse.
+    ``recipients`` (X25519 public keys) and/or ``kms=[(LocalKMS, key name)]``; or exactly one
+    password (alone); or a ``data_key`` to reuse. With ``release`` (a :class:`~course_lib.release.Release`)
+    the writer hashes the body and, on close, signs a statement binding the fixed-header digest and
+    the body digest: ``writer.signed_statement``, also written to ``<dest>.sig`` for a path.
     """
 
-    def __init__(self, dest, *, recipients=(), passwords=(), data_key: bytes | None = None,
+    def __init__(self, dest, *, recipients=(), passwords=(), kms=(), data_key: bytes | None = None,
                  algorithm: str = "aes-256-gcm", chunk_size: int = DEFAULT_CHUNK_SIZE,
-                 scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N):
+                 scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N, release: Release | None = None):
         if algorithm not in ALGORITHM_IDS:
             raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHM_IDS)}")
         if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValueError(f"chunk size must be 1..{MAX_CHUNK_SIZE}")
-        if not (recipients or passwords or data_key):
-            raise ValueError("give at least one recipient public key, password or data key")
+        if not (recipients or passwords or kms or data_key):
+            raise ValueError("give at least one recipient public key, KMS key, password or data key")
         self.data_key = data_key or os.urandom(32)
         self.chunk_size = chunk_size
         header = Header(algorithm, chunk_size, os.urandom(32), ())
         digest = header.digest
-        stanzas = [_x25519_stanza(r, self.data_key, digest) for r in recipients]
-        stanzas += [_scrypt_stanza(p, self.data_key, digest, scrypt_log2n) for p in passwords]
+        stanzas = _stanzas(self.data_key, digest, recipients, passwords, kms, scrypt_log2n)
         self.header = Header(algorithm, chunk_size, header.salt, tuple(stanzas)).with_mac(self.data_key)
         self._aead = _payload_aead(self.header, self.data_key)
         self._digest = digest
+        self.release = release   # may be replaced (same signer) before close, e.g. to add a Merkle root
+        self._body_hash = hashlib.sha256() if release else None
+        self.signed_statement: bytes | None = None
+        self._dest = dest
         self._atomic = _AtomicFile(dest) if isinstance(dest, (str, os.PathLike)) else None
         self._out = self._atomic.file if self._atomic else dest
         self._out.write(self.header.encode())
@@ -261,7 +347,10 @@ class ContainerWriter:
         self._closed = False
 
     def _emit(self, chunk, last: bool) -> None:
-        self._out.write(self._aead.encrypt(chunk_nonce(self._index, last), chunk, self._digest))
+        sealed = self._aead.encrypt(chunk_nonce(self._index, last), chunk, self._digest)
+        if self._body_hash:
+            self._body_hash.update(sealed)
+        self._out.write(sealed)
         self._index += 1
 
     def write(self, data) -> int:
@@ -290,14 +379,19 @@ class ContainerWriter:
         return len(data)
 
     def close(self) -> None:
-        """Encrypt the final chunk (flagged last) and, for a path, move the file into place."""
+        """Encrypt the final chunk (flagged last), sign if asked, and, for a path, move the file into place."""
         if self._closed:
             return
         self._emit(self._pending, last=True)
         self._pending = b""
         self._closed = True
+        if self.release:
+            self.signed_statement = self.release.sign({"header": self._digest.hex(),
+                                                        "body": self._body_hash.hexdigest()})
         if self._atomic:
             self._atomic.commit()
+            if self.signed_statement:
+                write_atomic(statement_path(self._dest), self.signed_statement)
 
     def abort(self) -> None:
         self._closed = True
@@ -316,30 +410,98 @@ class ContainerWriter:
 
 
 # ---------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class Binding:
+    """What a verified reader learned: the header digest and every chunk's tag (for worker processes).
+
+    A reader given a binding checks that the file it opens has this header digest and, chunk by
+    chunk, these tags — so a worker that opens the path again cannot be handed another file.
+    """
+    header_digest: bytes
+    tags: bytes
+
+
+def _require_pin(pin, allow_unsigned: bool, who: str) -> None:
+    if pin is None and not allow_unsigned:
+        raise TypeError(f"{who} accepts only signed data: pass pin=cl.release.Pin(signer, name), "
+                        "or allow_unsigned=True to read an unsigned container in a demo")
+
+
 class ContainerReader:
     """Authenticated, random-access reading of a container: ``reader.read_chunk(i)``, ``iter(reader)``.
 
-    ``key`` is an X25519 private key, a password, or the 32-byte data key. The header is
-    authenticated on open; each chunk when it is read.
+    ``key`` is an X25519 private key, a ``LocalKMS``, a password, or the 32-byte data key.
+    ``pin`` (a :class:`~course_lib.release.Pin`) says whose signed statement the container must carry
+    (``statement=`` bytes, or ``<path>.sig``) and ``kind`` what it must be; ``allow_unsigned=True``
+    opts out, for demos. Order on open: parse (with limits) → verify the statement → hash the body
+    through this reader's own descriptor and compare → unwrap the data key → check the header MAC.
+    Each chunk is authenticated when it is read, and its tag compared with the one hashed on open.
     """
 
-    def __init__(self, source, key):
+    def __init__(self, source, key, *, pin: Pin | None = None, statement: bytes | None = None,
+                 kind: str = "file", allow_unsigned: bool = False, binding: Binding | None = None):
+        if binding is None:
+            _require_pin(pin, allow_unsigned, "ContainerReader")
         self._owned = isinstance(source, (str, os.PathLike))
         self._f = open(source, "rb") if self._owned else source
+        self.statement = None
         try:
-            self.header, self.data_key = _open_header(self._f, key)
+            header = read_header(self._f)
             self.body_offset = self._f.tell()
             end = self._f.seek(0, io.SEEK_END)
+            self._stride = header.chunk_size + TAG
+            body = end - self.body_offset
+            self.chunk_count = max(1, -(-body // self._stride))
+            self._last_size = body - (self.chunk_count - 1) * self._stride
+            self._tags = None
+            if binding is not None:
+                self._check_binding(header, binding)
+            elif pin is not None:
+                self._verify_release(source, header, pin, statement, kind)
+            self.header, self.data_key = header, _unwrap(header, key)
+            if not hmac.compare_digest(header.with_mac(self.data_key).mac, header.mac):
+                hint = "wrong data key, or " if isinstance(key, (bytes, bytearray)) else ""
+                raise HeaderAuthenticationError(f"header authentication failed: {hint}the header was modified")
         except BaseException:
             self.close()
             raise
         self._decrypt = _payload_aead(self.header, self.data_key).decrypt
         self._digest = self.header.digest
-        self._stride = self.header.chunk_size + TAG
-        body = end - self.body_offset
-        self.chunk_count = max(1, -(-body // self._stride))
-        self._last_size = body - (self.chunk_count - 1) * self._stride
         self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
+
+    def _verify_release(self, source, header: Header, pin: Pin, statement: bytes | None, kind: str) -> None:
+        if statement is None and self._owned:
+            statement = read_statement(source)
+        if statement is None:
+            where = statement_path(source) if self._owned else "statement="
+            raise UnsignedError(f"no signed statement ({where}): this container's origin cannot be checked")
+        self.statement = pin.verify(statement, kind=kind)
+        if self.statement.digests.get("header") != header.digest.hex():
+            raise ReleaseMismatchError(f"the signed statement for {pin.name!r} describes another container "
+                                       "(header digest differs): swapped or forged file")
+        body_hash, tags = hashlib.sha256(), []
+        self._f.seek(self.body_offset)
+        block = self._stride * max(1, (1 << 20) // self._stride)
+        while data := self._f.read(block):
+            body_hash.update(data)
+            tags += [data[i - TAG:i] for i in range(self._stride, len(data) + 1, self._stride)]
+            if len(data) % self._stride:
+                tags.append(data[-TAG:])
+        if not hmac.compare_digest(body_hash.hexdigest(), self.statement.digests.get("body", "")):
+            raise ReleaseMismatchError(f"the chunks differ from those signed for {pin.name!r} "
+                                       "(body digest differs): modified, truncated or extended file")
+        self._tags = b"".join(tags)
+
+    def _check_binding(self, header: Header, binding: Binding) -> None:
+        if header.digest != binding.header_digest or len(binding.tags) != TAG * self.chunk_count:
+            raise ReleaseMismatchError("this is not the file that was verified when the dataset was opened: "
+                                       "swapped or resized since")
+        self._tags = binding.tags
+
+    @property
+    def binding(self) -> Binding | None:
+        """The verified header digest and tags, for a reader in another process (or None if unsigned)."""
+        return None if self._tags is None else Binding(self.header.digest, self._tags)
 
     @property
     def chunk_size(self) -> int:
@@ -358,16 +520,21 @@ class ContainerReader:
     def read_chunk(self, index: int) -> bytes:
         """Decrypt and authenticate chunk ``index`` (random access).
 
-        This is the hot path of a shuffled ``DataLoader``: one read and one AEAD call per chunk.
+        This is the hot path of a shuffled ``DataLoader``: one read and one AEAD call per chunk,
+        and, for a signed container, a 16-byte comparison with the tag hashed on open.
         """
         last = index == self.chunk_count - 1
         if not 0 <= index < self.chunk_count:
             raise IndexError(f"chunk {index} out of range 0..{self.chunk_count - 1}")
         raw = self._raw(index)
         try:
-            return self._decrypt(chunk_nonce(index, last), raw, self._digest)
+            plaintext = self._decrypt(chunk_nonce(index, last), raw, self._digest)
         except InvalidTag:
             return self._diagnose(index, raw, last)
+        if self._tags is not None and raw[-TAG:] != self._tags[TAG * index:TAG * (index + 1)]:
+            raise ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
+                                       "(by someone holding the data key)")
+        return plaintext
 
     def _diagnose(self, index: int, raw: bytes, last: bool):
         """Say why chunk ``index`` failed: is it authentic at this index with the other last-chunk flag?"""
@@ -401,15 +568,24 @@ class ContainerReader:
 
 # ---------------------------------------------------------------- whole files and bytes
 def encrypt_bytes(data: bytes, **writer_options) -> bytes:
-    """Encrypt ``data`` into container bytes (in memory)."""
+    """Encrypt ``data`` into container bytes (in memory). With ``release=``, see :func:`encrypt_bytes_signed`."""
     out = io.BytesIO()
     with ContainerWriter(out, **writer_options) as writer:
         writer.write(data)
     return out.getvalue()
 
 
-def decrypt_bytes(blob: bytes, key) -> bytes:
-    with ContainerReader(io.BytesIO(blob), key) as reader:
+def encrypt_bytes_signed(data: bytes, release: Release, **writer_options) -> tuple[bytes, bytes]:
+    """Encrypt ``data`` and sign its statement: returns ``(container bytes, signed statement)``."""
+    out = io.BytesIO()
+    with ContainerWriter(out, release=release, **writer_options) as writer:
+        writer.write(data)
+    return out.getvalue(), writer.signed_statement
+
+
+def decrypt_bytes(blob: bytes, key, **reader_options) -> bytes:
+    """Decrypt container bytes; ``reader_options`` are :class:`ContainerReader`'s (``pin``, ``statement``, …)."""
+    with ContainerReader(io.BytesIO(blob), key, **reader_options) as reader:
         return reader.read_all()
 
 
@@ -420,11 +596,11 @@ def encrypt_file(src, dst, *, read_size: int = 1 << 20, **writer_options) -> Non
             writer.write(block)
 
 
-def decrypt_file(src, dst, key) -> None:
-    """Decrypt the container ``src`` into ``dst``. ``dst`` appears only if every chunk verified."""
+def decrypt_file(src, dst, key, **reader_options) -> None:
+    """Decrypt the container ``src`` into ``dst`` (mode 0600). ``dst`` appears only if every chunk verified."""
     atomic = _AtomicFile(dst)
     try:
-        with ContainerReader(src, key) as reader:
+        with ContainerReader(src, key, **reader_options) as reader:
             for chunk in reader:
                 atomic.file.write(chunk)
     except BaseException:
@@ -439,23 +615,26 @@ def recipients(path) -> list[str]:
         return read_header(f).recipients()
 
 
-def rewrap(path, key, *, recipients=(), passwords=(), keep: bool = False,
-           scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N) -> None:
-    """Give the file's data key to new recipients/passwords without re-encrypting any chunk.
+def rewrap(path, key, *, recipients=(), passwords=(), kms=(), keep: bool = False,
+           scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N, pin: Pin | None = None, kind: str = "file") -> None:
+    """Give the file's data key to new recipients without re-encrypting any chunk.
 
     With ``keep=False`` (key rotation) the old stanzas are dropped; with ``keep=True`` the new
-    ones are added. The chunks are copied byte for byte; only the header changes. Note that
-    anyone who already learned the data key can still read the file: rotating the *data* key
+    ones are added. The chunks and the fixed header are copied byte for byte, so a signed
+    statement about the file stays valid. Give ``pin`` to re-wrap only a file you can verify.
+    Anyone who already learned the data key can still read the file: rotating the *data* key
     needs re-encryption.
     """
-    with ContainerReader(path, key) as reader:
+    with ContainerReader(path, key, pin=pin, kind=kind, allow_unsigned=pin is None) as reader:
         header, data_key = reader.header, reader.data_key
         digest = header.digest
         stanzas = list(header.stanzas) if keep else []
-        stanzas += [_x25519_stanza(r, data_key, digest) for r in recipients]
-        stanzas += [_scrypt_stanza(p, data_key, digest, scrypt_log2n) for p in passwords]
+        stanzas += _stanzas(data_key, digest, recipients, passwords, kms, scrypt_log2n)
+        _check_password_alone(stanzas, ValueError)
         if not stanzas:
             raise ValueError("rewrapping would leave nobody able to open the file")
+        if len(stanzas) > MAX_STANZAS:
+            raise ValueError(f"at most {MAX_STANZAS} key stanzas")
         new_header = Header(header.algorithm, header.chunk_size, header.salt, tuple(stanzas)).with_mac(data_key)
         atomic = _AtomicFile(path)
         try:

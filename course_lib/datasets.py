@@ -9,6 +9,12 @@ shuffled ``DataLoader`` needs; the last chunk read is cached for sequential acce
 
 ``PlainRecordDataset`` reads the same layout from an unencrypted file with the same code, so
 comparing the two measures the cost of the cryptography alone.
+
+Encryption to a public key authenticates nothing, so a dataset is **signed** when it is saved
+(``signer=``, ``name=``, ``version=``): the statement binds the container (header and body
+digests) and the Merkle root of its records. ``EncryptedDataset(path, key, pin=...)`` accepts it
+only from the pinned signer, and :meth:`EncryptedDataset.audit` checks every decrypted record
+against the signed root.
 """
 from __future__ import annotations
 
@@ -21,6 +27,12 @@ import torch
 from torch.utils.data import Dataset
 
 from .container import ContainerReader, ContainerWriter
+from .errors import ContainerFormatError, IntegrityError
+from .hashing import Manifest
+from .release import Pin, Release
+
+__all__ = ["FORMAT", "plan_layout", "record_bytes", "save_encrypted_dataset", "save_plain_dataset",
+           "EncryptedDataset", "PlainRecordDataset", "Normalize"]
 
 FORMAT = "course_lib records v1"
 TARGET_CHUNK_BYTES = 4096
@@ -30,7 +42,8 @@ def _fields_of(sample) -> list[dict]:
     return [{"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape)} for t in sample]
 
 
-def _record_bytes(sample) -> bytes:
+def record_bytes(sample) -> bytes:
+    """The bytes one sample occupies in the record layout (and the leaf of the dataset's Merkle root)."""
     return b"".join(t.detach().contiguous().cpu().numpy().tobytes() for t in sample)
 
 
@@ -62,15 +75,29 @@ def _iter_payload(dataset, spec):
         sample = sample if isinstance(sample, (tuple, list)) else (sample,)
         if _fields_of(sample) != expected:
             raise ValueError(f"sample {i} has fields {_fields_of(sample)}, expected {expected}")
-        yield _record_bytes(sample)
+        yield record_bytes(sample)
 
 
-def save_encrypted_dataset(dataset, path, **writer_options) -> dict:
-    """Encrypt ``dataset`` into a container at ``path``; returns the layout. Streams sample by sample."""
+def save_encrypted_dataset(dataset, path, *, signer=None, name: str | None = None, version: int = 1,
+                           **writer_options) -> dict:
+    """Encrypt ``dataset`` into a container at ``path``; returns the layout. Streams sample by sample.
+
+    With ``signer`` (an Ed25519 private key) and ``name``, also writes ``<path>.sig``: a statement
+    of kind "dataset" binding the container and the Merkle root of its records (``spec["root"]``).
+    """
+    if (signer is None) != (name is None):
+        raise ValueError("give both signer= and name= to sign the dataset, or neither")
     spec = plan_layout(dataset)
-    with ContainerWriter(path, chunk_size=spec["chunk_size"], **writer_options) as writer:
-        for piece in _iter_payload(dataset, spec):
+    records = []
+    release = Release(signer, name, version, kind="dataset") if signer is not None else None
+    with ContainerWriter(path, chunk_size=spec["chunk_size"], release=release, **writer_options) as writer:
+        for i, piece in enumerate(_iter_payload(dataset, spec)):
             writer.write(piece)
+            if i and signer is not None:
+                records.append(piece)
+        if signer is not None:
+            spec["root"] = Manifest.build(records).root.hex()
+            writer.release = Release(signer, name, version, kind="dataset", dataset_root=spec["root"])
     return spec
 
 
@@ -83,6 +110,34 @@ def save_plain_dataset(dataset, path) -> dict:
     return spec
 
 
+_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "bool")
+
+
+def _parse_spec(chunk: bytes) -> dict:
+    """The layout in chunk 0, checked field by field (a crafted one gets a clear error, not a KeyError)."""
+    try:
+        (n,) = struct.unpack(">I", chunk[:4])
+        spec = json.loads(chunk[4:4 + n].decode("utf-8"))
+        if spec["format"] != FORMAT:
+            raise ValueError(f"format {spec['format']!r}")
+        fields = spec["fields"]
+        if not 1 <= len(fields) <= 16:
+            raise ValueError("number of fields")
+        size = 0
+        for f in fields:
+            if f["dtype"] not in _DTYPES or not all(type(d) is int and 0 <= d < 2**31 for d in f["shape"]):
+                raise ValueError("field dtype or shape")
+            size += int(np.prod(f["shape"], dtype=object)) * np.dtype(f["dtype"]).itemsize
+        for key in ("length", "record_size", "records_per_chunk", "chunk_size"):
+            if type(spec[key]) is not int or spec[key] < (0 if key == "length" else 1):
+                raise ValueError(key)
+        if size != spec["record_size"] or spec["records_per_chunk"] * size > spec["chunk_size"]:
+            raise ValueError("record size")
+        return spec
+    except (ValueError, TypeError, KeyError, IndexError, struct.error) as error:
+        raise ContainerFormatError(f"not a valid record dataset layout ({error})") from None
+
+
 class _RecordDataset(Dataset):
     """Shared record decoding; subclasses provide ``_chunk(i)`` and ``_open()``."""
 
@@ -91,11 +146,7 @@ class _RecordDataset(Dataset):
         self._cache = (-1, b"")
         self._opened_pid = None
         self._ensure_open()
-        spec_chunk = self._chunk(0)
-        (n,) = struct.unpack(">I", spec_chunk[:4])
-        self.spec = json.loads(spec_chunk[4:4 + n])
-        if self.spec.get("format") != FORMAT:
-            raise ValueError(f"not a record dataset ({self.spec.get('format')!r})")
+        self.spec = _parse_spec(self._chunk(0))
         self._fields = [(np.dtype(f["dtype"]), tuple(f["shape"]), int(np.prod(f["shape"], dtype=np.int64)))
                         for f in self.spec["fields"]]
         self._per_chunk = self.spec["records_per_chunk"]
@@ -122,12 +173,21 @@ class _RecordDataset(Dataset):
         self._ensure_open()
         chunk = self._cached_chunk(1 + i // self._per_chunk)
         offset = (i % self._per_chunk) * self._size
+        if offset + self._size > len(chunk):
+            raise ContainerFormatError(f"sample {i} lies beyond the end of its chunk: malformed layout")
         out = []
         for dtype, shape, count in self._fields:
             array = np.frombuffer(chunk, dtype=dtype, count=count, offset=offset).reshape(shape)
             out.append(torch.from_numpy(array.copy()))
             offset += count * dtype.itemsize
         return self.transform(*out) if self.transform else tuple(out)
+
+    def _record(self, i: int) -> bytes:
+        """The raw record bytes of sample ``i``."""
+        self._ensure_open()
+        chunk = self._cached_chunk(1 + i // self._per_chunk)
+        offset = (i % self._per_chunk) * self._size
+        return chunk[offset:offset + self._size]
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -139,24 +199,56 @@ class _RecordDataset(Dataset):
 
 
 class EncryptedDataset(_RecordDataset):
-    """A map-style torch ``Dataset`` over an encrypted container: ``EncryptedDataset(path, key)[i]``.
+    """A map-style torch ``Dataset`` over an encrypted container: ``EncryptedDataset(path, key, pin=pin)[i]``.
 
-    ``key`` is the recipient's X25519 private key, a password, or the data key. The data key is
-    unwrapped once; ``DataLoader`` workers (``num_workers > 0``) receive it and open the file
-    themselves, and each sample decrypts and authenticates one chunk. ``transform(*fields)``, if
-    given, maps the decoded tensors to the returned sample (e.g. uint8 pixels to normalised floats).
+    ``key`` is the recipient's X25519 private key, a ``LocalKMS``, a password, or the data key.
+    ``pin`` (a :class:`~course_lib.release.Pin`) names the signer and dataset the reader accepts;
+    ``allow_unsigned=True`` opts out, for demos only. The data key is unwrapped once; ``DataLoader``
+    workers (``num_workers > 0``) receive it with the verified header digest and chunk tags, open
+    the file themselves and check that it is the file verified here. Each sample decrypts and
+    authenticates one chunk. ``transform(*fields)``, if given, maps the decoded tensors to the
+    returned sample (e.g. uint8 pixels to normalised floats).
     """
 
     _volatile = ("_reader",)
 
-    def __init__(self, path, key, transform=None):
+    def __init__(self, path, key, transform=None, *, pin: Pin | None = None, allow_unsigned: bool = False):
         self.path = os.fspath(path)
-        self._key = key
+        self._key, self._pin, self._allow_unsigned, self._binding = key, pin, allow_unsigned, None
         super().__init__(transform)
         self._key = self._reader.data_key  # unwrap once (scrypt is slow); workers reuse the data key
+        self._binding = self._reader.binding
+        self.statement = self._reader.statement
+        chunks = 1 + -(-len(self) // self._per_chunk)
+        if self._reader.chunk_count != chunks or self.spec["chunk_size"] != self._reader.chunk_size:
+            raise ContainerFormatError(f"the layout announces {len(self)} samples in {chunks} chunks, "
+                                       f"the file has {self._reader.chunk_count}")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_pin"] = None   # workers check the binding instead (and key objects do not pickle)
+        return state
 
     def _open(self) -> None:
-        self._reader = ContainerReader(self.path, self._key)
+        if self._binding is not None:
+            self._reader = ContainerReader(self.path, self._key, binding=self._binding)
+        else:
+            self._reader = ContainerReader(self.path, self._key, pin=self._pin, kind="dataset",
+                                           allow_unsigned=self._allow_unsigned)
+
+    def audit(self) -> str:
+        """Decrypt every record and check the Merkle root against the signed statement; returns the root (hex).
+
+        Raises :class:`IntegrityError` if the records are not those the signer described.
+        """
+        records = (self._record(i) for i in range(len(self)))
+        root = Manifest.build(records).root.hex()
+        if self.statement is None:
+            raise IntegrityError("an unsigned dataset has no signed Merkle root to audit against")
+        if root != self.statement.dataset_root:
+            raise IntegrityError(f"the decrypted records have Merkle root {root[:16]}…, the signed statement "
+                                 f"says {self.statement.dataset_root[:16]}…")
+        return root
 
     def _chunk(self, index: int) -> bytes:
         return self._reader.read_chunk(index)

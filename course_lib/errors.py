@@ -63,3 +63,31 @@ class ExtendedError(ContainerError):
 
 class NotARecipientError(WrongKeyError, WrongRecipientError):
     """The container was not encrypted for this private key."""
+
+
+class UntrustedSignerError(SignatureError):
+    """Signed by a key other than the one the verifier pinned (chapters 04–06)."""
+
+
+class StatementError(IntegrityError):
+    """A signed statement is malformed, or does not describe this artefact (chapters 04–06)."""
+
+
+class RollbackError(StatementError):
+    """A validly signed artefact older than the lowest version the verifier accepts (chapter 05)."""
+
+
+class ReleaseMismatchError(StatementError):
+    """The file being read is not the one the signed statement describes: swapped or rewritten (chapter 06)."""
+
+
+class UnsignedError(IntegrityError):
+    """A signed statement is required but there is none (chapters 04–06)."""
+
+
+class CertificateError(SignatureError):
+    """A certificate is not issued by the pinned authority, has expired, or names another subject (chapter 03)."""
+
+
+class KeyManagementError(CourseCryptoError):
+    """The key-management stand-in refuses: unknown key, disabled or destroyed version (chapter 04)."""

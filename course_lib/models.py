@@ -1,16 +1,21 @@
-"""Protecting models: pickle-free serialisation, signed and encrypted checkpoints (chapter 05).
+"""Protecting models: safetensors, fingerprints, signed and encrypted checkpoints (chapter 05).
 
-``serialize_state_dict`` writes tensors the way safetensors does — a JSON header (name, dtype,
-shape, byte range) followed by raw little-endian bytes — so loading never runs ``pickle``.
-The encoding is canonical (names sorted, contiguous data), so its SHA-256 is a **fingerprint**
-of the weights, and an Ed25519 signature over it proves who produced them.
+Weights are serialised with the real ``safetensors`` package — a JSON header (name, dtype,
+shape, byte range) and raw little-endian bytes — so loading never runs ``pickle``. Its output
+is canonical (names sorted, contiguous data), so its SHA-256 is a **fingerprint** of the weights.
+:func:`deserialize_state_dict` is stricter than ``safetensors.torch.load``: it checks every
+header field, refuses duplicate names, metadata, overlapping or uncovered ranges and trailing
+bytes, and accepts only canonical bytes — each failure an :class:`IntegrityError`.
 
 A checkpoint file is a container (``course_lib.container``) whose plaintext is::
 
-    "CLCK1" ‖ signer public key (32) ‖ signature (64) ‖ serialized state dict
+    "CLCK2" ‖ statement length (4) ‖ signed statement ‖ safetensors bytes
 
-``load_checkpoint`` decrypts, checks that the signer is the key you trust and that the
-signature verifies, and only then parses any tensor.
+The signed statement (``course_lib.release``) says: a *model*, its name and version, the
+fingerprint of the weights, the Merkle root of the dataset it was trained on, and the key id of
+the recipient it was encrypted for. :func:`load_checkpoint` decrypts, verifies the statement
+against the verifier's :class:`~course_lib.release.Pin` (signer, name, lowest version), checks the
+fingerprint and recipient, and only then parses any tensor.
 """
 from __future__ import annotations
 
@@ -18,56 +23,102 @@ import hashlib
 import json
 import struct
 
-import numpy as np
+import safetensors.torch
 import torch
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from .container import ContainerReader, ContainerWriter
-from .errors import IntegrityError, SignatureError
-from .pubkey import key_id, public_bytes, sign, verify
+from .errors import IntegrityError, ReleaseMismatchError, StatementError
+from .pubkey import key_id
+from .release import MAX_ENVELOPE_BYTES, Pin, Release, Statement
 
-CHECKPOINT_MAGIC = b"CLCK1"
-_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
-           torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
-           torch.bool: "BOOL"}
-_TORCH = {code: dtype for dtype, code in _DTYPES.items()}
+__all__ = ["CHECKPOINT_MAGIC", "MAX_CHECKPOINT_BYTES", "serialize_state_dict", "deserialize_state_dict",
+           "fingerprint", "save_checkpoint", "open_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_MAGIC = b"CLCK2"
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+_DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def serialize_state_dict(state_dict) -> bytes:
-    """Canonical, pickle-free bytes of a ``{name: tensor}`` mapping (safetensors-style)."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        if tensor.dtype not in _DTYPES:
+    """Canonical, pickle-free safetensors bytes of a ``{name: tensor}`` mapping."""
+    tensors = {}
+    for name, tensor in state_dict.items():
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64,
+                                torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool):
             raise TypeError(f"{name}: unsupported dtype {tensor.dtype}")
-        raw = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
-        header[name] = {"dtype": _DTYPES[tensor.dtype], "shape": list(tensor.shape),
-                        "offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+        tensors[name] = tensor.clone()   # safetensors refuses tensors that share memory
+    return safetensors.torch.save(tensors)
+
+
+def _no_duplicates(pairs):
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise IntegrityError("safetensors header names a tensor twice")
+    return dict(pairs)
+
+
+def _check_header(data: bytes) -> None:
+    """Validate the safetensors header and byte ranges before the library parses anything."""
+    if len(data) < 8:
+        raise IntegrityError("serialized state dict is truncated (no header length)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if not 2 <= n <= MAX_HEADER_BYTES or 8 + n > len(data):
+        raise IntegrityError(f"safetensors header length {n} is impossible for {len(data)} bytes")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise IntegrityError("safetensors header is not valid JSON") from None
+    if not isinstance(header, dict) or not header:
+        raise IntegrityError("safetensors header must be a non-empty JSON object")
+    if "__metadata__" in header:
+        raise IntegrityError("safetensors metadata is not part of a canonical checkpoint")
+    ranges = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or sorted(entry) != ["data_offsets", "dtype", "shape"]:
+            raise IntegrityError(f"{name!r}: header entry needs exactly dtype, shape and data_offsets")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _DTYPE_SIZES:
+            raise IntegrityError(f"{name!r}: unknown dtype {dtype!r}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(type(d) is int and 0 <= d < 2**40 for d in shape)):
+            raise IntegrityError(f"{name!r}: malformed shape")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets):
+            raise IntegrityError(f"{name!r}: malformed data_offsets")
+        count = 1
+        for d in shape:
+            count *= d
+        start, end = offsets
+        if not 0 <= start <= end or end - start != count * _DTYPE_SIZES[dtype]:
+            raise IntegrityError(f"{name!r}: byte range {start}..{end} does not match its shape and dtype")
+        ranges.append((start, end, name))
+    position = 0
+    for start, end, name in sorted(ranges):
+        if start != position:
+            raise IntegrityError(f"{name!r}: byte ranges overlap or leave a gap at {position}")
+        position = end
+    if 8 + n + position != len(data):
+        raise IntegrityError(f"{len(data) - 8 - n - position} bytes after the last tensor (or missing): "
+                             "trailing or truncated data")
 
 
 def deserialize_state_dict(data: bytes) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`serialize_state_dict`; validates every byte range, runs no code."""
-    if len(data) < 8:
-        raise IntegrityError("serialized state dict is truncated")
-    (n,) = struct.unpack("<Q", data[:8])
-    if 8 + n > len(data):
-        raise IntegrityError("serialized state dict header is truncated")
-    header = json.loads(data[8:8 + n])
-    body = memoryview(data)[8 + n:]
-    out = {}
-    for name, entry in header.items():
-        start, end = entry["offsets"]
-        dtype = _TORCH[entry["dtype"]]
-        numel = int(np.prod(entry["shape"], dtype=np.int64))
-        if not 0 <= start <= end <= len(body) or end - start != numel * torch.empty((), dtype=dtype).element_size():
-            raise IntegrityError(f"{name}: byte range {start}..{end} does not match its shape and dtype")
-        raw = bytearray(body[start:end])
-        out[name] = torch.frombuffer(raw, dtype=torch.uint8).view(dtype).reshape(entry["shape"]) if numel else \
-            torch.empty(entry["shape"], dtype=dtype)
-    return out
+    """Inverse of :func:`serialize_state_dict`; runs no code, accepts only canonical bytes.
+
+    Raises :class:`IntegrityError` on anything else: truncation, bad JSON, unknown dtypes,
+    overlapping ranges, trailing bytes, metadata, or a header that is not in canonical form.
+    """
+    data = bytes(data)
+    _check_header(data)
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as error:   # the Rust parser's SafetensorError, after our checks passed
+        raise IntegrityError(f"safetensors refused the data: {error}") from None
+    if safetensors.torch.save(tensors) != data:
+        raise IntegrityError("the serialized state dict is not in canonical form (order, spacing or padding)")
+    return tensors
 
 
 def fingerprint(state_dict) -> str:
@@ -75,34 +126,56 @@ def fingerprint(state_dict) -> str:
     return hashlib.sha256(serialize_state_dict(state_dict)).hexdigest()
 
 
-def save_checkpoint(state_dict, path, *, signing_key, **writer_options) -> str:
-    """Sign the weights with ``signing_key`` (Ed25519), encrypt, write atomically; returns the fingerprint.
+def save_checkpoint(state_dict, path, *, signing_key, name: str, version: int, dataset_root: str = "",
+                    **writer_options) -> str:
+    """Sign a statement about the weights, encrypt, write atomically; returns the fingerprint.
 
-    ``writer_options`` are those of ``ContainerWriter``: ``recipients=[...]``, ``passwords=[...]``
-    or ``data_key=...``.
+    ``writer_options`` are those of ``ContainerWriter`` (``recipients=[...]``, ``kms=...``, ``data_key=...``).
+    With exactly one X25519 recipient, the statement names it as the intended recipient.
     """
     payload = serialize_state_dict(state_dict)
-    signature = sign(signing_key, payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    recipients = list(writer_options.get("recipients", ()))
+    recipient = key_id(recipients[0]).hex() if len(recipients) == 1 else ""
+    envelope = Release(signing_key, name, version, kind="model", dataset_root=dataset_root,
+                       recipient=recipient).sign({"weights": digest})
     with ContainerWriter(path, **writer_options) as writer:
-        writer.write(CHECKPOINT_MAGIC + public_bytes(signing_key.public_key()) + signature)
+        writer.write(CHECKPOINT_MAGIC + struct.pack(">I", len(envelope)) + envelope)
         writer.write(payload)
-    return hashlib.sha256(payload).hexdigest()
+    return digest
 
 
-def load_checkpoint(path, key, *, trusted_signer) -> dict[str, torch.Tensor]:
-    """Decrypt, check the signer and the signature, then parse the tensors.
+def open_checkpoint(path, key, *, pin: Pin, max_bytes: int = MAX_CHECKPOINT_BYTES
+                    ) -> tuple[dict[str, torch.Tensor], Statement]:
+    """Decrypt, verify the signed statement, then parse: ``(state dict, statement)``.
 
-    Raises :class:`SignatureError` before any tensor is parsed if the checkpoint was modified,
-    or signed by anyone other than ``trusted_signer`` (an Ed25519 public key).
+    Refuses, before any tensor is parsed: an untrusted signer, another model name, an older
+    version than ``pin.min_version``, weights that differ from the signed fingerprint, and a
+    checkpoint meant for another recipient. The container is read once, and what was verified
+    is what is parsed.
     """
-    with ContainerReader(path, key) as reader:
+    with ContainerReader(path, key, allow_unsigned=True) as reader:   # the signature is inside
+        if reader.chunk_count * reader.chunk_size > max_bytes:
+            raise IntegrityError(f"checkpoint larger than {max_bytes} bytes")
         plaintext = reader.read_all()
-    head = len(CHECKPOINT_MAGIC)
-    if plaintext[:head] != CHECKPOINT_MAGIC:
+    head = len(CHECKPOINT_MAGIC) + 4
+    if len(plaintext) < head or plaintext[:len(CHECKPOINT_MAGIC)] != CHECKPOINT_MAGIC:
         raise IntegrityError("not a signed course_lib checkpoint")
-    signer, signature, payload = plaintext[head:head + 32], plaintext[head + 32:head + 96], plaintext[head + 96:]
-    if signer != public_bytes(trusted_signer):
-        raise SignatureError(f"checkpoint signed by an untrusted key, not by the trusted key id "
-                             f"{key_id(trusted_signer).hex()}")
-    verify(trusted_signer, payload, signature)
-    return deserialize_state_dict(payload)
+    (n,) = struct.unpack(">I", plaintext[len(CHECKPOINT_MAGIC):head])
+    if n > MAX_ENVELOPE_BYTES or head + n > len(plaintext):
+        raise IntegrityError("checkpoint statement length is impossible")
+    statement = pin.verify(plaintext[head:head + n], kind="model")
+    payload = plaintext[head + n:]
+    if hashlib.sha256(payload).hexdigest() != statement.digests.get("weights"):
+        raise ReleaseMismatchError(f"the weights differ from those signed for {pin.name!r} "
+                                   f"version {statement.version}")
+    if statement.recipient and isinstance(key, x25519.X25519PrivateKey) \
+            and statement.recipient != key_id(key.public_key()).hex():
+        raise StatementError(f"{pin.name!r} version {statement.version} was signed for recipient "
+                             f"{statement.recipient}, not for this key")
+    return deserialize_state_dict(payload), statement
+
+
+def load_checkpoint(path, key, *, pin: Pin, max_bytes: int = MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
+    """The verified state dict of a checkpoint (see :func:`open_checkpoint`)."""
+    return open_checkpoint(path, key, pin=pin, max_bytes=max_bytes)[0]

@@ -14,13 +14,18 @@ RECIPIENT = pubkey.new_x25519_key()
 CHUNK = 16
 
 
+def decrypt(blob, key):
+    """Unsigned containers, as in the format tests; signed ones are tested in test_attacks.py."""
+    return c.decrypt_bytes(blob, key, allow_unsigned=True)
+
+
 def small_container(data=b"label=3;index=17;pixels=0123456789", **options):
     options.setdefault("recipients", [RECIPIENT.public_key()])
     return c.encrypt_bytes(data, chunk_size=CHUNK, **options)
 
 
 def chunks_of(blob, key=RECIPIENT):
-    reader = c.ContainerReader(io.BytesIO(blob), key)
+    reader = c.ContainerReader(io.BytesIO(blob), key, allow_unsigned=True)
     return blob[:reader.body_offset], [blob[reader.body_offset + i * (CHUNK + 16): reader.body_offset + (i + 1) * (CHUNK + 16)]
                                  for i in range(reader.chunk_count)]
 
@@ -32,7 +37,7 @@ def chunks_of(blob, key=RECIPIENT):
 def test_round_trip_any_size_including_exact_chunk_multiples(algorithm, size, chunk_size):
     data = os.urandom(size)
     blob = c.encrypt_bytes(data, data_key=bytes(range(32)), chunk_size=chunk_size, algorithm=algorithm)
-    reader = c.ContainerReader(io.BytesIO(blob), bytes(range(32)))
+    reader = c.ContainerReader(io.BytesIO(blob), bytes(range(32)), allow_unsigned=True)
     assert reader.chunk_count == max(1, -(-size // chunk_size))
     assert reader.read_all() == data
     for i in range(reader.chunk_count):  # random access
@@ -47,7 +52,7 @@ def test_streaming_writes_in_odd_pieces_and_reused_buffers():
         for start in range(0, len(data), 777):
             buffer[:] = data[start:start + 777]
             writer.write(buffer)          # the same mutable buffer every time
-    assert c.decrypt_bytes(out.getvalue(), bytes(32)) == data
+    assert decrypt(out.getvalue(), bytes(32)) == data
 
 
 def test_every_single_bit_flip_is_rejected_with_a_specific_error(tmp_path):
@@ -59,7 +64,7 @@ def test_every_single_bit_flip_is_rejected_with_a_specific_error(tmp_path):
         flipped[bit // 8] ^= 1 << (bit % 8)
         src.write_bytes(bytes(flipped))
         with pytest.raises(ContainerError) as info:
-            c.decrypt_file(src, dst, RECIPIENT)
+            c.decrypt_file(src, dst, RECIPIENT, allow_unsigned=True)
         assert str(info.value)
         seen.add(type(info.value))
         assert not dst.exists(), "no plaintext may be left behind"
@@ -73,12 +78,12 @@ def test_truncation_at_every_chunk_boundary_and_inside_chunks():
     assert len(chunks) == 3
     for n in range(1, len(chunks)):
         with pytest.raises(TruncatedError, match="truncated"):
-            c.decrypt_bytes(header + b"".join(chunks[:n]), RECIPIENT)
+            decrypt(header + b"".join(chunks[:n]), RECIPIENT)
     with pytest.raises(TruncatedError):
-        c.decrypt_bytes(header, RECIPIENT)  # header only
+        decrypt(header, RECIPIENT)  # header only
     for cut in range(1, len(blob)):
         with pytest.raises(ContainerError):
-            c.decrypt_bytes(blob[:cut], RECIPIENT)
+            decrypt(blob[:cut], RECIPIENT)
 
 
 def test_appended_chunk_is_rejected():
@@ -86,15 +91,15 @@ def test_appended_chunk_is_rejected():
     header, chunks = chunks_of(blob)
     for extra in (chunks[-1], chunks[0]):
         with pytest.raises(ExtendedError, match="extended"):
-            c.decrypt_bytes(blob + extra, RECIPIENT)
+            decrypt(blob + extra, RECIPIENT)
     with pytest.raises(ContainerError):          # an unaligned tail
-        c.decrypt_bytes(small_container() + b"junk", RECIPIENT)
+        decrypt(small_container() + b"junk", RECIPIENT)
 
 
 def test_reordered_chunks_are_rejected():
     header, chunks = chunks_of(small_container())
     with pytest.raises(ChunkAuthenticationError, match="chunk 0"):
-        c.decrypt_bytes(header + chunks[1] + chunks[0] + chunks[2], RECIPIENT)
+        decrypt(header + chunks[1] + chunks[0] + chunks[2], RECIPIENT)
 
 
 def test_chunk_swapped_in_from_another_file_with_the_same_key_is_rejected():
@@ -104,24 +109,29 @@ def test_chunk_swapped_in_from_another_file_with_the_same_key_is_rejected():
     header_a, chunks_a = chunks_of(a, key)
     _, chunks_b = chunks_of(b, key)
     with pytest.raises(ChunkAuthenticationError, match="chunk 1"):
-        c.decrypt_bytes(header_a + chunks_a[0] + chunks_b[1] + chunks_a[2], key)
+        decrypt(header_a + chunks_a[0] + chunks_b[1] + chunks_a[2], key)
 
 
 def test_wrong_key_wrong_recipient_wrong_password():
-    blob = small_container(passwords=["correct horse"], scrypt_log2n=10)
-    assert c.decrypt_bytes(blob, "correct horse").startswith(b"label=3")
-    assert c.decrypt_bytes(blob, RECIPIENT).startswith(b"label=3")
-    with pytest.raises(NotARecipientError, match="not encrypted for key id") as info:
-        c.decrypt_bytes(blob, pubkey.new_x25519_key())
-    assert isinstance(info.value, WrongRecipientError) and isinstance(info.value, WrongKeyError)
+    protected = small_container(passwords=["correct horse"], recipients=[], scrypt_log2n=10)
+    assert decrypt(protected, "correct horse").startswith(b"label=3")
     with pytest.raises(WrongPasswordError, match="wrong password"):
-        c.decrypt_bytes(blob, "Correct horse")
+        decrypt(protected, "Correct horse")
+    with pytest.raises(WrongKeyError):
+        decrypt(protected, RECIPIENT)
+    blob = small_container()
+    assert decrypt(blob, RECIPIENT).startswith(b"label=3")
+    with pytest.raises(NotARecipientError, match="not encrypted for key id") as info:
+        decrypt(blob, pubkey.new_x25519_key())
+    assert isinstance(info.value, WrongRecipientError) and isinstance(info.value, WrongKeyError)
     with pytest.raises(HeaderAuthenticationError, match="wrong data key"):
-        c.decrypt_bytes(blob, os.urandom(32))
+        decrypt(blob, os.urandom(32))
     with pytest.raises(WrongKeyError, match="no password"):
-        c.decrypt_bytes(small_container(), "any password")
+        decrypt(small_container(), "any password")
     with pytest.raises(TypeError):
-        c.decrypt_bytes(blob, 12345)
+        decrypt(blob, 12345)
+    with pytest.raises(TypeError, match="pin="):         # reading without a pin is a decision, not a default
+        c.decrypt_bytes(blob, RECIPIENT)
 
 
 def test_no_partial_file_when_the_writer_fails(tmp_path):
@@ -137,7 +147,7 @@ def test_encrypt_and_decrypt_files_stream(tmp_path):
     src, enc, dst = tmp_path / "a.bin", tmp_path / "a.cldc", tmp_path / "b.bin"
     src.write_bytes(os.urandom(300_000))
     c.encrypt_file(src, enc, recipients=[RECIPIENT.public_key()], chunk_size=4096, read_size=10_000)
-    c.decrypt_file(enc, dst, RECIPIENT)
+    c.decrypt_file(enc, dst, RECIPIENT, allow_unsigned=True)
     assert dst.read_bytes() == src.read_bytes()
     assert c.recipients(enc) == [f"x25519 key id {pubkey.key_id(RECIPIENT.public_key()).hex()}"]
 
@@ -148,14 +158,14 @@ def test_rewrap_rotates_and_adds_recipients_without_touching_chunks(tmp_path):
     _, chunks_before = chunks_of(path.read_bytes())
     bob, carol = pubkey.new_x25519_key(), pubkey.new_x25519_key()
     c.rewrap(path, RECIPIENT, recipients=[bob.public_key()], keep=True)       # share with bob
-    assert c.decrypt_bytes(path.read_bytes(), RECIPIENT) == b"x" * 100
-    assert c.decrypt_bytes(path.read_bytes(), bob) == b"x" * 100
+    assert decrypt(path.read_bytes(), RECIPIENT) == b"x" * 100
+    assert decrypt(path.read_bytes(), bob) == b"x" * 100
     c.rewrap(path, bob, recipients=[carol.public_key()])                      # rotate: only carol
     blob = path.read_bytes()
-    assert c.decrypt_bytes(blob, carol) == b"x" * 100
+    assert decrypt(blob, carol) == b"x" * 100
     for old in (RECIPIENT, bob):
         with pytest.raises(NotARecipientError):
-            c.decrypt_bytes(blob, old)
+            decrypt(blob, old)
     _, chunks_after = chunks_of(blob, carol)
     assert chunks_after == chunks_before, "re-wrapping must not re-encrypt the data"
     with pytest.raises(ValueError, match="nobody"):
@@ -168,4 +178,4 @@ def test_writer_rejects_bad_parameters():
     with pytest.raises(ValueError, match="unknown algorithm"):
         c.ContainerWriter(io.BytesIO(), data_key=bytes(32), algorithm="rc4")
     with pytest.raises(ContainerFormatError, match="not a course_lib container"):
-        c.decrypt_bytes(b"PK\x03\x04" + bytes(100), bytes(32))
+        decrypt(b"PK\x03\x04" + bytes(100), bytes(32))

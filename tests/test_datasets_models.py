@@ -9,9 +9,13 @@ from course_lib import models, pubkey
 from course_lib.container import ContainerWriter
 from course_lib.datasets import (EncryptedDataset, PlainRecordDataset, save_encrypted_dataset,
                                  save_plain_dataset)
-from course_lib.errors import ContainerError, IntegrityError, NotARecipientError, SignatureError
+from course_lib.errors import (ContainerError, IntegrityError, NotARecipientError, ReleaseMismatchError,
+                               SignatureError, UntrustedSignerError)
+from course_lib.release import Pin
 
 OWNER = pubkey.new_x25519_key()
+PUBLISHER = pubkey.new_ed25519_key()
+PIN = Pin(PUBLISHER.public_key(), "digits", min_version=1)
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +23,13 @@ def digits(tmp_path_factory):
     images, labels = cl.data.digits()
     dataset = TensorDataset(torch.tensor(images, dtype=torch.float32).reshape(-1, 64) / 16, torch.tensor(labels))
     path = tmp_path_factory.mktemp("data") / "digits.cldc"
-    save_encrypted_dataset(dataset, path, recipients=[OWNER.public_key()])
+    save_encrypted_dataset(dataset, path, recipients=[OWNER.public_key()], signer=PUBLISHER, name="digits")
     return dataset, path
 
 
 def test_encrypted_dataset_returns_exactly_the_plaintext_samples(digits):
     dataset, path = digits
-    encrypted = EncryptedDataset(path, OWNER)
+    encrypted = EncryptedDataset(path, OWNER, pin=PIN)
     assert len(encrypted) == len(dataset) == 1797
     for i in list(range(0, 1797, 7)) + [-1]:
         x, y = encrypted[i]
@@ -38,7 +42,7 @@ def test_encrypted_dataset_returns_exactly_the_plaintext_samples(digits):
 @pytest.mark.parametrize("workers,context", [(0, None), (2, "fork"), (2, "spawn")])
 def test_dataloader_with_shuffling_and_workers_yields_the_plaintext_samples(digits, workers, context):
     dataset, path = digits
-    encrypted = EncryptedDataset(path, OWNER)
+    encrypted = EncryptedDataset(path, OWNER, pin=PIN)
     def batches(ds):
         loader = DataLoader(ds, batch_size=128, shuffle=True, num_workers=workers, generator=torch.Generator().manual_seed(1),
                             multiprocessing_context=context, timeout=120 if workers else 0)
@@ -57,12 +61,15 @@ def test_plain_record_dataset_is_the_same_layout(tmp_path, digits):
 def test_encrypted_dataset_needs_the_right_key_and_detects_tampering(tmp_path, digits):
     dataset, path = digits
     with pytest.raises(NotARecipientError):
-        EncryptedDataset(path, pubkey.new_x25519_key())
+        EncryptedDataset(path, pubkey.new_x25519_key(), pin=PIN)
     blob = bytearray(path.read_bytes())
     blob[-100] ^= 0x40       # one poisoned byte in the last chunk
     tampered = tmp_path / "tampered.cldc"
     tampered.write_bytes(bytes(blob))
-    ds = EncryptedDataset(tampered, OWNER)
+    (tmp_path / "tampered.cldc.sig").write_bytes((path.parent / "digits.cldc.sig").read_bytes())
+    with pytest.raises(ReleaseMismatchError, match="body digest"):     # signed: refused on open
+        EncryptedDataset(tampered, OWNER, pin=PIN)
+    ds = EncryptedDataset(tampered, OWNER, allow_unsigned=True)        # unsigned reading locates the chunk
     assert torch.equal(ds[0][0], dataset[0][0])       # untouched chunks still read
     with pytest.raises(ContainerError, match="chunk"):
         ds[len(ds) - 1]
@@ -71,7 +78,7 @@ def test_encrypted_dataset_needs_the_right_key_and_detects_tampering(tmp_path, d
 def test_dataset_with_a_password_and_mismatched_samples(tmp_path):
     data = TensorDataset(torch.arange(30, dtype=torch.int16).reshape(10, 3))
     save_encrypted_dataset(data, tmp_path / "p.cldc", passwords=["pw"], scrypt_log2n=10)
-    ds = EncryptedDataset(tmp_path / "p.cldc", "pw")
+    ds = EncryptedDataset(tmp_path / "p.cldc", "pw", allow_unsigned=True)
     assert torch.equal(ds[3][0], torch.tensor([9, 10, 11], dtype=torch.int16))
     ragged = [(torch.zeros(2),), (torch.zeros(3),)]
     with pytest.raises(ValueError, match="sample 1"):
@@ -103,14 +110,15 @@ def test_serialization_round_trip_and_fingerprint():
 def checkpoint(tmp_path):
     signer, data_key = pubkey.new_ed25519_key(), os.urandom(32)
     path = tmp_path / "model.ckpt"
-    models.save_checkpoint(_model_state(), path, signing_key=signer, data_key=data_key)
+    models.save_checkpoint(_model_state(), path, signing_key=signer, data_key=data_key, name="mlp", version=1)
     return path, signer, data_key
 
 
 def test_checkpoint_round_trip(checkpoint):
     path, signer, data_key = checkpoint
-    loaded = models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
-    assert models.fingerprint(loaded) == models.fingerprint(_model_state())
+    loaded, statement = models.open_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))
+    assert models.fingerprint(loaded) == models.fingerprint(_model_state()) == statement.digests["weights"]
+    assert (statement.kind, statement.name, statement.version) == ("model", "mlp", 1)
 
 
 def _no_tensor_parsing(monkeypatch):
@@ -126,7 +134,7 @@ def test_tampered_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, 
     blob[-50] ^= 0x01
     path.write_bytes(bytes(blob))
     with pytest.raises(ContainerError):
-        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
+        models.load_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))
 
 
 def test_resigned_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, tmp_path, monkeypatch):
@@ -135,13 +143,23 @@ def test_resigned_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, 
     state = _model_state()
     state["2.bias"][3] = 100.0
     attacker = pubkey.new_ed25519_key()
-    models.save_checkpoint(state, path, signing_key=attacker, data_key=data_key)
+    models.save_checkpoint(state, path, signing_key=attacker, data_key=data_key, name="mlp", version=9)
     _no_tensor_parsing(monkeypatch)
-    with pytest.raises(SignatureError, match="untrusted key"):
-        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
-    # same signer bytes but a forged signature over changed weights
-    payload = models.serialize_state_dict(state)
+    with pytest.raises(UntrustedSignerError, match="not by the pinned signer"):
+        models.load_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))
+    # the trainer's genuine statement, spliced in front of changed weights
+    models.save_checkpoint(_model_state(), tmp_path / "genuine.ckpt", signing_key=signer, data_key=data_key,
+                           name="mlp", version=1)
+    plaintext = cl.container.decrypt_bytes((tmp_path / "genuine.ckpt").read_bytes(), data_key, allow_unsigned=True)
+    head = len(models.CHECKPOINT_MAGIC) + 4 + int.from_bytes(plaintext[5:9], "big")
     with ContainerWriter(path, data_key=data_key) as w:
-        w.write(models.CHECKPOINT_MAGIC + pubkey.public_bytes(signer.public_key()) + bytes(64) + payload)
-    with pytest.raises(SignatureError, match="does not verify"):
-        models.load_checkpoint(path, data_key, trusted_signer=signer.public_key())
+        w.write(plaintext[:head] + models.serialize_state_dict(state))
+    with pytest.raises(ReleaseMismatchError, match="weights differ"):
+        models.load_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))
+    # a forged signature under the trainer's key id
+    forged = bytearray(plaintext)
+    forged[head - 30] ^= 1
+    with ContainerWriter(path, data_key=data_key) as w:
+        w.write(bytes(forged))
+    with pytest.raises((SignatureError, IntegrityError)):
+        models.load_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))

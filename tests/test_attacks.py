@@ -1,0 +1,332 @@
+"""The attacks on chapters 03–06's hand-overs, each performed and refused with a specific error."""
+import datetime
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_lib import container as c
+from course_lib import kms as kms_module
+from course_lib import models, pki, pubkey
+from course_lib.datasets import EncryptedDataset, save_encrypted_dataset
+from course_lib.errors import (CertificateError, ChunkAuthenticationError, ContainerFormatError, DecryptionError,
+                               HeaderAuthenticationError, IntegrityError, KeyManagementError, ReleaseMismatchError,
+                               RollbackError, SignatureError, StatementError, UnsignedError, UntrustedSignerError,
+                               WrongKeyError)
+from course_lib.release import Pin, Release, Statement, sign_statement
+
+OWNER_SIGNS = pubkey.new_ed25519_key()
+TRAINER = pubkey.new_x25519_key()
+PIN = Pin(OWNER_SIGNS.public_key(), "digits-train", min_version=2)
+
+
+def _dataset(n=300, offset=0):
+    return TensorDataset(torch.arange(n * 8, dtype=torch.float32).reshape(n, 8) + offset, torch.arange(n) % 10)
+
+
+@pytest.fixture
+def signed(tmp_path):
+    path = tmp_path / "train.cldc"
+    save_encrypted_dataset(_dataset(), path, recipients=[TRAINER.public_key()], signer=OWNER_SIGNS,
+                           name="digits-train", version=2)
+    return path
+
+
+# ---------------------------------------------------------------- 1. encryption to a public key is not authentication
+def test_anyone_with_the_public_key_can_write_a_container_that_opens(tmp_path):
+    """The attack itself, against an unsigned reader: it succeeds, which is why readers pin a signer."""
+    forged = tmp_path / "forged.cldc"
+    save_encrypted_dataset(_dataset(offset=1000), forged, recipients=[TRAINER.public_key()])
+    poisoned = EncryptedDataset(forged, TRAINER, allow_unsigned=True)
+    assert poisoned[0][0][0].item() == 1000.0
+
+
+def test_forged_dataset_is_refused_by_a_pinned_reader(signed, tmp_path):
+    genuine_statement = signed.with_name("train.cldc.sig").read_bytes()
+    save_encrypted_dataset(_dataset(offset=1000), signed, recipients=[TRAINER.public_key()])   # overwrites
+    os.remove(f"{signed}.sig")
+    with pytest.raises(UnsignedError, match="no signed statement"):
+        EncryptedDataset(signed, TRAINER, pin=PIN)
+    attacker = pubkey.new_ed25519_key()                # the attacker signs it themselves
+    save_encrypted_dataset(_dataset(offset=1000), signed, recipients=[TRAINER.public_key()], signer=attacker,
+                           name="digits-train", version=99)
+    with pytest.raises(UntrustedSignerError, match="not by the pinned signer"):
+        EncryptedDataset(signed, TRAINER, pin=PIN)
+    with open(f"{signed}.sig", "wb") as f:             # or reuses the owner's genuine statement
+        f.write(genuine_statement)
+    with pytest.raises(ReleaseMismatchError, match="header digest differs"):
+        EncryptedDataset(signed, TRAINER, pin=PIN)
+
+
+def test_readers_refuse_to_read_without_a_pin_unless_told(signed):
+    with pytest.raises(TypeError, match="pin="):
+        EncryptedDataset(signed, TRAINER)
+    with pytest.raises(TypeError, match="pin="):
+        c.ContainerReader(signed, TRAINER)
+
+
+def test_forged_checkpoint_is_refused(tmp_path):
+    trainer_signs, deployer = pubkey.new_ed25519_key(), pubkey.new_x25519_key()
+    attacker = pubkey.new_ed25519_key()
+    path = tmp_path / "model.ckpt"
+    models.save_checkpoint(torch.nn.Linear(4, 2).state_dict(), path, signing_key=attacker, name="mlp", version=5,
+                           recipients=[deployer.public_key()])
+    with pytest.raises(UntrustedSignerError):
+        models.load_checkpoint(path, deployer, pin=Pin(trainer_signs.public_key(), "mlp"))
+
+
+def test_password_stanza_must_stand_alone():
+    with pytest.raises(ValueError, match="only key stanza"):
+        c.encrypt_bytes(b"x", recipients=[TRAINER.public_key()], passwords=["pw"], scrypt_log2n=10)
+    with pytest.raises(ValueError, match="only key stanza"):
+        c.encrypt_bytes(b"x", passwords=["pw", "pw2"], scrypt_log2n=10)
+    # a crafted header that mixes them is refused while parsing
+    blob = c.encrypt_bytes(b"x", passwords=["pw"], scrypt_log2n=10)
+    with_password = c.read_header(io.BytesIO(blob))
+    x25519_stanza = c.read_header(io.BytesIO(c.encrypt_bytes(b"x", recipients=[TRAINER.public_key()]))).stanzas[0]
+    mixed = c.Header(with_password.algorithm, with_password.chunk_size, with_password.salt,
+                     with_password.stanzas + (x25519_stanza,), bytes(32))
+    with pytest.raises(ContainerFormatError, match="only key stanza"):
+        c.decrypt_bytes(mixed.encode(), "pw", allow_unsigned=True)
+
+
+# ---------------------------------------------------------------- 2. time of check to time of use
+def test_file_swapped_after_opening_is_not_read(signed, tmp_path):
+    dataset = EncryptedDataset(signed, TRAINER, pin=PIN)
+    before = dataset[5][0].clone()
+    forged = tmp_path / "forged.cldc"
+    save_encrypted_dataset(_dataset(offset=1000), forged, recipients=[TRAINER.public_key()])
+    os.replace(forged, signed)                         # the bucket's path now names the attacker's file
+    assert torch.equal(dataset[5][0], before)          # this process reads the descriptor it verified
+    loader = DataLoader(dataset, batch_size=50, num_workers=1, multiprocessing_context="fork", timeout=60)
+    with pytest.raises(ReleaseMismatchError, match="not the file that was verified"):
+        list(loader)                                   # a worker opening the path again is refused
+
+
+def test_chunk_rewritten_in_place_by_a_key_holder_after_opening(signed):
+    dataset = EncryptedDataset(signed, TRAINER, pin=PIN)
+    reader = dataset._reader
+    # an insider who holds the data key re-encrypts chunk 2 with poisoned records, in place
+    aead = c._payload_aead(reader.header, reader.data_key)
+    poisoned = bytes(reader.chunk_size)
+    sealed = aead.encrypt(c.chunk_nonce(2, False), poisoned, reader.header.digest)
+    with open(signed, "r+b") as f:
+        f.seek(reader.body_offset + 2 * (reader.chunk_size + 16))
+        f.write(sealed)
+    with pytest.raises(ReleaseMismatchError, match="chunk 2 was rewritten"):
+        dataset[dataset._per_chunk + 1]
+
+
+def test_rewrap_keeps_the_release_valid_and_tampering_is_still_detected(signed, tmp_path):
+    collaborator = pubkey.new_x25519_key()
+    c.rewrap(signed, TRAINER, recipients=[collaborator.public_key()], keep=True, pin=PIN, kind="dataset")
+    shared = EncryptedDataset(signed, collaborator, pin=PIN)
+    assert shared.audit() == shared.statement.dataset_root
+    for where in (-5, -40, 200):                       # in the last chunk, its tag, an early chunk
+        blob = bytearray(signed.read_bytes())
+        blob[where] ^= 0x01
+        bad = tmp_path / "bad.cldc"
+        bad.write_bytes(bytes(blob))
+        (tmp_path / "bad.cldc.sig").write_bytes(signed.with_name("train.cldc.sig").read_bytes())
+        with pytest.raises((ReleaseMismatchError, HeaderAuthenticationError, ContainerFormatError)):
+            EncryptedDataset(bad, collaborator, pin=PIN)
+        with pytest.raises((ChunkAuthenticationError, HeaderAuthenticationError, ContainerFormatError)):
+            list(c.ContainerReader(bad, collaborator, allow_unsigned=True))
+
+
+def test_audit_finds_records_that_differ_from_the_signed_root(tmp_path):
+    """A signer whose statement does not describe the records (a bug, or a lie) is caught by the audit."""
+    path = tmp_path / "d.cldc"
+    wrong_root = "ab" * 32
+    spec = save_encrypted_dataset(_dataset(), path, recipients=[TRAINER.public_key()], signer=OWNER_SIGNS,
+                                  name="digits-train", version=2)
+    assert spec["root"] != wrong_root
+    with c.ContainerReader(path, TRAINER, pin=PIN, kind="dataset") as reader:
+        header_digest, body = reader.statement.digests["header"], reader.statement.digests["body"]
+    lie = sign_statement(OWNER_SIGNS, Statement("dataset", "digits-train", 2, {"header": header_digest, "body": body},
+                                                dataset_root=wrong_root))
+    (tmp_path / "d.cldc.sig").write_bytes(lie)
+    with pytest.raises(IntegrityError, match="Merkle root"):
+        EncryptedDataset(path, TRAINER, pin=PIN).audit()
+
+
+# ---------------------------------------------------------------- 3. unauthenticated header fields and resources
+def _crafted_scrypt_header(stanzas: int, log2n: int, r: int, p: int) -> bytes:
+    fixed = c._FIXED.pack(c.MAGIC, c.VERSION, 1, 4096, bytes(32))
+    body = bytes(16) + bytes([log2n, r, p]) + bytes(48)
+    return fixed + struct.pack(">H", stanzas) + (struct.pack(">BH", c.STANZA_SCRYPT, len(body)) + body) * stanzas \
+        + bytes(32) + bytes(100)
+
+
+@pytest.mark.parametrize("stanzas,log2n,r,p,message", [
+    (1000, 27, 8, 1, "key stanzas"),             # the reported 70 KB header: 1,000 × 128 GiB of scrypt
+    (1, 27, 8, 1, "scrypt N = 2\\^27"),
+    (1, 17, 255, 1, "r = 255"),
+    (1, 17, 8, 64, "p = 64"),
+    (2, 12, 8, 1, "only key stanza"),
+])
+def test_crafted_scrypt_header_is_refused_before_key_derivation(stanzas, log2n, r, p, message):
+    with pytest.raises(ContainerFormatError, match=message):
+        c.decrypt_bytes(_crafted_scrypt_header(stanzas, log2n, r, p), "any password", allow_unsigned=True)
+
+
+def test_crafted_header_costs_under_a_second_and_100_MB():
+    """In a fresh interpreter (no torch), so the peak resident size is the parser's own."""
+    blob = _crafted_scrypt_header(1000, 27, 8, 1)
+    script = textwrap.dedent("""
+        import resource, sys, time
+        from course_lib import container
+        from course_lib.errors import ContainerFormatError
+        blob = sys.stdin.buffer.read()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        try:
+            container.decrypt_bytes(blob, "any password", allow_unsigned=True)
+        except ContainerFormatError:
+            pass
+        print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], input=blob, capture_output=True, timeout=60, check=True)
+    seconds, extra_kib = out.stdout.split()
+    assert float(seconds) < 1.0 and int(extra_kib) < 100 * 1024
+
+
+def test_oversized_chunk_and_stanza_limits():
+    fixed = c._FIXED.pack(c.MAGIC, c.VERSION, 1, c.MAX_CHUNK_SIZE + 1, bytes(32))
+    with pytest.raises(ContainerFormatError, match="chunk size"):
+        c.read_header(io.BytesIO(fixed + bytes(100)))
+    with pytest.raises(ValueError, match="chunk size"):
+        c.ContainerWriter(io.BytesIO(), data_key=bytes(32), chunk_size=c.MAX_CHUNK_SIZE + 1)
+    with pytest.raises(ValueError, match="log2 N"):
+        c.encrypt_bytes(b"x", passwords=["pw"], scrypt_log2n=c.MAX_SCRYPT_LOG2N + 1)
+
+
+def test_statement_size_is_capped(signed):
+    with open(f"{signed}.sig", "wb") as f:
+        f.write(b" " * (70 * 1024))
+    with pytest.raises(StatementError, match="larger than"):
+        EncryptedDataset(signed, TRAINER, pin=PIN)
+
+
+# ---------------------------------------------------------------- 4. replay and rollback
+def test_older_checkpoint_signed_by_the_same_trainer_is_refused(tmp_path):
+    trainer_signs, deployer = pubkey.new_ed25519_key(), pubkey.new_x25519_key()
+    old, new = tmp_path / "v1.ckpt", tmp_path / "v2.ckpt"
+    models.save_checkpoint(torch.nn.Linear(4, 2).state_dict(), old, signing_key=trainer_signs, name="mlp", version=1,
+                           recipients=[deployer.public_key()])
+    models.save_checkpoint(torch.nn.Linear(4, 2).state_dict(), new, signing_key=trainer_signs, name="mlp", version=2,
+                           recipients=[deployer.public_key()])
+    pin = Pin(trainer_signs.public_key(), "mlp", min_version=2)
+    models.load_checkpoint(new, deployer, pin=pin)
+    os.replace(old, new)                               # the attacker puts version 1 back
+    with pytest.raises(RollbackError, match="version 1 is older"):
+        models.load_checkpoint(new, deployer, pin=pin)
+    with pytest.raises(StatementError, match="not 'other'"):
+        models.load_checkpoint(new, deployer, pin=Pin(trainer_signs.public_key(), "other"))
+
+
+def test_checkpoint_for_another_recipient_is_refused(tmp_path):
+    trainer_signs, staging, production = (pubkey.new_ed25519_key(), pubkey.new_x25519_key(),
+                                          pubkey.new_x25519_key())
+    path = tmp_path / "m.ckpt"
+    models.save_checkpoint(torch.nn.Linear(4, 2).state_dict(), path, signing_key=trainer_signs, name="mlp",
+                           version=3, recipients=[staging.public_key()])
+    # someone at staging re-encrypts the genuine signed plaintext for production
+    plaintext = c.decrypt_bytes(path.read_bytes(), staging, allow_unsigned=True)
+    path.write_bytes(c.encrypt_bytes(plaintext, recipients=[production.public_key()]))
+    with pytest.raises(StatementError, match="signed for recipient"):
+        models.load_checkpoint(path, production, pin=Pin(trainer_signs.public_key(), "mlp"))
+
+
+def test_statement_of_one_kind_cannot_pass_for_another(signed):
+    statement = signed.with_name("train.cldc.sig").read_bytes()
+    with pytest.raises(StatementError, match="about a dataset, not a model"):
+        PIN.verify(statement, kind="model")
+    plain_signature = pubkey.sign(OWNER_SIGNS, b"any bytes")          # a signature made for another purpose
+    envelope = json.loads(statement)
+    envelope["signatures"][0]["sig"] = __import__("base64").b64encode(plain_signature).decode()
+    with pytest.raises(SignatureError):
+        PIN.verify(json.dumps(envelope).encode(), kind="dataset")
+
+
+# ---------------------------------------------------------------- 5. unauthenticated public keys
+def test_man_in_the_middle_reads_everything_without_authenticated_keys():
+    alice = pubkey.new_x25519_key()
+    mallory = pubkey.new_x25519_key()
+    in_transit = mallory.public_key()                  # Mallory swapped Alice's key on the way to Bob
+    sealed = pubkey.hybrid_encrypt(in_transit, b"the training data key")
+    assert pubkey.hybrid_decrypt(mallory, sealed) == b"the training data key"
+    assert pki.fingerprint(in_transit) != pki.fingerprint(alice.public_key())   # what comparing out of band shows
+
+
+def test_certificates_bind_keys_to_names_and_roles():
+    ca = pki.CertificateAuthority("course team CA")
+    trainer = pubkey.new_x25519_key()
+    cert = ca.issue("trainer", trainer.public_key(), "decrypts datasets")
+    key = pki.verify_certificate(cert, ca.certificate, name="trainer", role="decrypts datasets")
+    assert pubkey.public_bytes(key) == pubkey.public_bytes(trainer.public_key())
+    mallory = pubkey.new_x25519_key()
+    rogue_ca = pki.CertificateAuthority("course team CA")          # same name, different key
+    forged = rogue_ca.issue("trainer", mallory.public_key(), "decrypts datasets")
+    with pytest.raises(CertificateError, match="not issued by the pinned CA"):
+        pki.verify_certificate(forged, ca.certificate, name="trainer", role="decrypts datasets")
+    with pytest.raises(CertificateError, match="not 'deployer'"):
+        pki.verify_certificate(cert, ca.certificate, name="deployer", role="decrypts datasets")
+    with pytest.raises(CertificateError, match="role"):
+        pki.verify_certificate(cert, ca.certificate, name="trainer", role="signs models")
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)
+    with pytest.raises(CertificateError, match="not valid now"):
+        pki.verify_certificate(cert, ca.certificate, name="trainer", role="decrypts datasets", now=later)
+    with pytest.raises(CertificateError, match="CA certificate"):
+        pki.verify_certificate(ca.certificate, ca.certificate, name="course team CA", role="")
+
+
+# ---------------------------------------------------------------- key management stand-in
+def test_kms_envelope_rotation_disable_destroy(tmp_path):
+    kms = kms_module.LocalKMS()
+    kms.create_key("datasets")
+    blob = c.encrypt_bytes(b"records", kms=[(kms, "datasets")])
+    assert c.decrypt_bytes(blob, kms, allow_unsigned=True) == b"records"
+    assert c.read_header(io.BytesIO(blob)).recipients() == ["kms key datasets v1"]
+    assert kms.rotate("datasets") == 2                 # rotation: old blobs still open
+    assert c.decrypt_bytes(blob, kms, allow_unsigned=True) == b"records"
+    kms.disable("datasets", 1)
+    with pytest.raises(KeyManagementError, match="v1 is disabled"):
+        c.decrypt_bytes(blob, kms, allow_unsigned=True)
+    kms.enable("datasets", 1)
+    path = tmp_path / "d.cldc"
+    path.write_bytes(blob)
+    c.rewrap(path, kms, kms=[(kms, "datasets")])       # re-wrap under the primary version 2
+    assert c.read_header(io.BytesIO(path.read_bytes())).recipients() == ["kms key datasets v2"]
+    kms.destroy("datasets", 1)
+    with pytest.raises(KeyManagementError, match="destroyed"):
+        c.decrypt_bytes(blob, kms, allow_unsigned=True)              # a copy wrapped only under v1 is lost
+    assert c.decrypt_bytes(path.read_bytes(), kms, allow_unsigned=True) == b"records"
+    with pytest.raises(KeyManagementError, match="no key named"):
+        kms.encrypt("models", bytes(32))
+    other = kms_module.LocalKMS()
+    other.create_key("datasets")
+    with pytest.raises(HeaderAuthenticationError, match="cannot unwrap"):
+        c.decrypt_bytes(blob, other, allow_unsigned=True)            # another KMS's key of the same name
+    assert ("destroyed", "datasets", 1) in kms.audit_log
+
+
+def test_kms_blob_moved_to_another_file_is_refused():
+    kms = kms_module.LocalKMS()
+    kms.create_key("datasets")
+    a = c.encrypt_bytes(b"a", kms=[(kms, "datasets")])
+    wrapped = kms.encrypt("datasets", bytes(32), context=b"some other file")
+    with pytest.raises(DecryptionError, match="context"):
+        kms.decrypt(wrapped, context=b"this file")
+    header = c.read_header(io.BytesIO(a))
+    assert header.stanzas[0].kind == "kms"
+    assert isinstance(c.ContainerReader(io.BytesIO(a), kms, allow_unsigned=True).data_key, bytes)
+    with pytest.raises(WrongKeyError, match="no KMS stanza"):
+        c.decrypt_bytes(c.encrypt_bytes(b"x", recipients=[TRAINER.public_key()]), kms, allow_unsigned=True)
