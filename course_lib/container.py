@@ -473,7 +473,7 @@ class ContainerReader:
         if statement is None and self._owned:
             statement = read_statement(source)
         if statement is None:
-            where = statement_path(source) if self._owned else "statement="
+            where = Path(statement_path(source)).name if self._owned else "statement="
             raise UnsignedError(f"no signed statement ({where}): this container's origin cannot be checked")
         self.statement = pin.verify(statement, kind=kind)
         if self.statement.digests.get("header") != header.digest.hex():

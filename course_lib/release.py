@@ -152,8 +152,8 @@ class Pin:
         payload, claimed, signature = _parse_envelope(envelope)
         pinned = key_id(self.signer).hex()
         if claimed != pinned:
-            raise UntrustedSignerError(f"statement signed by key id {claimed[:16]!r}, not by the pinned "
-                                       f"signer {pinned}")
+            shown = f"key id {claimed}" if _HEX16.match(claimed) else "an unnamed key"
+            raise UntrustedSignerError(f"statement signed by {shown}, not by the pinned signer's key id {pinned}")
         verify(self.signer, pae(PAYLOAD_TYPE, payload), signature)
         try:
             fields = json.loads(payload.decode("utf-8"))
