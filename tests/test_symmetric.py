@@ -121,3 +121,25 @@ def test_derive_key_defaults_salt_rule_and_agreement_with_hashlib():
         symmetric.derive_key("pw", b"short")
     with pytest.raises(ValueError, match="unknown kdf"):
         symmetric.derive_key("pw", salt, "md5")
+
+
+def test_argon2id_matches_rfc9106_and_reference_vectors():
+    records = list(nist_records("KDF/argon2id.txt"))
+    assert len(records) == 6
+    for r in records:
+        key = symmetric._derive(bytes.fromhex(r["PASS"]), bytes.fromhex(r["SALT"]), "argon2id",
+                                iterations=int(r["ITER"]), lanes=int(r["LANES"]), memory_cost=int(r["MEMCOST"]),
+                                length=int(r["LENGTH"]), secret=bytes.fromhex(r["SECRET"]) if "SECRET" in r else None,
+                                ad=bytes.fromhex(r["AD"]) if "AD" in r else None)
+        assert key.hex() == r["OUTPUT"]
+
+
+def test_argon2id_defaults_are_owasps_and_gpu_estimates_follow_the_reference():
+    salt = symmetric.new_salt()
+    assert symmetric.ARGON2ID_DEFAULTS == {"memory_cost": 19_456, "iterations": 2, "lanes": 1}
+    assert symmetric.derive_key("pw", salt, "argon2id", memory_cost=64, iterations=1) != \
+        symmetric.derive_key("pw", salt, "argon2id", memory_cost=64, iterations=2)
+    assert symmetric.gpu_guesses_per_second("pbkdf2", 600_000) == 1e4
+    assert symmetric.gpu_guesses_per_second("scrypt", 2**16) == 2e4          # half the cost, twice the guesses
+    with pytest.raises(ValueError, match="argon2id, scrypt, pbkdf2"):
+        symmetric.derive_key("pw", salt, "bcrypt")

@@ -1,3 +1,4 @@
+import pytest
 import hashlib
 
 import course_lib as cl
@@ -83,3 +84,13 @@ def test_share_viewer_reshares_on_change_and_histogram_is_flat():
 def test_course_widgets_carry_css_classes_for_the_browser_test():
     race = TimingRace({"x": len}, sizes=(16,))
     assert {"course-widget", "course-TimingRace"} <= set(race._dom_classes)
+
+
+def test_kdf_cost_has_argon2id_and_a_gpu_estimate():
+    kdf = cl.widgets.KdfCost()
+    row = kdf.measure("argon2id", 10)
+    assert row["cost"] == "2^10, t = 2" and row["gpu_guesses_per_s"] == pytest.approx(1e4 * 19_456 * 2 / 2048)
+    pbkdf2 = kdf.measure("pbkdf2", 10)
+    assert pbkdf2["gpu_guesses_per_s"] == pytest.approx(1e4 * 600_000 / 1024)
+    assert pbkdf2["all_8_lowercase_gpu_years"] < pbkdf2["all_8_lowercase_years"]
+    assert "1 GPU" in kdf.table.value and "tobtu" in kdf.table.value
