@@ -112,8 +112,9 @@ class Manifest:
 
     @property
     def version(self) -> str:
-        """Content address of the dataset: the first 16 hex digits of the root."""
-        return self.root.hex()[:16]
+        """Content address of the dataset: the whole root, in hex (a 64-bit prefix would collide
+        after about 2^32 versions — the birthday bound of chapter 02)."""
+        return self.root.hex()
 
     def __len__(self) -> int:
         return len(self.leaves)
