@@ -16,6 +16,10 @@ In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
   digest and the SHA-256 of its body (a detached ``<file>.sig``). Re-wrapping changes neither,
   so the statement survives it. The reader hashes the body through the descriptor it then
   decrypts from, remembers every chunk's tag, and refuses a chunk whose tag changed later.
+  One gap is left open on purpose: someone who holds the *data key* and can write the file
+  after it was opened could craft a replacement chunk with the same GCM tag (GHASH is linear in
+  a key they know). Closing it means hashing every chunk again on every read, which costs more
+  than decrypting it; ``EncryptedDataset.audit`` re-checks every record against the signed root.
 * **Nothing unauthenticated drives resource use**: scrypt is fixed at r = 8, p = 1 with
   log2 N ≤ ``MAX_SCRYPT_LOG2N``; chunk size, stanza count and statement size are capped; every
   limit is checked while parsing, before any key derivation.
@@ -56,7 +60,7 @@ from .release import Pin, Release, read_statement, statement_path
 MAGIC, VERSION = b"CLDC", 1
 ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1305)}
 ALGORITHM_IDS = {name: number for number, (name, _) in ALGORITHMS.items()}
-_FIXED = struct.Struct(">4sBBI32s")
+FIXED_HEADER = struct.Struct(">4sBBI32s")
 TAG = 16
 DEFAULT_CHUNK_SIZE = 64 * 1024
 # Limits checked while parsing, before anything expensive (a reader allocates at most one chunk).
@@ -153,7 +157,7 @@ class Header:
 
     @property
     def fixed(self) -> bytes:
-        return _FIXED.pack(MAGIC, VERSION, ALGORITHM_IDS[self.algorithm], self.chunk_size, self.salt)
+        return FIXED_HEADER.pack(MAGIC, VERSION, ALGORITHM_IDS[self.algorithm], self.chunk_size, self.salt)
 
     @property
     def digest(self) -> bytes:
@@ -187,7 +191,7 @@ def read_header(f) -> Header:
 
     Every limit is enforced here, so a crafted header is refused before any key derivation.
     """
-    magic, version, algorithm, chunk_size, salt = _FIXED.unpack(_read_exact(f, _FIXED.size, "header"))
+    magic, version, algorithm, chunk_size, salt = FIXED_HEADER.unpack(_read_exact(f, FIXED_HEADER.size, "header"))
     if magic != MAGIC:
         raise ContainerFormatError("not a course_lib container (bad magic bytes)")
     if version != VERSION:

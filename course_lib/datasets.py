@@ -134,7 +134,7 @@ def _parse_spec(chunk: bytes) -> dict:
         if size != spec["record_size"] or spec["records_per_chunk"] * size > spec["chunk_size"]:
             raise ValueError("record size")
         return spec
-    except (ValueError, TypeError, KeyError, IndexError, struct.error) as error:
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, struct.error) as error:
         raise ContainerFormatError(f"not a valid record dataset layout ({error})") from None
 
 

@@ -117,7 +117,7 @@ def _parse_envelope(envelope: bytes) -> tuple[bytes, str, bytes]:
         if len(signature) != 64 or not isinstance(entry["keyid"], str):
             raise ValueError("malformed signature")
         return payload, entry["keyid"], signature
-    except (ValueError, TypeError, KeyError, binascii.Error) as error:   # UnicodeDecodeError, JSONDecodeError are ValueErrors
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as error:   # incl. Unicode/JSON errors
         raise StatementError(f"malformed signed statement ({error.__class__.__name__})") from None
 
 
@@ -157,7 +157,7 @@ class Pin:
         verify(self.signer, pae(PAYLOAD_TYPE, payload), signature)
         try:
             fields = json.loads(payload.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StatementError("malformed statement: not JSON") from None
         _check_statement(fields)
         statement = Statement(**fields)

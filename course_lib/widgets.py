@@ -147,17 +147,16 @@ class CiphertextViewer(CourseWidget):
         return f"{wd}×{h} image; plaintext vs {', '.join(self.MODES)}"
 
     def new_key(self) -> None:
-        """Encrypt the image under a fresh random key (and IV/nonce) in every mode."""
+        """Encrypt the image in every mode, each under its own fresh random key (and IV/nonce)."""
         from .images import bytes_as_image, distinct_blocks, to_png
         from .symmetric import NONCE_SIZE, encrypt, new_key
         from .toy.modes import RawAES, cbc_encrypt, ctr_encrypt, ecb_encrypt, pkcs7_pad
-        key, data = new_key(), self.pixels.tobytes()
-        block = RawAES(key)
-        self.ciphertexts = {
-            "ECB": ecb_encrypt(block, pkcs7_pad(data)),
-            "CBC": cbc_encrypt(block, os.urandom(16), pkcs7_pad(data)),
-            "CTR": ctr_encrypt(block, os.urandom(16), data),
-            "GCM": encrypt(key, data)[NONCE_SIZE:],
+        data = self.pixels.tobytes()
+        self.ciphertexts = {   # one key per mode: never one key for two algorithms
+            "ECB": ecb_encrypt(RawAES(new_key()), pkcs7_pad(data)),
+            "CBC": cbc_encrypt(RawAES(new_key()), os.urandom(16), pkcs7_pad(data)),
+            "CTR": ctr_encrypt(RawAES(new_key()), os.urandom(16), data),
+            "GCM": encrypt(new_key(), data)[NONCE_SIZE:],
         }
         for mode, ct in self.ciphertexts.items():
             self.panels[mode].value = to_png(bytes_as_image(ct, self.pixels.shape), self.scale)

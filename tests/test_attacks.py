@@ -3,6 +3,7 @@ import datetime
 import io
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -159,7 +160,7 @@ def test_audit_finds_records_that_differ_from_the_signed_root(tmp_path):
 
 # ---------------------------------------------------------------- 3. unauthenticated header fields and resources
 def _crafted_scrypt_header(stanzas: int, log2n: int, r: int, p: int) -> bytes:
-    fixed = c._FIXED.pack(c.MAGIC, c.VERSION, 1, 4096, bytes(32))
+    fixed = c.FIXED_HEADER.pack(c.MAGIC, c.VERSION, 1, 4096, bytes(32))
     body = bytes(16) + bytes([log2n, r, p]) + bytes(48)
     return fixed + struct.pack(">H", stanzas) + (struct.pack(">BH", c.STANZA_SCRYPT, len(body)) + body) * stanzas \
         + bytes(32) + bytes(100)
@@ -199,7 +200,7 @@ def test_crafted_header_costs_under_a_second_and_100_MB():
 
 
 def test_oversized_chunk_and_stanza_limits():
-    fixed = c._FIXED.pack(c.MAGIC, c.VERSION, 1, c.MAX_CHUNK_SIZE + 1, bytes(32))
+    fixed = c.FIXED_HEADER.pack(c.MAGIC, c.VERSION, 1, c.MAX_CHUNK_SIZE + 1, bytes(32))
     with pytest.raises(ContainerFormatError, match="chunk size"):
         c.read_header(io.BytesIO(fixed + bytes(100)))
     with pytest.raises(ValueError, match="chunk size"):
@@ -330,3 +331,26 @@ def test_kms_blob_moved_to_another_file_is_refused():
     assert isinstance(c.ContainerReader(io.BytesIO(a), kms, allow_unsigned=True).data_key, bytes)
     with pytest.raises(WrongKeyError, match="no KMS stanza"):
         c.decrypt_bytes(c.encrypt_bytes(b"x", recipients=[TRAINER.public_key()]), kms, allow_unsigned=True)
+
+
+def test_partial_plaintext_left_by_sigkill_is_readable_by_its_owner_only(tmp_path):
+    """What chapter 06 says honestly: a killed decryption leaves its temporary file behind (mode 0600)."""
+    src, dst = tmp_path / "big.cldc", tmp_path / "out.bin"
+    src.write_bytes(c.encrypt_bytes(os.urandom(200_000), data_key=bytes(32), chunk_size=4096))
+    script = textwrap.dedent(f"""
+        import os, signal
+        from course_lib import container as c
+        original = c.ContainerReader.read_chunk
+        def read_then_die(self, index):
+            if index == 10:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original(self, index)
+        c.ContainerReader.read_chunk = read_then_die
+        c.decrypt_file({str(src)!r}, {str(dst)!r}, bytes(32), allow_unsigned=True)
+    """)
+    process = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not dst.exists()
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.bin.")]
+    assert leftover.stat().st_mode & 0o077 == 0
+    assert leftover.stat().st_size > 0

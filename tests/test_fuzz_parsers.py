@@ -15,7 +15,7 @@ from course_lib import container as c
 from course_lib import kms as kms_module
 from course_lib import models, pubkey
 from course_lib.datasets import EncryptedDataset, _parse_spec, save_encrypted_dataset
-from course_lib.errors import ContainerFormatError, CourseCryptoError, IntegrityError
+from course_lib.errors import ContainerFormatError, CourseCryptoError, IntegrityError, StatementError
 from course_lib.release import Pin, Release
 
 SIGNER = pubkey.new_ed25519_key()
@@ -169,3 +169,13 @@ def test_dataset_with_a_crafted_layout_chunk_raises_only_course_errors(data, tmp
     except IndexError:
         pass   # an honest "out of range" for a layout announcing fewer samples
     os.remove(path)
+
+
+def test_deeply_nested_json_is_refused_not_a_recursion_error():
+    deep = b"[" * 50_000 + b"]" * 50_000
+    with pytest.raises(StatementError):
+        PIN.verify(deep[:60_000], kind="file")
+    with pytest.raises(IntegrityError):
+        models.deserialize_state_dict(struct.pack("<Q", len(deep)) + deep)
+    with pytest.raises(ContainerFormatError):
+        _parse_spec(struct.pack(">I", len(deep)) + deep)
