@@ -149,22 +149,41 @@ def _mpc_operation(operation: str, shape) -> dict:
             "dealer_bytes": max(r["dealer_bytes"] for r in results), "processes": "2 parties + dealer, gloo, 1 thread each"}
 
 
+# CrypTen 0.4.1's machine-independent figures for the same MLP (shared CRYPTEN_NOTES): its logger counts
+# every all-reduce as sent + received, so its bytes are given on that basis and halved for "sent".
+CRYPTEN_MLP = {"rounds": 12, "bytes_sent_plus_received_per_party": 1_690_000, "bytes_sent_per_party_approx": 845_000,
+               "note": "TTP provider (separate dealer); its default TFP provider makes triples in party 0's "
+                       "process and gives no privacy against party 0. Milliseconds only as ratios in one run."}
+
+
 @benchmark
-def bench_mpc_inference() -> dict:
-    """Private inference of the digits MLP 64-32-10, batch 100, 2 parties + dealer as processes (target ≤ 20 ms)."""
+def bench_mpc_inference(repeat: int = 4) -> dict:
+    """Private inference of the digits MLP 64-32-10, batch 100, 2 parties + dealer as processes.
+
+    Runs with secure channels (pinned identities, AES-GCM on every message) and, interleaved,
+    with channels off, to report their cost (target ≤ 1.1×; best of `repeat` runs each, as run-to-run
+    noise between process placements exceeds the channels' cost). Bytes are sent per party, payload.
+    """
     from .mpc import programs, run_distributed
     model, _, _, test_x, test_y = programs.digits_task()
     plain = (model(test_x).argmax(1) == test_y).float().mean().item()
-    results, _ = run_distributed(programs.private_inference, parties=2, batch=100, n_samples=len(test_x), timing_passes=5,
-                                 rank_kwargs={0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}})
-    owner = results[programs.DATA_OWNER]
-    private = (owner["logits"].argmax(1) == test_y).float().mean().item()
-    ms = max(r["ms_per_batch"] for r in results)
-    return {"model": "mlp-64-32-10", "batch": 100, "ms_per_batch": round(ms, 2), "accuracy_plain": round(plain, 4),
-            "accuracy_private": round(private, 4), "rounds": owner["rounds_per_batch"],
-            "bytes_per_party": max(r["bytes_per_batch"] for r in results),
-            "dealer_bytes": owner["dealer_bytes_per_batch"],
-            "crypten_0_4_1_ms": {"party0_as_dealer": 41, "separate_dealer": 64}, "vs_crypten_separate_dealer": round(ms / 64, 3)}
+    inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(repeat):
+        for secure in (True, False):
+            results, _ = run_distributed(programs.private_inference, parties=2, batch=100, n_samples=len(test_x),
+                                         timing_passes=5, secure=secure, rank_kwargs=inputs)
+            best[secure] = min(best[secure], max(r["ms_per_batch"] for r in results))
+            if secure:
+                owner = results[programs.DATA_OWNER]
+                private = (owner["logits"].argmax(1) == test_y).float().mean().item()
+                sent = max(r["bytes_per_batch"] for r in results)
+    return {"model": "mlp-64-32-10", "batch": 100, "secure_channels": True, "ms_per_batch": round(best[True], 2),
+            "ms_per_batch_channels_off": round(best[False], 2), "channel_overhead": round(best[True] / best[False], 3),
+            "accuracy_plain": round(plain, 4), "accuracy_private": round(private, 4),
+            "rounds": owner["rounds_per_batch"], "bytes_sent_per_party": sent,
+            "bytes_sent_plus_received_per_party": 2 * sent, "dealer_bytes": owner["dealer_bytes_per_batch"],
+            "crypten_0_4_1": CRYPTEN_MLP}
 
 
 @benchmark

@@ -31,3 +31,13 @@ def stalls(ctx, victim=1):
     if ctx.rank == victim:
         time.sleep(3600)
     return (x * x).reveal()
+
+
+def listening_sockets(ctx):
+    """The TCP addresses this process listens on (read with ss), taken mid-computation."""
+    import subprocess
+    x = SecretTensor.from_owner(ctx, torch.ones(4) if ctx.rank == 0 else None, 0, shape=(4,))
+    listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout.splitlines()
+    mine = [line.split()[3] for line in listing if f"pid={os.getpid()}," in line]
+    (x * x).reveal()
+    return mine

@@ -104,7 +104,7 @@ def _grid(x):
 @settings(max_examples=12, deadline=None)
 @given(x=_arrays((4, 4), 30.0), y=_arrays((4, 4), 30.0), seed=st.integers(0, 2**32))
 def test_protocols_agree_with_plaintext(x, y, seed):
-    results, _ = mpc.run_in_process(mpc_programs.mixed_operations, seed=seed, shape=(4, 4),
+    results, _ = mpc.run_in_process(mpc_programs.mixed_operations, insecure_seed=seed, shape=(4, 4),
                                     rank_kwargs={0: {"x": x}, 1: {"y": y}})
     out = results[0]["revealed"]
     assert all(torch.equal(out[k], results[1]["revealed"][k]) for k in out)   # both parties see the same
@@ -124,7 +124,7 @@ def test_comparison_on_large_magnitudes_and_neighbours_of_zero():
     def program(ctx, x=None):
         X = SecretTensor.from_owner(ctx, x, 0, shape=values.shape)
         return X.lt_zero().reveal(), X.relu().reveal()
-    (lt, relu), _ = mpc.run_in_process(program, seed=7, rank_kwargs={0: {"x": values}})[0][1], None
+    (lt, relu), _ = mpc.run_in_process(program, insecure_seed=7, rank_kwargs={0: {"x": values}})[0][1], None
     assert torch.equal(lt, (_grid(values) < 0).long())
     assert torch.equal(relu, torch.clamp(_grid(values), min=0))
 
@@ -161,7 +161,7 @@ def test_comparison_needs_two_parties():
 def test_distributed_runtime_is_bit_identical_to_in_process():
     x = torch.tensor([[1.5, -2.25, 0.0, -1 - 2**-16]] * 4, dtype=torch.float64)
     y = torch.tensor([[2.0, 3.0, -1.0, 0.5]] * 4, dtype=torch.float64).t().contiguous()
-    kwargs = dict(seed=11, shape=(4, 4), rank_kwargs={0: {"x": x}, 1: {"y": y}})
+    kwargs = dict(insecure_seed=11, shape=(4, 4), rank_kwargs={0: {"x": x}, 1: {"y": y}})
     local, local_stats = mpc.run_in_process(mpc_programs.mixed_operations, **kwargs)
     remote, remote_stats = mpc.run_distributed(mpc_programs.mixed_operations, timeout=60, **kwargs)
     for party in range(2):
@@ -181,14 +181,14 @@ def test_fresh_random_seeds_are_exchanged_when_no_seed_is_given():
 def test_a_killed_party_gives_a_clear_error_quickly():
     start = time.monotonic()
     with pytest.raises(mpc.PartyFailedError, match="party 1 died"):
-        mpc.run_distributed(mpc_programs.dies_midway, seed=1, timeout=20)
+        mpc.run_distributed(mpc_programs.dies_midway, timeout=20)
     assert time.monotonic() - start < 60
 
 
 def test_a_stuck_party_times_out_with_a_clear_error():
     start = time.monotonic()
     with pytest.raises(mpc.MPCError):
-        mpc.run_distributed(mpc_programs.stalls, seed=1, timeout=5)
+        mpc.run_distributed(mpc_programs.stalls, timeout=5)
     assert time.monotonic() - start < 60
 
 
@@ -203,22 +203,78 @@ def test_in_process_failure_does_not_hang():
     assert time.monotonic() - start < 10
 
 
-@pytest.mark.parametrize("program,extra", [("relu", ["--size", "1000"]), ("inference", [])])
-def test_party_command_runs_each_party_as_its_own_process(program, extra):
+def _party_setup(tmp_path):
+    """Three identities made with the command, a roster of their fingerprints, the example files."""
+    fingerprints = {}
+    for rank in range(3):
+        out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out",
+                              str(tmp_path / f"id{rank}.pem")], capture_output=True, text=True, check=True)
+        fingerprints[str(rank)] = json.loads(out.stdout)["fingerprint"]
+    (tmp_path / "roster.json").write_text(json.dumps(fingerprints))
+    subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "prepare", "--out", str(tmp_path / "files")],
+                   capture_output=True, check=True)
+    return fingerprints
+
+
+def _run_parties(tmp_path, extra_by_rank, identity_of=lambda rank: rank):
     master = f"127.0.0.1:{free_port()}"
-    procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "--rank", str(rank), "--world-size", "3",
-                               "--master", master, "--program", program, "--timeout", "120", *extra],
+    procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", str(rank),
+                               "--master", master, "--identity", str(tmp_path / f"id{identity_of(rank)}.pem"),
+                               "--roster", str(tmp_path / "roster.json"), "--timeout", "60", *extra_by_rank[rank]],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
-    outputs = []
-    for p in procs:
-        out, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    return [(p.returncode, out, err) for p, (out, err) in ((p, p.communicate(timeout=240)) for p in procs)]
+
+
+@pytest.mark.parametrize("program", ["relu", "inference"])
+def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_input(tmp_path, program):
+    _party_setup(tmp_path)
+    files = tmp_path / "files"
+    extra = {0: ["--model", str(files / "digits-mlp.safetensors")], 1: ["--data", str(files / "digits-test.safetensors")],
+             2: []} if program == "inference" else {r: ["--program", "relu", "--size", "1000"] for r in range(3)}
+    runs = _run_parties(tmp_path, extra)
+    for code, out, err in runs:
+        assert code == 0, err
+    outputs = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in runs]
     assert [o["role"] for o in outputs] == ["model owner", "data owner", "dealer"]
     if program == "relu":
         assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
-    else:   # fresh random seeds agreed between the processes; the digits MLP keeps its plaintext accuracy
+    else:   # fresh seeds from authenticated key agreement; the digits MLP keeps its plaintext accuracy
         from course_lib.mpc import programs
         model, _, _, test_x, test_y = programs.digits_task()
         plain = round((model(test_x).argmax(1) == test_y).float().mean().item(), 4)
         assert outputs[1]["accuracy_private"] == plain
+        assert "accuracy_private" not in outputs[0] and "accuracy_private" not in outputs[2]
+
+
+def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path):
+    _party_setup(tmp_path)
+    subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out", str(tmp_path / "id9.pem")],
+                   capture_output=True, check=True)
+    extra = {r: ["--program", "mul", "--size", "10"] for r in range(3)}
+    runs = _run_parties(tmp_path, extra, identity_of=lambda rank: 9 if rank == 1 else rank)   # an impostor as rank 1
+    codes = [code for code, _, _ in runs]
+    assert codes[0] == 1 and codes[2] == 1
+    for code, out, err in (runs[0], runs[2]):
+        assert "UnknownPeerError: party 1 presented identity key" in err and "Traceback" not in err
+
+
+def test_party_command_keeps_inputs_with_their_owners(tmp_path):
+    _party_setup(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", "2", "--master",
+                          "127.0.0.1:1", "--identity", str(tmp_path / "id2.pem"), "--roster", str(tmp_path / "roster.json"),
+                          "--model", str(tmp_path / "files" / "digits-mlp.safetensors")], capture_output=True, text=True)
+    assert out.returncode == 1 and "each party holds only its own input" in out.stderr and "Traceback" not in out.stderr
+    helped = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "run", "--help"], capture_output=True, text=True)
+    for flag in ("--rank", "--master", "--host", "--identity", "--roster", "--peer", "--model", "--data", "--insecure-seed"):
+        assert flag in helped.stdout
+
+
+def test_rendezvous_and_data_sockets_listen_only_on_the_given_address():
+    """While a computation runs, no socket of ours listens on a wildcard address."""
+    import shutil
+    if not shutil.which("ss"):
+        pytest.skip("needs the ss command")
+    results, _ = mpc.run_distributed(mpc_programs.listening_sockets, timeout=60)
+    for sockets in results:
+        assert sockets, "the program saw no listening socket of its own process"
+        assert all(address.startswith("127.0.0.1:") for address in sockets), sockets

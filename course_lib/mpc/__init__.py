@@ -9,12 +9,16 @@ counted) and ``torch.distributed``/gloo (one OS process per party plus the deale
 Protocols are written once, from one party's point of view (SPMD): every party — and the
 dealer — runs the same program; the dealer's copy only produces correlated randomness.
 """
-from .errors import MPCError, PartyFailedError, MPCTimeoutError
+from .errors import (ChannelError, ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
+                     MPCTimeoutError, PartyFailedError, UnknownPeerError)
+from .channel import Identity, Roster
 from .fixed_point import FRAC_BITS, decode, encode
 from .prg import PRG
 from .sharing import reconstruct, share
 from .tensor import SecretTensor
-from .runtime import Context, run_distributed, run_in_process
+from .runtime import Context, new_identities, run_distributed, run_in_process
 
-__all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "FRAC_BITS", "decode", "encode", "PRG",
+__all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "ImpersonationError",
+           "InsecureSeedWarning", "MessageAuthenticationError", "UnknownPeerError", "Identity", "Roster",
+           "new_identities", "FRAC_BITS", "decode", "encode", "PRG",
            "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process"]

@@ -5,7 +5,10 @@ one interface:
 
 * :class:`InProcessComm` — every party is a thread of this process; messages are tensors
   passed through queues and **counted** (rounds, bytes);
-* :class:`DistributedComm` — one OS process per party over ``torch.distributed`` (gloo, TCP).
+* :class:`DistributedComm` — one OS process per party over a gloo process group (TCP).
+
+Both carry raw bytes; with secure channels (``course_lib.mpc.channel``) every message is sealed
+with AES-GCM for its receiver, so the wire shows only ciphertext.
 
 A *round* is one ``exchange``: every party sends one message to every other party and waits
 for theirs. Messages from the dealer are counted separately: they do not depend on the data
@@ -18,7 +21,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .errors import MPCError, MPCTimeoutError
+from .channel import TAG_SIZE
+from .errors import MPCError, MPCTimeoutError, party_label
 
 
 @dataclass
@@ -41,11 +45,17 @@ class Stats:
 
 
 class Communicator:
-    """Interface: ``exchange`` among computing parties; ``send``/``recv`` for setup and the dealer."""
+    """Interface: ``exchange`` among computing parties; ``send``/``recv`` for setup and the dealer.
+
+    Implementations move raw ``uint8`` tensors (``_send_raw``/``_recv_raw``). When ``channels``
+    holds a :class:`~course_lib.mpc.channel.Channel` per peer (set up by the handshake), every
+    message is sealed with it; without channels messages travel in clear.
+    """
 
     rank: int
     parties: int
     stats: Stats
+    channels: dict | None = None
 
     @property
     def dealer(self) -> int:
@@ -60,7 +70,10 @@ class Communicator:
         if self.is_dealer:  # the dealer takes part in no exchange: it sees no shares of data
             return [torch.zeros_like(tensor) for _ in range(self.parties)]
         tensor = tensor.contiguous()
-        others = self._exchange(tensor)
+        for other in range(self.parties):
+            if other != self.rank:
+                self.send(other, tensor)
+        others = [tensor if other == self.rank else self.recv(other, tensor) for other in range(self.parties)]
         self.stats.record(label, tensor.nbytes * (self.parties - 1))
         return others
 
@@ -80,12 +93,33 @@ class Communicator:
         return total
 
     def send(self, dst: int, tensor: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Send a tensor to ``dst`` (sealed if there is a channel)."""
+        tensor = tensor.contiguous()
+        if self.is_dealer:
+            self.stats.dealer_bytes += tensor.nbytes
+        raw = tensor.reshape(-1).view(torch.uint8)
+        if self.channels is not None:
+            sealed = torch.empty(raw.numel() + TAG_SIZE, dtype=torch.uint8)
+            self.channels[dst].seal(raw.numpy(), sealed.numpy())
+            raw = sealed
+        self._send_raw(dst, raw)
 
     def recv(self, src: int, like: torch.Tensor) -> torch.Tensor:
+        """Receive a tensor shaped like ``like`` from ``src`` (opened and authenticated if there is a channel)."""
+        size = like.nbytes + (TAG_SIZE if self.channels is not None else 0)
+        raw = self._recv_raw(src, size)
+        if self.channels is not None:
+            opened = torch.empty(like.nbytes, dtype=torch.uint8)
+            self.channels[src].open(raw.numpy(), opened.numpy())
+            raw = opened
+        if src == self.parties:
+            self.stats.dealer_bytes += like.nbytes
+        return raw.view(like.dtype).reshape(like.shape)
+
+    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
         raise NotImplementedError
 
-    def _exchange(self, tensor):
+    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -93,11 +127,15 @@ class Communicator:
 
 
 class InProcessHub:
-    """Queues between every pair of ranks, for parties running as threads of one process."""
+    """Queues between every pair of ranks, for parties running as threads of one process.
 
-    def __init__(self, parties: int, timeout: float = 60.0):
+    ``tap`` (optional) sees every raw message on its way — ``tap(src, dst, data) -> data`` — so
+    chapter 08 can read or tamper with "the wire".
+    """
+
+    def __init__(self, parties: int, timeout: float = 60.0, tap=None):
         import threading
-        self.parties, self.timeout = parties, timeout
+        self.parties, self.timeout, self.tap = parties, timeout, tap
         world = parties + 1
         self.queues = {(s, d): queue.Queue() for s in range(world) for d in range(world) if s != d}
         self.failed = threading.Event()  # set when any party fails, so the others stop waiting
@@ -110,66 +148,50 @@ class InProcessComm(Communicator):
     def __init__(self, hub: InProcessHub, rank: int):
         self.hub, self.rank, self.parties, self.stats = hub, rank, hub.parties, Stats()
 
-    def send(self, dst: int, tensor: torch.Tensor) -> None:
-        if self.is_dealer:
-            self.stats.dealer_bytes += tensor.nbytes
-        self.hub.queues[(self.rank, dst)].put(tensor.clone())
+    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
+        data = data.clone()
+        if self.hub.tap is not None:
+            data = self.hub.tap(self.rank, dst, data)
+        self.hub.queues[(self.rank, dst)].put(data)
 
-    def recv(self, src: int, like: torch.Tensor) -> torch.Tensor:
+    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
         import time
         deadline = time.monotonic() + self.hub.timeout
         while True:
             try:
-                tensor = self.hub.queues[(src, self.rank)].get(timeout=0.05)
+                data = self.hub.queues[(src, self.rank)].get(timeout=0.05)
                 break
             except queue.Empty:
                 if self.hub.failed.is_set():
                     raise MPCError("another party failed; stopping") from None
                 if time.monotonic() > deadline:
-                    raise MPCTimeoutError(f"party {self.rank} waited {self.hub.timeout:.0f} s for a message from "
-                                          f"{'the dealer' if src == self.parties else f'party {src}'}") from None
-        if src == self.parties:
-            self.stats.dealer_bytes += tensor.nbytes
-        if tensor.shape != like.shape:
-            raise RuntimeError(f"protocol out of step: expected shape {tuple(like.shape)}, got {tuple(tensor.shape)}")
-        return tensor
-
-    def _exchange(self, tensor):
-        for other in range(self.parties):
-            if other != self.rank:
-                self.hub.queues[(self.rank, other)].put(tensor.clone())
-        return [tensor if other == self.rank else self.recv(other, tensor) for other in range(self.parties)]
+                    raise MPCTimeoutError(f"{party_label(self.rank, self.parties)} waited {self.hub.timeout:.0f} s "
+                                          f"for a message from {party_label(src, self.parties)}") from None
+        if data.numel() != nbytes:
+            raise MPCError(f"protocol out of step: expected {nbytes} bytes from {party_label(src, self.parties)}, "
+                           f"got {data.numel()}")
+        return data
 
 
 class DistributedComm(Communicator):
-    """Point-to-point messages over an initialised ``torch.distributed`` gloo process group."""
+    """Point-to-point messages over a gloo process group (one OS process per party)."""
 
-    def __init__(self, rank: int, parties: int):
-        import torch.distributed as dist
-        self.dist, self.rank, self.parties, self.stats = dist, rank, parties, Stats()
+    def __init__(self, rank: int, parties: int, group):
+        self.group, self.rank, self.parties, self.stats = group, rank, parties, Stats()
         self._pending = []
 
-    def send(self, dst: int, tensor: torch.Tensor) -> None:
-        tensor = tensor.contiguous()
-        if self.is_dealer:
-            self.stats.dealer_bytes += tensor.nbytes
-        self._pending.append((self.dist.isend(tensor, dst=dst), tensor))
+    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
+        self._pending.append((self.group.send([data], dst, 0), data))
         if len(self._pending) > 64:
             self._pending.pop(0)[0].wait()
 
-    def recv(self, src: int, like: torch.Tensor) -> torch.Tensor:
-        buffer = torch.empty_like(like)
-        self.dist.recv(buffer, src=src)
-        if src == self.parties:
-            self.stats.dealer_bytes += buffer.nbytes
+    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
+        buffer = torch.empty(nbytes, dtype=torch.uint8)
+        try:
+            self.group.recv([buffer], src, 0).wait()
+        except RuntimeError as error:
+            raise MPCError(f"receiving from {party_label(src, self.parties)} failed: {error}") from None
         return buffer
-
-    def _exchange(self, tensor):
-        sends = [self.dist.isend(tensor, dst=other) for other in range(self.parties) if other != self.rank]
-        received = [tensor if other == self.rank else self.recv(other, tensor) for other in range(self.parties)]
-        for work in sends:
-            work.wait()
-        return received
 
     def finish(self) -> None:
         for work, _ in self._pending:

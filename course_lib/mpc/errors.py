@@ -1,5 +1,10 @@
-"""Errors of the MPC runtime (chapters 07–08)."""
+"""Errors and warnings of the MPC runtime (chapters 07–08)."""
 from ..errors import CourseCryptoError
+
+
+def party_label(rank: int, parties: int) -> str:
+    """"party N", or "the dealer" for the last rank."""
+    return "the dealer" if rank == parties else f"party {rank}"
 
 
 class MPCError(CourseCryptoError, RuntimeError):
@@ -12,3 +17,23 @@ class MPCTimeoutError(MPCError, TimeoutError):
 
 class PartyFailedError(MPCError):
     """A party process exited with an error or was killed."""
+
+
+class ChannelError(MPCError):
+    """A secure channel between two parties refused to carry on (chapter 08)."""
+
+
+class UnknownPeerError(ChannelError):
+    """A peer's identity key is not the one pinned for its rank in the roster."""
+
+
+class ImpersonationError(ChannelError):
+    """A peer could not prove, in the handshake, that it holds the identity key it presented."""
+
+
+class MessageAuthenticationError(ChannelError):
+    """A message failed authentication: forged, replayed, reordered or garbled."""
+
+
+class InsecureSeedWarning(UserWarning):
+    """All randomness comes from a public seed: anyone who knows it can recover every input (chapter 08)."""

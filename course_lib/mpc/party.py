@@ -1,65 +1,160 @@
 """Run one party of a secure computation on this machine: ``python -m course_lib.mpc.party``.
 
-Every participant starts the same command with their own ``--rank``; rank 0 is the model owner,
-rank 1 the data owner, and the last rank (world size − 1) the dealer. The master address is
-the host and a free port of rank 0's machine, reachable by everyone::
+Roles: rank 0 is the **model owner** (holds only its model file), rank 1 the **data owner**
+(holds only its data file, and alone learns the predictions), rank 2 the **dealer** (holds
+nothing). Every party has an identity key; everyone pins everyone's fingerprint, exchanged out
+of band (read aloud, on paper, in a chat you trust). Then each runs one command::
 
-    # machine A (model owner)      python -m course_lib.mpc.party --rank 0 --world-size 3 --master 10.0.0.5:29500
-    # machine B (data owner)       python -m course_lib.mpc.party --rank 1 --world-size 3 --master 10.0.0.5:29500
-    # machine C (dealer)           python -m course_lib.mpc.party --rank 2 --world-size 3 --master 10.0.0.5:29500
+    # once per party:  python -m course_lib.mpc.party new-identity --out me.pem    (prints a fingerprint)
+    # once, for the example:  python -m course_lib.mpc.party prepare --out files/
+    # model owner (A):  python -m course_lib.mpc.party run --rank 0 --master A:29500 --host A \\
+    #                       --identity me.pem --roster roster.json --model files/digits-mlp.safetensors
+    # data owner  (B):  python -m course_lib.mpc.party run --rank 1 --master A:29500 --host B \\
+    #                       --identity me.pem --roster roster.json --data files/digits-test.safetensors
+    # dealer      (C):  python -m course_lib.mpc.party run --rank 2 --master A:29500 --host C \\
+    #                       --identity me.pem --roster roster.json
 
-Programs: ``inference`` (private inference of the digits MLP: the model owner trains it
-locally, the data owner holds the test images and prints the accuracy), and ``relu``, ``mul``,
-``matmul`` (the cost of one operation on random data). Without ``--seed`` the parties agree on
-fresh random seeds; with it, the run is reproducible (for teaching only). Set
-``GLOO_SOCKET_IFNAME`` to the network interface to use if the machine has several.
+``--master`` is the address and a free port of the model owner's machine (its rendezvous
+listens on that address only); ``--host`` is the address of *this* machine that the others can
+reach (gloo listens there only). Use addresses, not interface names: nothing depends on
+whether the loopback interface is ``lo`` (Linux) or ``lo0`` (macOS). On a machine whose host
+name resolves to 127.0.1.1 (common on Debian/Ubuntu), always give ``--host`` explicitly.
+The roster file is JSON ``{"0": fingerprint, "1": …, "2": …}``; ``--peer RANK=FINGERPRINT``
+works too. Public: the architecture 64-32-10, the batch size and the number of samples.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from .programs import DATA_OWNER, MODEL_OWNER, digits_task, model_layers, operation_cost, private_inference
+import torch
+
+from ..errors import CourseCryptoError
+from .channel import Identity, Roster
+from .programs import DATA_OWNER, MODEL_OWNER, digits_task, operation_cost, private_inference
 from .runtime import run_party
+
+ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}
+SIZES = (64, 32, 10)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.mpc.party", description=__doc__.splitlines()[0],
+                                     epilog="See the module docstring or chapter 08 for a full example.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    new = commands.add_parser("new-identity", help="make this party's identity key and print its fingerprint")
+    new.add_argument("--out", required=True, help="where to write the private key (PEM, mode 0600; never overwritten)")
+    prepare = commands.add_parser("prepare", help="write the example files: the model owner's model, the data owner's data")
+    prepare.add_argument("--out", required=True, help="a directory")
+    run = commands.add_parser("run", help="take part in the computation as one rank")
+    run.add_argument("--rank", type=int, required=True, choices=sorted(ROLES),
+                     help="0 = model owner, 1 = data owner, 2 = dealer")
+    run.add_argument("--world-size", type=int, default=3, help="parties + the dealer (only 3 is supported)")
+    run.add_argument("--master", required=True, help="HOST:PORT of the model owner's rendezvous (the same for everyone)")
+    run.add_argument("--host", help="this machine's address the others reach (default: the master's host)")
+    run.add_argument("--identity", required=True, help="this party's identity key (from new-identity)")
+    run.add_argument("--roster", help="JSON file pinning every rank's fingerprint")
+    run.add_argument("--peer", action="append", default=[], metavar="RANK=FINGERPRINT",
+                     help="pin one rank's fingerprint (repeat for every rank, this one included)")
+    run.add_argument("--model", help="model owner only: the model (safetensors, MLP 64-32-10)")
+    run.add_argument("--data", help="data owner only: images and labels (safetensors)")
+    run.add_argument("--program", default="inference", choices=["inference", "relu", "mul", "matmul"],
+                     help="private inference (default), or the cost of one operation on random data")
+    run.add_argument("--batch", type=int, default=100, help="batch size (public)")
+    run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
+    run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
+    run.add_argument("--insecure-seed", type=int, default=None,
+                     help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
+    run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")
+    return parser
+
+
+def _roster(args) -> Roster:
+    pins = {}
+    if args.roster:
+        pins.update(Roster.from_json(Path(args.roster).read_text()).fingerprints)
+    for item in args.peer:
+        rank, _, value = item.partition("=")
+        pins[int(rank)] = value.strip().replace(" ", "").lower()
+    if sorted(pins) != list(range(args.world_size)):
+        raise ValueError(f"the roster must pin ranks 0..{args.world_size - 1}; it pins {sorted(pins)}")
+    return Roster(pins)
+
+
+def _load(path, names) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+    tensors = load_file(path)
+    missing = [n for n in names if n not in tensors]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    return tensors
+
+
+def prepare(out) -> list[Path]:
+    """The example files: the model owner's trained MLP and the data owner's test images and labels."""
+    from safetensors.torch import save_file
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, _, _, test_x, test_y = digits_task()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out / "digits-mlp.safetensors")
+    save_file({"images": test_x.contiguous(), "labels": test_y.contiguous()}, out / "digits-test.safetensors")
+    return [out / "digits-mlp.safetensors", out / "digits-test.safetensors"]
+
+
+def _run(args) -> dict:
+    if args.world_size != 3:
+        raise ValueError("these programs need exactly 2 parties plus the dealer (--world-size 3)")
+    own = {MODEL_OWNER: "model", DATA_OWNER: "data"}.get(args.rank)
+    for flag in ("model", "data"):
+        if getattr(args, flag) and flag != own:
+            raise ValueError(f"--{flag} belongs to the {'model' if flag == 'model' else 'data'} owner, "
+                             f"not the {ROLES[args.rank]}: each party holds only its own input")
+    common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
+                  insecure_seed=args.insecure_seed, timeout=args.timeout)
+    role = ROLES[args.rank]
+    if args.program != "inference":
+        shape = (args.size, args.size) if args.program == "matmul" else (args.size,)
+        result, _ = run_party(args.rank, 2, args.master, operation_cost, operation=args.program, shape=shape, **common)
+        return {"role": role, **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in result.items()}}
+    kwargs = {"sizes": SIZES, "batch": args.batch, "n_samples": args.samples}
+    labels = None
+    if args.rank == MODEL_OWNER:
+        if not args.model:
+            raise ValueError("the model owner needs --model")
+        state = _load(args.model, ["0.weight", "0.bias", "2.weight", "2.bias"])
+        kwargs["layers"] = [(state["0.weight"].double(), state["0.bias"].double()),
+                            (state["2.weight"].double(), state["2.bias"].double())]
+    elif args.rank == DATA_OWNER:
+        if not args.data:
+            raise ValueError("the data owner needs --data")
+        data = _load(args.data, ["images", "labels"])
+        kwargs["images"], labels = data["images"].double(), data["labels"]
+        if len(labels) != args.samples:
+            raise ValueError(f"--samples is {args.samples} but {args.data} holds {len(labels)}: agree on it first")
+    result, stats = run_party(args.rank, 2, args.master, private_inference, **kwargs, **common)
+    report = {"role": role, "rounds": stats.rounds, "bytes_sent": stats.bytes_sent,
+              "ms_per_batch": round(result["ms_per_batch"], 2)}
+    if labels is not None:
+        report["accuracy_private"] = round((result["logits"].argmax(1) == labels).float().mean().item(), 4)
+    return report
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rank", type=int, required=True)
-    parser.add_argument("--world-size", type=int, required=True, help="parties + 1 (the dealer)")
-    parser.add_argument("--master", required=True, help="HOST:PORT of rank 0")
-    parser.add_argument("--program", default="inference", choices=["inference", "relu", "mul", "matmul"])
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--timeout", type=float, default=120.0)
-    args = parser.parse_args(argv)
-    parties = args.world_size - 1
-    if parties != 2:
-        parser.error("these programs need exactly 2 parties plus the dealer (--world-size 3)")
-    if not 0 <= args.rank < args.world_size:
-        parser.error("rank must be in 0 .. world size - 1")
-    role = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner"}.get(args.rank, "dealer")
-    if args.program == "inference":
-        kwargs = {"batch": args.batch}
-        model, _, _, test_x, test_y = digits_task()
-        if args.rank == MODEL_OWNER:
-            kwargs["layers"] = model_layers(model)
-        elif args.rank == DATA_OWNER:
-            kwargs["images"] = test_x.double()
-        kwargs["n_samples"] = len(test_x)
-        result, stats = run_party(args.rank, parties, args.master, private_inference, args.seed, args.timeout, **kwargs)
-        report = {"role": role, "rounds": stats.rounds, "bytes_sent": stats.bytes_sent,
-                  "ms_per_batch": round(result["ms_per_batch"], 2)}
-        if args.rank == DATA_OWNER:
-            report["accuracy_private"] = round((result["logits"].argmax(1) == test_y).float().mean().item(), 4)
-    else:
-        shape = (args.size, args.size) if args.program == "matmul" else (args.size,)
-        result, stats = run_party(args.rank, parties, args.master, operation_cost, args.seed, args.timeout,
-                                  operation=args.program, shape=shape)
-        report = {"role": role, **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in result.items()}}
-    print(json.dumps(report), flush=True)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "new-identity":
+            identity = Identity.generate()
+            identity.save(args.out)
+            print(json.dumps({"identity": str(args.out), "fingerprint": identity.fingerprint}))
+        elif args.command == "prepare":
+            print(json.dumps({"written": [str(p) for p in prepare(args.out)]}))
+        else:
+            print(json.dumps(_run(args)), flush=True)
+    except (CourseCryptoError, ValueError, OSError) as error:   # readable, no traceback
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

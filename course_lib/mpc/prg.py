@@ -6,6 +6,7 @@ sending them (the "seed trick" used for input sharing and for the dealer's tripl
 """
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -30,3 +31,13 @@ class PRG:
         shape = tuple(shape) if not isinstance(shape, int) else (shape,)
         count = int(np.prod(shape, dtype=np.int64))
         return torch.from_numpy(np.frombuffer(self.random_bytes(8 * count), dtype="<i8").copy()).reshape(shape)
+
+
+def public_seed(seed, label: str) -> bytes:
+    """INSECURE — for reproducible runs only: a PRG seed derived from a public ``seed`` and a label.
+
+    Anyone who knows ``seed`` can redo this and so predict every share and mask (chapter 08).
+    """
+    base = (hashlib.sha256(b"course_lib mpc seed" + seed.to_bytes(16, "big", signed=True)).digest()
+            if isinstance(seed, int) else bytes(seed))
+    return hashlib.sha256(base + label.encode()).digest()

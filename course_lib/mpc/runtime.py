@@ -2,9 +2,10 @@
 
 ``run_in_process(program, ...)`` runs every party and the dealer as threads of this process —
 for notebooks and tests; every message is counted. ``run_distributed(program, ...)`` runs them
-as separate OS processes over ``torch.distributed`` (gloo on TCP): it uses the *spawn* start
-method (safe from Jupyter), an automatically chosen free port, one torch thread per process,
-and timeouts; each party returns its result to the parent, which alone prints. A party that
+as separate OS processes over a gloo process group (TCP): it uses the *spawn* start method
+(safe from Jupyter), an automatically chosen free port, one torch thread per process, and
+timeouts; every party has an identity key pinned in a roster, and all traffic goes through
+authenticated, encrypted channels (``course_lib.mpc.channel``); each party returns its result to the parent, which alone prints. A party that
 dies or stalls turns into a :class:`PartyFailedError` or :class:`MPCTimeoutError` within the
 timeout.
 
@@ -13,7 +14,6 @@ the dealer (SPMD). ``ctx.rank`` tells who is running it; ``ctx.is_dealer`` is tr
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import queue
@@ -21,50 +21,75 @@ import socket
 import threading
 import time
 import traceback
+import warnings
 
 import torch
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from . import channel
+from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
 from .dealer import Dealer
-from .errors import MPCError, MPCTimeoutError, PartyFailedError
-from .prg import PRG
+from .errors import InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, party_label
+from .prg import PRG, public_seed
 
 
-def _derive(seed: bytes, label: str) -> bytes:
-    return hashlib.sha256(seed + label.encode()).digest()
-
-
-def _seed_bytes(seed) -> bytes | None:
-    if seed is None:
-        return None
-    if isinstance(seed, int):
-        return hashlib.sha256(b"course_lib mpc seed" + seed.to_bytes(16, "big", signed=True)).digest()
-    return bytes(seed)
+def _warn_public_seed() -> None:
+    warnings.warn("insecure_seed: every PRG seed is derived from a public value, so anyone who knows it can "
+                  "recover every party's inputs; use it only for reproducible tests and demonstrations",
+                  InsecureSeedWarning, stacklevel=1)
 
 
 class Context:
-    """What one party knows: its rank, its communicator, and its PRG seeds.
+    """What one party knows: its rank, its communicator, its secure channels and PRG seeds.
 
-    Seeds: each pair of parties shares one (for input sharing without messages), and each party
-    shares one with the dealer (for triples). With ``seed`` given they are derived from it —
-    reproducible runs, for teaching and tests; with ``seed=None`` they are drawn from
-    ``os.urandom`` by one side and sent to the other during setup.
+    Setup runs a handshake with every other rank (``course_lib.mpc.channel``): with an
+    ``identity`` and a pinned ``roster`` it authenticates every peer and every message is then
+    sealed; with ``secure=False`` the key agreement is unauthenticated and messages travel in
+    clear (a baseline for measuring the channels' cost, and for showing what the wire reveals).
+    Either way the pair seeds (for input sharing) and the dealer seeds (for triples) are
+    derived from the agreed keys — never sent. ``insecure_seed`` replaces them by values derived
+    from a public seed: reproducible, and readable by anyone who knows the seed (it warns).
+    ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``.
     """
 
-    def __init__(self, comm, seed=None):
+    def __init__(self, comm, *, identity: Identity | None = None, roster: Roster | None = None,
+                 secure: bool = True, insecure_seed=None, record_view: bool = False):
         self.comm, self.rank, self.parties = comm, comm.rank, comm.parties
-        seed = _seed_bytes(seed)
+        self.view = [] if record_view else None
+        if secure and (identity is None or roster is None):
+            raise ValueError("secure channels need this party's identity and the roster of pinned fingerprints "
+                             "(or secure=False)")
+        seeds = self._handshake(identity or Identity.generate(), roster, secure)
+        if insecure_seed is not None:
+            _warn_public_seed()
+            seeds = {other: public_seed(insecure_seed, _pair_label(self.rank, other, self.parties)) for other in seeds}
         if self.is_dealer:
-            keys = [self._agree(i, None, seed, f"dealer {i}") for i in range(self.parties)]
-            self.party_prgs = [PRG(k) for k in keys]
+            self.party_prgs = [PRG(seeds[i]) for i in range(self.parties)]
         else:
-            self.pair_prgs = {}
-            for other in range(self.parties):
-                if other != self.rank:
-                    low, high = sorted((self.rank, other))
-                    self.pair_prgs[other] = PRG(self._agree(other, self.rank == low, seed, f"pair {low} {high}"))
-            self.dealer_prg = PRG(self._agree(self.parties, True, seed, f"dealer {self.rank}"))
+            self.pair_prgs = {other: PRG(seed) for other, seed in seeds.items() if other != self.parties}
+            self.dealer_prg = PRG(seeds[self.parties])
         self.dealer = Dealer(self)
+
+    def _handshake(self, identity: Identity, roster: Roster | None, secure: bool) -> dict[int, bytes]:
+        """Agree a channel and a seed with every other rank; returns {rank: seed}."""
+        comm, others = self.comm, [r for r in range(self.parties + 1) if r != self.rank]
+        states = {other: channel.hello(self.rank, other, identity) for other in others}
+        for other in others:
+            comm._send_raw(other, _as_tensor(states[other].hello))
+        hellos = {other: _as_bytes(comm._recv_raw(other, channel.HELLO_SIZE)) for other in others}
+        trust = roster if secure else Roster({r: channel.fingerprint(
+            ed25519_from(hellos[r][:32])) for r in others})   # unauthenticated: accept whoever answers
+        signatures = {other: channel.sign_transcript(states[other], hellos[other], trust, self.parties)
+                      for other in others}
+        for other in others:
+            comm._send_raw(other, _as_tensor(signatures[other]))
+        channels, seeds = {}, {}
+        for other in others:
+            signature = _as_bytes(comm._recv_raw(other, channel.SIGNATURE_SIZE))
+            channels[other], seeds[other] = channel.finish_handshake(states[other], signature, self.parties)
+        comm.channels = channels if secure else None
+        return seeds
 
     @property
     def is_dealer(self) -> bool:
@@ -74,34 +99,52 @@ class Context:
     def stats(self):
         return self.comm.stats
 
-    def _agree(self, other: int, i_choose: bool | None, seed, label: str) -> bytes:
-        """A 32-byte key shared with ``other``: derived from ``seed``, or drawn by one side and sent."""
-        if seed is not None:
-            return _derive(seed, label)
-        if i_choose is None:  # the dealer receives the seeds the parties chose
-            i_choose = False
-        if i_choose:
-            key = os.urandom(32)
-            self.comm.send(other, torch.frombuffer(bytearray(key), dtype=torch.uint8).clone())
-            return key
-        return bytes(self.comm.recv(other, torch.empty(32, dtype=torch.uint8)).numpy().tobytes())
+
+def _pair_label(rank: int, other: int, parties: int) -> str:
+    low, high = sorted((rank, other))
+    return f"dealer {low}" if high == parties else f"pair {low} {high}"
+
+
+def _as_tensor(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+def _as_bytes(tensor: torch.Tensor) -> bytes:
+    return tensor.numpy().tobytes()
+
+
+def ed25519_from(raw: bytes) -> ed25519.Ed25519PublicKey:
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+
+
+def new_identities(parties: int) -> tuple[dict[int, Identity], Roster]:
+    """Fresh identities for every rank (the dealer too) and the roster that pins them."""
+    identities = {rank: Identity.generate() for rank in range(parties + 1)}
+    return identities, Roster.of(identities)
 
 
 # ---------------------------------------------------------------- in one process
-def run_in_process(program, parties: int = 2, seed=None, timeout: float = 60.0, rank_kwargs=None, **kwargs):
+def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
+                   rank_kwargs=None, tap=None, record_view: bool = False, identities=None, roster=None, **kwargs):
     """Run ``program(ctx, **kwargs)`` for every party (and the dealer) as threads.
 
-    ``rank_kwargs[rank]`` adds keyword arguments for one party only (its private inputs).
+    ``rank_kwargs[rank]`` adds keyword arguments for one party only (its private inputs). Every
+    rank gets a fresh identity and the roster pinning all of them (or pass ``identities`` and
+    ``roster``); ``tap(src, dst, data)`` sees (and may replace) every raw message on the wire.
     Returns ``(results, stats)``: the computing parties' return values and their ``Stats``.
     """
-    hub = InProcessHub(parties, timeout)
+    hub = InProcessHub(parties, timeout, tap)
     world = parties + 1
+    if identities is None:
+        identities, fresh_roster = new_identities(parties)
+        roster = roster or fresh_roster
     results, stats, errors = [None] * world, [None] * world, [None] * world
     torch_threads = torch.get_num_threads()
 
     def party(rank):
         try:
-            ctx = Context(hub.comm(rank), seed)
+            ctx = Context(hub.comm(rank), identity=identities[rank], roster=roster, secure=secure,
+                          insecure_seed=insecure_seed, record_view=record_view)
             results[rank] = program(ctx, **kwargs, **(rank_kwargs or {}).get(rank, {}))
             stats[rank] = ctx.stats
         except BaseException as error:  # reported below, with the party's traceback
@@ -127,8 +170,7 @@ def run_in_process(program, parties: int = 2, seed=None, timeout: float = 60.0, 
                                     failures[0])
         if isinstance(error, MPCError):
             raise error
-        who = "the dealer" if rank == parties else f"party {rank}"
-        raise MPCError(f"{who} failed: {type(error).__name__}: {error}\n{trace}") from error
+        raise MPCError(f"{party_label(rank, parties)} failed: {type(error).__name__}: {error}\n{trace}") from error
     return results[:parties], stats[:parties]
 
 
@@ -139,33 +181,69 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def run_party(rank: int, parties: int, master: str, program, seed=None, timeout: float = 60.0, **kwargs):
-    """Join the computation as ``rank`` (one process): init gloo, run ``program``, return (result, stats).
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {address!r}")
+    return host.strip("[]"), int(port)
 
-    Used by :func:`run_distributed` and by ``python -m course_lib.mpc.party`` on separate machines.
+
+def _process_group(rank: int, world: int, master: str, host: str, timeout: float):
+    """A gloo group whose rendezvous and data sockets listen only on the given addresses.
+
+    Rank 0 binds the rendezvous store to the master address itself (``torch.distributed.TCPStore``
+    would listen on every interface); every rank binds its gloo device to ``host`` — an address,
+    so no interface name (``lo`` on Linux, ``lo0`` on macOS) is ever needed.
     """
     import datetime
     import torch.distributed as dist
-    host, port = master.rsplit(":", 1)
-    if host in ("127.0.0.1", "localhost"):
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    master_host, port = _split_address(master)
+    wait = datetime.timedelta(seconds=timeout)
+    listener = None
+    if rank == 0:
+        family = socket.AF_INET6 if ":" in master_host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((master_host, port))
+        listener.listen(64)
+        store = dist.TCPStore(master_host, port, world, True, wait, master_listen_fd=listener.fileno())
+    else:
+        store = dist.TCPStore(master_host, port, world, False, wait)
+    options = dist.ProcessGroupGloo._Options()
+    options._devices = [dist.ProcessGroupGloo.create_device(hostname=host)]
+    options._timeout = wait
+    return dist.ProcessGroupGloo(store, rank, world, options), store, listener
+
+
+def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
+              roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, **kwargs):
+    """Join the computation as ``rank`` (one process): connect, run ``program``, return (result, stats).
+
+    ``master`` is HOST:PORT of rank 0's rendezvous; ``host`` is the address this party listens on
+    (default: the master's host, right for one machine). Used by :func:`run_distributed` and by
+    ``python -m course_lib.mpc.party`` on separate machines.
+    """
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://{host}:{port}", rank=rank, world_size=parties + 1,
-                            timeout=datetime.timedelta(seconds=timeout))
+    group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout)
     try:
-        comm = DistributedComm(rank, parties)
-        ctx = Context(comm, seed)
+        comm = DistributedComm(rank, parties, group)
+        ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed)
         result = program(ctx, **kwargs)
         comm.finish()
-        dist.barrier()
+        group.barrier().wait()
         return result, ctx.stats
     finally:
-        dist.destroy_process_group()
+        del group
+        if listener is not None:
+            listener.close()
 
 
-def _process_main(rank, parties, master, program, seed, timeout, kwargs, results):
+def _process_main(rank, parties, master, program, options, kwargs, results):
     try:
-        result, stats = run_party(rank, parties, master, program, seed, timeout, **kwargs)
+        identity = options.pop("identity_bytes")
+        result, stats = run_party(rank, parties, master, program,
+                                  identity=Identity.from_private_bytes(identity) if identity else None,
+                                  **options, **kwargs)
         # plain pickle copies tensors by value: torch's shared-memory hand-off would need this
         # process to stay alive until the parent has read the result
         results.put((rank, "ok", pickle.dumps(result), stats))
@@ -178,8 +256,7 @@ def _rank_of(process) -> int:
 
 
 def _who(process, parties: int) -> str:
-    rank = _rank_of(process)
-    return "the dealer" if rank == parties else f"party {rank}"
+    return party_label(_rank_of(process), parties)
 
 
 def _dead(processes, collected):
@@ -187,19 +264,30 @@ def _dead(processes, collected):
     return [p for p in processes if p.exitcode not in (None, 0) and _rank_of(p) not in collected]
 
 
-def run_distributed(program, parties: int = 2, seed=None, timeout: float = 60.0, rank_kwargs=None, **kwargs):
+def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
+                    rank_kwargs=None, identities=None, roster=None, **kwargs):
     """Run ``program`` with one OS process per party plus one for the dealer, over gloo on localhost.
 
     Same arguments and return value as :func:`run_in_process`. ``program`` must be importable
-    (defined in a module, not in a notebook): the children are started with *spawn*.
+    (defined in a module, not in a notebook): the children are started with *spawn*. Each child
+    receives only its own identity key, the roster, and its own private inputs.
     """
     import multiprocessing as mp
     context = mp.get_context("spawn")
     master = f"127.0.0.1:{free_port()}"
     results = context.Queue()
     world = parties + 1
+    if identities is None:
+        identities, fresh_roster = new_identities(parties)
+        roster = roster or fresh_roster
+
+    def options(rank):
+        identity = identities.get(rank)
+        return {"identity_bytes": identity.private_bytes() if identity else None, "roster": roster, "secure": secure,
+                "insecure_seed": insecure_seed, "timeout": timeout}
+
     processes = [context.Process(target=_process_main, name=f"mpc-party-{r}", daemon=True,
-                                 args=(r, parties, master, program, seed, timeout,
+                                 args=(r, parties, master, program, options(r),
                                        {**kwargs, **(rank_kwargs or {}).get(r, {})}, results))
                  for r in range(world)]
     for p in processes:
@@ -221,7 +309,7 @@ def run_distributed(program, parties: int = 2, seed=None, timeout: float = 60.0,
             if status == "error":
                 time.sleep(0.5)  # a peer's death often shows up first as "connection closed" elsewhere
                 dead = _dead(processes, collected)
-                who = "the dealer" if rank == parties else f"party {rank}"
+                who = party_label(rank, parties)
                 cause = f"{_who(dead[0], parties)} died (exit code {dead[0].exitcode}); then " if dead else ""
                 raise PartyFailedError(f"{cause}{who} failed: {payload[0]}\n{payload[1]}")
     finally:

@@ -24,6 +24,8 @@ def open_values(ctx, *tensors, label: str = "open"):
     total = torch.zeros_like(flat)
     for share in ctx.comm.exchange(flat, label):
         total += share
+    if ctx.view is not None and not ctx.is_dealer:
+        ctx.view.append((label, total.clone()))   # what this party learns (chapter 08's attacks read it)
     out, start = [], 0
     for t in tensors:
         out.append(total[start:start + t.numel()].reshape(t.shape))
@@ -77,6 +79,8 @@ class SecretTensor:
             raw = self.ctx.comm.gather_sum(to, self.share, label="reveal")
             if raw is None:
                 return None
+            if self.ctx.view is not None:
+                self.ctx.view.append(("reveal", raw.clone()))
         return decode(raw, self.frac_bits) if self.frac_bits else raw
 
     # ------------------------------------------------------------ linear operations (local)

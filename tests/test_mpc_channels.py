@@ -1,0 +1,150 @@
+"""Secure channels between MPC parties (chapter 08): every attack on the wire is refused, naming the party."""
+import os
+import warnings
+
+import pytest
+import torch
+
+from course_lib import mpc
+from course_lib.mpc import SecretTensor, attacks, channel, programs
+from course_lib.mpc.comm import InProcessHub
+from course_lib.mpc.errors import (ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
+                                   UnknownPeerError)
+
+
+def reveal_secret(ctx, x=None):
+    """Party 0 shares x; the parties compute x³ (two Beaver products of one size) and reveal it."""
+    X = SecretTensor.from_owner(ctx, x, 0, shape=(4,))
+    seeds = {other: prg.seed for other, prg in getattr(ctx, "pair_prgs", {}).items()}
+    return {"value": (X * X * X).reveal(), "seeds": seeds, "share": X.share.clone()}
+
+
+X = torch.tensor([1.5, -2.0, 3.25, 0.5], dtype=torch.float64)
+
+
+class Wire:
+    """A tap that records every raw message and can replace the n-th one from src to dst."""
+
+    def __init__(self, attack=None):
+        self.messages, self.attack, self.count = [], attack, {}
+
+    def __call__(self, src, dst, data):
+        n = self.count[(src, dst)] = self.count.get((src, dst), 0) + 1
+        self.messages.append((src, dst, n, data.clone()))
+        return self.attack(src, dst, n, data) if self.attack else data
+
+
+def test_values_are_right_and_the_wire_shows_only_ciphertext():
+    wire = Wire()
+    results, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=wire)
+    assert torch.allclose(results[1]["value"], X ** 3, atol=1e-3)
+    payloads = b"".join(data.numpy().tobytes() for *_, data in wire.messages)
+    for party in results:
+        for seed in party["seeds"].values():
+            assert seed not in payloads, "a PRG seed travelled on the wire"
+    # the reveal: party 1 sends its share of x·x to party 0; in clear, the wire would carry it
+    plain_wire = Wire()
+    clear, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=plain_wire, secure=False)
+    assert torch.allclose(clear[1]["value"], X ** 3, atol=1e-3)
+    last_clear = [d for s, t, n, d in plain_wire.messages if (s, t) == (1, 0)][-1]
+    last_sealed = [d for s, t, n, d in wire.messages if (s, t) == (1, 0)][-1]
+    assert last_sealed.numel() == last_clear.numel() + channel.TAG_SIZE
+
+
+@pytest.mark.parametrize("attack,match", [
+    (lambda data, previous: torch.flip(data, [0]), "message #0 from party 1 to party 0"),
+    (lambda data, previous: torch.randint(0, 256, data.shape, dtype=torch.uint8), "forged, replayed, reordered"),
+    (lambda data, previous: previous if previous is not None else data, "message #1 from party 1"),
+])
+def test_tampered_garbage_and_replayed_messages_are_refused(attack, match):
+    seen = {}
+
+    def tamper(src, dst, n, data):
+        if (src, dst) != (1, 0) or n <= 2:            # the handshake: hello and signature
+            return data
+        previous, seen[n] = seen.get(n - 1), data.clone()
+        return attack(data, previous) if n >= (4 if "#1" in match else 3) else data
+
+    with pytest.raises(MessageAuthenticationError, match=match):
+        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=Wire(tamper), timeout=20)
+
+
+def test_reordered_messages_are_refused():
+    a = channel.Channel(0, 1, 2, b"a" * 32, b"b" * 32)
+    b = channel.Channel(1, 0, 2, b"b" * 32, b"a" * 32)
+    first, second = a.seal(b"first"), a.seal(b"second")
+    with pytest.raises(MessageAuthenticationError, match="message #0 from party 0 to party 1"):
+        b.open(second)
+    assert b.open(first) == b"first" and b.open(second) == b"second"
+    with pytest.raises(MessageAuthenticationError):
+        b.open(second)                                  # and a replay after the fact
+
+
+def test_unknown_peer_is_refused_by_name():
+    identities, roster = mpc.new_identities(2)
+    stranger = mpc.Identity.generate()
+    identities[1] = stranger                              # rank 1 is played by someone the roster does not pin
+    with pytest.raises(UnknownPeerError, match="party 1 presented identity key"):
+        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
+
+
+def test_a_peer_that_presents_a_pinned_key_it_does_not_hold_is_refused():
+    identities, roster = mpc.new_identities(2)
+    genuine = identities[1].public_key.public_bytes_raw()
+    identities[1] = mpc.Identity.generate()               # the impostor's own key ...
+
+    def present_genuine_key(src, dst, n, data):           # ... but it shows party 1's pinned public key
+        if src == 1 and n == 1:
+            data = data.clone()
+            data[:32] = torch.frombuffer(bytearray(genuine), dtype=torch.uint8)
+        return data
+
+    with pytest.raises(ImpersonationError, match="party 1's handshake signature does not verify"):
+        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster,
+                           tap=Wire(present_genuine_key), timeout=20)
+
+
+def test_dealer_impersonation_is_named():
+    identities, roster = mpc.new_identities(2)
+    identities[2] = mpc.Identity.generate()
+    with pytest.raises(UnknownPeerError, match="the dealer presented"):
+        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
+
+
+def test_secure_mode_needs_an_identity_and_a_roster():
+    with pytest.raises(ValueError, match="identity"):
+        mpc.Context(InProcessHub(2).comm(0))
+
+
+def test_roster_round_trip_and_identity_files(tmp_path):
+    identities, roster = mpc.new_identities(2)
+    assert mpc.Roster.from_json(roster.to_json()) == roster
+    identities[0].save(tmp_path / "id.pem")
+    assert (tmp_path / "id.pem").stat().st_mode & 0o077 == 0
+    assert mpc.Identity.load(tmp_path / "id.pem").fingerprint == identities[0].fingerprint
+    with pytest.raises(FileExistsError):
+        identities[1].save(tmp_path / "id.pem")           # never overwrite an identity
+
+
+def test_public_seed_warns_and_fresh_seeds_differ():
+    with pytest.warns(InsecureSeedWarning, match="public value"):
+        warnings.simplefilter("always")
+        first, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, insecure_seed=3)
+    second, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, insecure_seed=3)
+    assert torch.equal(first[1]["share"], second[1]["share"])          # reproducible
+    fresh = [mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}})[0][1]["share"] for _ in range(2)]
+    assert not torch.equal(fresh[0], fresh[1])                          # fresh randomness every run
+
+
+def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds():
+    """The model owner, from the values it legitimately sees, recovers the data owner's images."""
+    model, _, _, test_x, _ = programs.digits_task()
+    images = test_x[:100].double()
+    inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": images}}
+    for seed, recovered_exactly in ((1234, True), (None, False)):
+        results, _ = mpc.run_in_process(programs.private_inference_with_view, batch=100, warmup=0, n_samples=100,
+                                        insecure_seed=seed, record_view=True, rank_kwargs=inputs)
+        recovered = attacks.recover_inputs_from_public_seed(results[programs.MODEL_OWNER]["view"], 1234,
+                                                             shape=(100, 64))
+        error = (recovered - images).abs().max().item()
+        assert (error < 2**-16) == recovered_exactly, error
