@@ -149,13 +149,6 @@ def _mpc_operation(operation: str, shape) -> dict:
             "dealer_bytes": max(r["dealer_bytes"] for r in results), "processes": "2 parties + dealer, gloo, 1 thread each"}
 
 
-# CrypTen 0.4.1's machine-independent figures for the same MLP (shared CRYPTEN_NOTES): its logger counts
-# every all-reduce as sent + received, so its bytes are given on that basis and halved for "sent".
-CRYPTEN_MLP = {"rounds": 12, "bytes_sent_plus_received_per_party": 1_690_000, "bytes_sent_per_party_approx": 845_000,
-               "note": "TTP provider (separate dealer); its default TFP provider makes triples in party 0's "
-                       "process and gives no privacy against party 0. Milliseconds only as ratios in one run."}
-
-
 @benchmark
 def bench_mpc_inference(repeat: int = 4) -> dict:
     """Private inference of the digits MLP 64-32-10, batch 100, 2 parties + dealer as processes.
@@ -165,6 +158,7 @@ def bench_mpc_inference(repeat: int = 4) -> dict:
     noise between process placements exceeds the channels' cost). Bytes are sent per party, payload.
     """
     from .mpc import programs, run_distributed
+    from .mpc.baseline import CRYPTEN_MLP
     model, _, _, test_x, test_y = programs.digits_task()
     plain = (model(test_x).argmax(1) == test_y).float().mean().item()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}

@@ -17,6 +17,7 @@ from .prg import PRG
 from .sharing import reconstruct, share
 from .tensor import SecretTensor
 from .runtime import Context, new_identities, run_distributed, run_in_process
+from . import attacks, baseline, channel, runtime
 
 __all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "ImpersonationError",
            "InsecureSeedWarning", "MessageAuthenticationError", "UnknownPeerError", "Identity", "Roster",

@@ -50,11 +50,12 @@ class Context:
     Either way the pair seeds (for input sharing) and the dealer seeds (for triples) are
     derived from the agreed keys — never sent. ``insecure_seed`` replaces them by values derived
     from a public seed: reproducible, and readable by anyone who knows the seed (it warns).
-    ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``.
+    ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``. ``warn=False``
+    leaves the public-seed warning to the launcher (which warns once, in the caller's thread).
     """
 
     def __init__(self, comm, *, identity: Identity | None = None, roster: Roster | None = None,
-                 secure: bool = True, insecure_seed=None, record_view: bool = False):
+                 secure: bool = True, insecure_seed=None, record_view: bool = False, warn: bool = True):
         self.comm, self.rank, self.parties = comm, comm.rank, comm.parties
         self.view = [] if record_view else None
         if secure and (identity is None or roster is None):
@@ -62,7 +63,8 @@ class Context:
                              "(or secure=False)")
         seeds = self._handshake(identity or Identity.generate(), roster, secure)
         if insecure_seed is not None:
-            _warn_public_seed()
+            if warn:
+                _warn_public_seed()
             seeds = {other: public_seed(insecure_seed, _pair_label(self.rank, other, self.parties)) for other in seeds}
         if self.is_dealer:
             self.party_prgs = [PRG(seeds[i]) for i in range(self.parties)]
@@ -140,11 +142,13 @@ def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: boo
         roster = roster or fresh_roster
     results, stats, errors = [None] * world, [None] * world, [None] * world
     torch_threads = torch.get_num_threads()
+    if insecure_seed is not None:
+        _warn_public_seed()
 
     def party(rank):
         try:
             ctx = Context(hub.comm(rank), identity=identities[rank], roster=roster, secure=secure,
-                          insecure_seed=insecure_seed, record_view=record_view)
+                          insecure_seed=insecure_seed, record_view=record_view, warn=False)
             results[rank] = program(ctx, **kwargs, **(rank_kwargs or {}).get(rank, {}))
             stats[rank] = ctx.stats
         except BaseException as error:  # reported below, with the party's traceback
@@ -216,7 +220,7 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
 
 
 def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
-              roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, **kwargs):
+              roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, warn: bool = True, **kwargs):
     """Join the computation as ``rank`` (one process): connect, run ``program``, return (result, stats).
 
     ``master`` is HOST:PORT of rank 0's rendezvous; ``host`` is the address this party listens on
@@ -227,7 +231,7 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
     group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout)
     try:
         comm = DistributedComm(rank, parties, group)
-        ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed)
+        ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn)
         result = program(ctx, **kwargs)
         comm.finish()
         group.barrier().wait()
@@ -280,11 +284,13 @@ def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bo
     if identities is None:
         identities, fresh_roster = new_identities(parties)
         roster = roster or fresh_roster
+    if insecure_seed is not None:
+        _warn_public_seed()
 
     def options(rank):
         identity = identities.get(rank)
         return {"identity_bytes": identity.private_bytes() if identity else None, "roster": roster, "secure": secure,
-                "insecure_seed": insecure_seed, "timeout": timeout}
+                "insecure_seed": insecure_seed, "timeout": timeout, "warn": False}
 
     processes = [context.Process(target=_process_main, name=f"mpc-party-{r}", daemon=True,
                                  args=(r, parties, master, program, options(r),
