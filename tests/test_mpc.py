@@ -252,10 +252,10 @@ def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path):
                    capture_output=True, check=True)
     extra = {r: ["--program", "mul", "--size", "10"] for r in range(3)}
     runs = _run_parties(tmp_path, extra, identity_of=lambda rank: 9 if rank == 1 else rank)   # an impostor as rank 1
-    codes = [code for code, _, _ in runs]
-    assert codes[0] == 1 and codes[2] == 1
-    for code, out, err in (runs[0], runs[2]):
-        assert "UnknownPeerError: party 1 presented identity key" in err and "Traceback" not in err
+    assert [code for code, _, _ in runs] == [1, 1, 1]
+    for code, out, err in runs:
+        assert err.startswith("error: ") and "Traceback" not in err
+    assert all("UnknownPeerError: party 1 presented identity key" in err for _, _, err in (runs[0], runs[2]))
 
 
 def test_party_command_keeps_inputs_with_their_owners(tmp_path):

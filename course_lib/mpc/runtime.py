@@ -30,7 +30,7 @@ from . import channel
 from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
 from .dealer import Dealer
-from .errors import InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, party_label
+from .errors import ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, party_label
 from .prg import PRG, public_seed
 
 
@@ -82,8 +82,12 @@ class Context:
         hellos = {other: _as_bytes(comm._recv_raw(other, channel.HELLO_SIZE)) for other in others}
         trust = roster if secure else Roster({r: channel.fingerprint(
             ed25519_from(hellos[r][:32])) for r in others})   # unauthenticated: accept whoever answers
-        signatures = {other: channel.sign_transcript(states[other], hellos[other], trust, self.parties)
-                      for other in others}
+        try:
+            signatures = {other: channel.sign_transcript(states[other], hellos[other], trust, self.parties)
+                          for other in others}
+        except ChannelError:
+            comm.finish()   # deliver the hellos already sent, so every honest peer reaches its own verdict
+            raise
         for other in others:
             comm._send_raw(other, _as_tensor(signatures[other]))
         channels, seeds = {}, {}
