@@ -47,3 +47,18 @@ def test_notebook_follows_the_chapter_template(path):
         assert section in text, f"missing section {section!r}"
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "import course_lib as cl" in code
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] != "00"], ids=lambda p: p.stem)
+def test_chapter_states_its_threat_model_near_the_top(path):
+    """Chapter 00 is the threat-model chapter; every other one has a short box before its first section."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    before_first_section = []
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and re.search(r"^## ", source, re.M):
+            break
+        before_first_section.append(source)
+    text = "\n".join(before_first_section)
+    assert "> **Threat model.**" in text, "state who is trusted, what the attacker can do, and what is not protected"
+    assert "not" in text.split("> **Threat model.**", 1)[1].split("\n\n")[0], "say what the chapter does not protect"
