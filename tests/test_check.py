@@ -277,6 +277,32 @@ def test_fixed_point_check():
     assert not cl.check.fixed_point(enc, lambda v: float(int((v - MOD if v >= 2**63 else v) / 2**16)))   # drops the fraction
 
 
+def test_and_gate_check():
+    def right(x, y, a, b, c):
+        d = e = 0
+        for xi, ai in zip(x, a):
+            d ^= xi ^ ai
+        for yi, bi in zip(y, b):
+            e ^= yi ^ bi
+        return [ci ^ (d & bi) ^ (e & ai) ^ ((d & e) if i == 0 else 0) for i, (ai, bi, ci) in enumerate(zip(a, b, c))]
+    assert cl.check.and_gate(right)
+    def every_party_adds_de(x, y, a, b, c):
+        d = e = 0
+        for xi, ai in zip(x, a):
+            d ^= xi ^ ai
+        for yi, bi in zip(y, b):
+            e ^= yi ^ bi
+        return [ci ^ (d & bi) ^ (e & ai) ^ (d & e) for ai, bi, ci in zip(a, b, c)]
+    assert not cl.check.and_gate(every_party_adds_de)
+    assert not cl.check.and_gate(lambda x, y, a, b, c: [xi & yi for xi, yi in zip(x, y)])   # ANDs the shares
+
+
+def test_truncate_shares_check():
+    assert cl.check.truncate_shares(lambda s, bits: [s[0] >> bits, (MOD - ((MOD - s[1]) >> bits)) % MOD])
+    assert not cl.check.truncate_shares(lambda s, bits: [s[0] >> bits, s[1] >> bits])          # both shift
+    assert not cl.check.truncate_shares(lambda s, bits: [s[0] >> bits, s[1]])                   # only one shifts
+
+
 # ---- chapter 08 exercises ----
 from course_lib.mpc import SecretTensor
 
@@ -319,7 +345,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 22
+    assert len(exercises) == 24
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"

@@ -11,7 +11,7 @@ from .ch03 import guess_the_label, hybrid_encryption, rsa_from_primes
 from .ch04 import read_sample, seal_samples
 from .ch05 import canonical_fingerprint, load_untrusted
 from .ch06 import evaluate
-from .ch07 import additive_share, beaver_multiply, fixed_point
+from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, truncate_shares
 from .ch08 import secure_max, secure_mean
 
 __all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
@@ -19,4 +19,4 @@ __all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",
            "read_sample", "seal_samples", "canonical_fingerprint", "load_untrusted", "evaluate",
-           "additive_share", "beaver_multiply", "fixed_point", "secure_max", "secure_mean"]
+           "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean"]

@@ -48,3 +48,42 @@ def fixed_point(fns, t, rng):
     for _ in range(50):
         x = rng.randrange(-2**40, 2**40) / 2**16
         t.equal(decode(encode(x)), x, f"round trip of {x}", kind="random")
+
+
+@exercise(hint="Open d = x ⊕ a and e = y ⊕ b (XOR all parties' d_i = x_i ⊕ a_i, likewise e). Then party i's share "
+               "of x ∧ y is c_i ⊕ (d ∧ b_i) ⊕ (e ∧ a_i), and exactly one party (party 0) also XORs in d ∧ e.")
+def and_gate(fn, t, rng):
+    def share(v, n):
+        s = [rng.randrange(MOD) for _ in range(n - 1)]
+        last = v
+        for part in s:
+            last ^= part
+        return s + [last]
+
+    def xor_all(values):
+        out = 0
+        for v in values:
+            out ^= v
+        return out
+    for trial in range(25):
+        n = 2 if trial < 10 else rng.randrange(3, 6)
+        x, y, a, b = (rng.randrange(MOD) for _ in range(4))
+        z = fn(share(x, n), share(y, n), share(a, n), share(b, n), share(a & b, n))
+        t.true(len(z) == n, f"one share per party ({n})")
+        t.equal(xor_all(z), x & y, f"{n} parties: XOR shares of x AND y (64 bits at once)", kind="random")
+
+
+@exercise(hint="Party 0 shifts its share: s0 >> bits. Party 1 shifts the negation of its share and negates back: "
+               "(2**64 − ((2**64 − s1) >> bits)) % 2**64. Shifting both shares directly is wrong half of the time.")
+def truncate_shares(fn, t, rng):
+    for trial in range(200):
+        bits = 16 if trial < 100 else rng.randrange(1, 30)
+        x = rng.randrange(-2**40, 2**40)
+        s0 = rng.randrange(MOD)
+        s1 = (x - s0) % MOD
+        out = fn([s0, s1], bits)
+        t.true(len(out) == 2, "two shares in, two shares out")
+        total = sum(out) % MOD
+        got = total - MOD if total >= 2**63 else total
+        t.true(abs(got - (x >> bits)) <= 1,
+               f"x = {x}, bits = {bits}: the shares open to {got}, not ⌊x / 2^{bits}⌋ = {x >> bits} (± 1)")
