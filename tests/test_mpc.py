@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import time
@@ -278,3 +279,48 @@ def test_rendezvous_and_data_sockets_listen_only_on_the_given_address():
     for sockets in results:
         assert sockets, "the program saw no listening socket of its own process"
         assert all(address.startswith("127.0.0.1:") for address in sockets), sockets
+
+
+@pytest.fixture
+def two_namespaces():
+    """Two network namespaces joined by a veth pair (10.231.7.1 ↔ 10.231.7.2): no loopback shortcut between them."""
+    import os
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to create network namespaces")
+    a, b = f"clmpc{os.getpid()}a", f"clmpc{os.getpid()}b"
+    setup = [["ip", "netns", "add", a], ["ip", "netns", "add", b],
+             ["ip", "link", "add", f"v{os.getpid()}a", "type", "veth", "peer", "name", f"v{os.getpid()}b"],
+             ["ip", "link", "set", f"v{os.getpid()}a", "netns", a], ["ip", "link", "set", f"v{os.getpid()}b", "netns", b],
+             ["ip", "-n", a, "addr", "add", "10.231.7.1/24", "dev", f"v{os.getpid()}a"],
+             ["ip", "-n", b, "addr", "add", "10.231.7.2/24", "dev", f"v{os.getpid()}b"],
+             ["ip", "-n", a, "link", "set", f"v{os.getpid()}a", "up"], ["ip", "-n", b, "link", "set", f"v{os.getpid()}b", "up"],
+             ["ip", "-n", a, "link", "set", "lo", "up"], ["ip", "-n", b, "link", "set", "lo", "up"]]
+    try:
+        for command in setup:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+            if done.returncode != 0:
+                pytest.skip(f"cannot create network namespaces here: {' '.join(command)}: {done.stderr.strip()}")
+        yield a, b
+    finally:
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def test_parties_in_separate_network_namespaces(tmp_path, two_namespaces):
+    """Model owner in one namespace, data owner and dealer in another: every socket must use the given address."""
+    a, b = two_namespaces
+    _party_setup(tmp_path)
+    port = 29000 + (os.getpid() % 1000)
+    placement = {0: (a, "10.231.7.1"), 1: (b, "10.231.7.2"), 2: (b, "10.231.7.2")}
+    procs = [subprocess.Popen(["ip", "netns", "exec", placement[rank][0], sys.executable, "-m", "course_lib.mpc.party",
+                               "run", "--rank", str(rank), "--master", f"10.231.7.1:{port}", "--host", placement[rank][1],
+                               "--identity", str(tmp_path / f"id{rank}.pem"), "--roster", str(tmp_path / "roster.json"),
+                               "--program", "mul", "--size", "100", "--timeout", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
+    runs = [(p.returncode, out, err) for p, (out, err) in ((p, p.communicate(timeout=180)) for p in procs)]
+    for code, out, err in runs:
+        assert code == 0, err
+    reports = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in runs]
+    assert [r["role"] for r in reports] == ["model owner", "data owner", "dealer"]
+    assert reports[0]["rounds"] == 1 and reports[1]["rounds"] == 1
