@@ -148,3 +148,14 @@ def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds()
                                                              shape=(100, 64))
         error = (recovered - images).abs().max().item()
         assert (error < 2**-16) == recovered_exactly, error
+
+
+def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_honest_model():
+    """What the semi-honest protocol does not cover (SPDZ-style MACs would detect it)."""
+    model, _, _, test_x, _ = programs.digits_task()
+    layers = programs.model_layers(model)
+    results, _ = mpc.run_in_process(attacks.extract_second_layer, rank_kwargs={
+        0: {"layers": layers}, 1: {"image": test_x[0].double()}})
+    stolen = attacks.second_layer_from_logits(results[1])              # (32, 10): W₂ᵀ
+    assert (stolen - layers[1][0].t()).abs().max().item() < 1e-3
+    assert results[0] is None                                           # the model owner saw nothing wrong

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import torch
 
-from .fixed_point import FRAC_BITS, decode
+from .fixed_point import FRAC_BITS, decode, encode
 from .prg import PRG, public_seed
+from .programs import DATA_OWNER, mlp_forward, share_model
+from .tensor import SecretTensor
 
-__all__ = ["recover_inputs_from_public_seed"]
+__all__ = ["recover_inputs_from_public_seed", "extract_second_layer", "second_layer_from_logits"]
 
 
 def recover_inputs_from_public_seed(view, seed, shape, frac_bits: int = FRAC_BITS) -> torch.Tensor:
@@ -26,3 +28,38 @@ def recover_inputs_from_public_seed(view, seed, shape, frac_bits: int = FRAC_BIT
     e = opened[:count].reshape(shape)
     a = sum(PRG(public_seed(seed, f"dealer {party}")).ring(shape) for party in range(2))
     return decode(e + a, frac_bits)
+
+
+def extract_second_layer(ctx, layers=None, image=None, sizes=(64, 32, 10)):
+    """A *malicious* data owner learns the model owner's second-layer weights from one inference.
+
+    The data owner sends the same image in every row of a batch of ``sizes[1] + 1`` and, in the
+    second Beaver matrix product, adds Δ to its share of the opened e = h − A: row 0 gets nothing,
+    row j + 1 gets 1.0 at hidden unit j. Since the product then equals (h + Δ)·W₂, the logits of
+    row j + 1 minus those of row 0 are row j of W₂ᵀ. Everyone else runs the honest protocol; in
+    the semi-honest model nothing notices. Returns the data owner's logits (others: None).
+    """
+    hidden = sizes[1]
+    rows = hidden + 1
+    if ctx.rank == DATA_OWNER:
+        delta = torch.zeros((rows, hidden), dtype=torch.int64)
+        delta[1:] = torch.eye(hidden, dtype=torch.int64) * int(encode(torch.tensor(1.0)))
+        seen = {"matmul": 0}
+
+        def add_delta(label, flat):
+            if label == "matmul":
+                seen["matmul"] += 1
+                if seen["matmul"] == 2:                   # layer 2's opening of e = h − A, then f = W₂ − B
+                    flat = flat.clone()
+                    flat[:rows * hidden] += delta.reshape(-1)
+            return flat
+        ctx.tamper = add_delta
+    shared_layers = share_model(ctx, layers, sizes)
+    batch = image.reshape(1, -1).repeat(rows, 1) if image is not None else None
+    x = SecretTensor.from_owner(ctx, batch, DATA_OWNER, shape=(rows, sizes[0]))
+    return mlp_forward(ctx, x, shared_layers).reveal(to=DATA_OWNER)
+
+
+def second_layer_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Row j of the recovered W₂ᵀ is logits[j + 1] − logits[0] (see :func:`extract_second_layer`)."""
+    return logits[1:] - logits[0]

@@ -58,6 +58,7 @@ class Context:
                  secure: bool = True, insecure_seed=None, record_view: bool = False, warn: bool = True):
         self.comm, self.rank, self.parties = comm, comm.rank, comm.parties
         self.view = [] if record_view else None
+        self.tamper = None    # set only by a deliberately malicious program (chapter 08's cheating party)
         if secure and (identity is None or roster is None):
             raise ValueError("secure channels need this party's identity and the roster of pinned fingerprints "
                              "(or secure=False)")
