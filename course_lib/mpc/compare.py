@@ -106,13 +106,17 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> SecretTensor:
     it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
     """
     n = int(np.prod(shape, dtype=np.int64))
-    r_plane, r_arith = ctx.dealer.random_bit(plane.shape, n)
+    if getattr(ctx, "authenticated", False):
+        r_plane, r_arith, mac_r = ctx.dealer.authenticated_random_bit(plane.shape, n)
+    else:
+        (r_plane, r_arith), mac_r = ctx.dealer.random_bit(plane.shape, n), None
     (c_plane,) = open_xor(ctx, plane ^ r_plane, label="bit conversion")
     c = from_bit_plane(c_plane, n)
     share = r_arith - 2 * c * r_arith
     if ctx.rank == 0:
         share = share + c
-    return SecretTensor(ctx, share.reshape(shape), 0)
+    mac = None if mac_r is None else (mac_r - 2 * c * mac_r + ctx.mac_key * c).reshape(shape)
+    return SecretTensor(ctx, share.reshape(shape), 0, mac)
 
 
 def lt_zero(x: SecretTensor) -> SecretTensor:
@@ -128,6 +132,8 @@ def relu(x: SecretTensor) -> SecretTensor:
     s = c + r − 2cr and x·s = c·x + (1 − 2c)(e·r + a·r), all local.
     """
     ctx = x.ctx
+    if x.mac is not None:           # authenticated: the bit, then one authenticated product (9 rounds)
+        return x - x * lt_zero(x)
     plane = sign_bit(x)
     n = x.share.numel()
     r_plane, r, a, a_r = ctx.dealer.random_bit(plane.shape, n, masked_shape=(n,))

@@ -37,3 +37,7 @@ class MessageAuthenticationError(ChannelError):
 
 class InsecureSeedWarning(UserWarning):
     """All randomness comes from a public seed: anyone who knows it can recover every input (chapter 08)."""
+
+
+class CheatingDetectedError(MPCError):
+    """The MAC check failed: a party deviated from the protocol; the computation aborts (chapter 08)."""

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from . import channel
 from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
-from .dealer import Dealer
+from .dealer import AuthenticatingDealer, Dealer
 from .errors import ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, party_label
 from .prg import PRG, public_seed
 
@@ -50,12 +50,15 @@ class Context:
     Either way the pair seeds (for input sharing) and the dealer seeds (for triples) are
     derived from the agreed keys — never sent. ``insecure_seed`` replaces them by values derived
     from a public seed: reproducible, and readable by anyone who knows the seed (it warns).
-    ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``. ``warn=False``
+    ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``.
+    ``authenticated=True`` gives every shared value a SPDZ-style MAC and checks all opened values
+    before any output is revealed (``course_lib.mpc.authentication``). ``warn=False``
     leaves the public-seed warning to the launcher (which warns once, in the caller's thread).
     """
 
     def __init__(self, comm, *, identity: Identity | None = None, roster: Roster | None = None,
-                 secure: bool = True, insecure_seed=None, record_view: bool = False, warn: bool = True):
+                 secure: bool = True, insecure_seed=None, record_view: bool = False, warn: bool = True,
+                 authenticated: bool = False):
         self.comm, self.rank, self.parties = comm, comm.rank, comm.parties
         self.view = [] if record_view else None
         self.tamper = None    # set only by a deliberately malicious program (chapter 08's cheating party)
@@ -72,7 +75,9 @@ class Context:
         else:
             self.pair_prgs = {other: PRG(seed) for other, seed in seeds.items() if other != self.parties}
             self.dealer_prg = PRG(seeds[self.parties])
-        self.dealer = Dealer(self)
+        self.authenticated = authenticated
+        self.openings = []    # authenticated mode: (opened value, this party's MAC share), until checked
+        self.dealer = AuthenticatingDealer(self) if authenticated else Dealer(self)
 
     def _handshake(self, identity: Identity, roster: Roster | None, secure: bool) -> dict[int, bytes]:
         """Agree a channel and a seed with every other rank; returns {rank: seed}."""
@@ -132,7 +137,8 @@ def new_identities(parties: int) -> tuple[dict[int, Identity], Roster]:
 
 # ---------------------------------------------------------------- in one process
 def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
-                   rank_kwargs=None, tap=None, record_view: bool = False, identities=None, roster=None, **kwargs):
+                   rank_kwargs=None, tap=None, record_view: bool = False, identities=None, roster=None,
+                   authenticated: bool = False, **kwargs):
     """Run ``program(ctx, **kwargs)`` for every party (and the dealer) as threads.
 
     ``rank_kwargs[rank]`` adds keyword arguments for one party only (its private inputs). Every
@@ -153,7 +159,8 @@ def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: boo
     def party(rank):
         try:
             ctx = Context(hub.comm(rank), identity=identities[rank], roster=roster, secure=secure,
-                          insecure_seed=insecure_seed, record_view=record_view, warn=False)
+                          insecure_seed=insecure_seed, record_view=record_view, warn=False,
+                          authenticated=authenticated)
             results[rank] = program(ctx, **kwargs, **(rank_kwargs or {}).get(rank, {}))
             stats[rank] = ctx.stats
         except BaseException as error:  # reported below, with the party's traceback
@@ -225,7 +232,8 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
 
 
 def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
-              roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, warn: bool = True, **kwargs):
+              roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, warn: bool = True,
+              authenticated: bool = False, **kwargs):
     """Join the computation as ``rank`` (one process): connect, run ``program``, return (result, stats).
 
     ``master`` is HOST:PORT of rank 0's rendezvous; ``host`` is the address this party listens on
@@ -236,7 +244,8 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
     group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout)
     try:
         comm = DistributedComm(rank, parties, group)
-        ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn)
+        ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn,
+                      authenticated=authenticated)
         result = program(ctx, **kwargs)
         comm.finish()
         group.barrier().wait()
@@ -274,7 +283,7 @@ def _dead(processes, collected):
 
 
 def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
-                    rank_kwargs=None, identities=None, roster=None, **kwargs):
+                    rank_kwargs=None, identities=None, roster=None, authenticated: bool = False, **kwargs):
     """Run ``program`` with one OS process per party plus one for the dealer, over gloo on localhost.
 
     Same arguments and return value as :func:`run_in_process`. ``program`` must be importable
@@ -295,7 +304,7 @@ def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bo
     def options(rank):
         identity = identities.get(rank)
         return {"identity_bytes": identity.private_bytes() if identity else None, "roster": roster, "secure": secure,
-                "insecure_seed": insecure_seed, "timeout": timeout, "warn": False}
+                "insecure_seed": insecure_seed, "timeout": timeout, "warn": False, "authenticated": authenticated}
 
     processes = [context.Process(target=_process_main, name=f"mpc-party-{r}", daemon=True,
                                  args=(r, parties, master, program, options(r),

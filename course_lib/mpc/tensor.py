@@ -14,6 +14,8 @@ import numbers
 
 import torch
 
+from .authentication import check_macs
+from .dealer import logical_shift
 from .errors import MPCError
 from .fixed_point import FRAC_BITS, decode, encode
 
@@ -35,11 +37,26 @@ def open_values(ctx, *tensors, label: str = "open"):
     return out
 
 
-class SecretTensor:
-    """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits)."""
+def open_authenticated(ctx, pairs, label: str):
+    """Open several (share, MAC share) pairs in one round; remember them for the next MAC check."""
+    values = open_values(ctx, *(share for share, _ in pairs), label=label)
+    if not ctx.is_dealer:
+        ctx.openings += [(value, mac) for value, (_, mac) in zip(values, pairs)]
+    return values
 
-    def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS):
+
+class SecretTensor:
+    """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits).
+
+    In authenticated mode (``ctx.authenticated``) it also holds ``mac``, this party's share of
+    α·value; every operation keeps it valid (chapter 08).
+    """
+
+    def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS, mac: torch.Tensor | None = None):
         self.ctx, self.share, self.frac_bits = ctx, share, frac_bits
+        if mac is None and getattr(ctx, "authenticated", False):
+            mac = torch.zeros_like(share)     # only ever used for shares of zero (e.g. initial weights)
+        self.mac = mac
 
     # ------------------------------------------------------------ creating and revealing
     @classmethod
@@ -55,6 +72,8 @@ class SecretTensor:
         elif shape is None:
             raise ValueError("parties other than the owner must give the shape")
         shape = tuple(shape)
+        if getattr(ctx, "authenticated", False):
+            return cls._authenticated_input(ctx, encoded if ctx.rank == owner else None, owner, shape, frac_bits)
         if ctx.is_dealer:
             return cls(ctx, torch.zeros(shape, dtype=torch.int64), frac_bits)
         if ctx.rank == owner:
@@ -66,15 +85,31 @@ class SecretTensor:
             share = ctx.pair_prgs[owner].ring(shape)
         return cls(ctx, share, frac_bits)
 
+    @classmethod
+    def _authenticated_input(cls, ctx, encoded, owner, shape, frac_bits):
+        """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round."""
+        r, mac, full = ctx.dealer.input_mask(shape, owner)
+        contribution = encoded - full if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
+        (d,) = open_values(ctx, contribution, label="input")
+        share = r + d if ctx.rank == 0 else r
+        return cls(ctx, share, frac_bits, mac + ctx.mac_key * d)
+
     @property
     def shape(self):
         return self.share.shape
 
     def reveal_raw(self) -> torch.Tensor:
+        if self.mac is not None:
+            check_macs(self.ctx)                               # everything opened so far, before the output
+            (raw,) = open_authenticated(self.ctx, [(self.share, self.mac)], label="reveal")
+            check_macs(self.ctx)                               # and the output itself
+            return raw
         return open_values(self.ctx, self.share, label="reveal")[0]
 
     def reveal(self, to: int | None = None):
         """Open the value (decoded) to every party, or only to party ``to`` (others get ``None``)."""
+        if self.mac is not None and to is not None:
+            return self._reveal_authenticated_to(to)
         if to is None:
             raw = self.reveal_raw()
         else:
@@ -85,9 +120,25 @@ class SecretTensor:
                 self.ctx.view.append(("reveal", raw.clone()))
         return decode(raw, self.frac_bits) if self.frac_bits else raw
 
+    def _reveal_authenticated_to(self, to: int):
+        """Check, then open x − r for an authenticated mask r that only party ``to`` knows; check again."""
+        ctx = self.ctx
+        check_macs(ctx)
+        r, mac, full = ctx.dealer.input_mask(self.shape, to)
+        (masked,) = open_authenticated(ctx, [(self.share - r, self.mac - mac)], label="reveal")
+        check_macs(ctx)
+        if ctx.rank != to:
+            return None
+        raw = masked + full
+        return decode(raw, self.frac_bits) if self.frac_bits else raw
+
     # ------------------------------------------------------------ linear operations (local)
-    def _like(self, share, frac_bits=None):
-        return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits)
+    def _like(self, share, frac_bits=None, mac=None):
+        return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits, mac)
+
+    def _map(self, fn):
+        """The same linear map applied to the share and, if there is one, the MAC share."""
+        return self._like(fn(self.share), mac=None if self.mac is None else fn(self.mac))
 
     def _public(self, value) -> torch.Tensor:
         """A public constant encoded at this tensor's scale, added by party 0 only."""
@@ -97,13 +148,15 @@ class SecretTensor:
     def __add__(self, other):
         if isinstance(other, SecretTensor):
             self._check_scale(other)
-            return self._like(self.share + other.share)
-        return self._like(self.share + self._public(other))
+            mac = None if self.mac is None else self.mac + other.mac
+            return self._like(self.share + other.share, mac=mac)
+        mac = None if self.mac is None else self.mac + self.ctx.mac_key * encode(other, self.frac_bits)
+        return self._like(self.share + self._public(other), mac=mac)
 
     __radd__ = __add__
 
     def __neg__(self):
-        return self._like(-self.share)
+        return self._map(lambda t: -t)
 
     def __sub__(self, other):
         return self + (-other if isinstance(other, SecretTensor) else -torch.as_tensor(other, dtype=torch.float64))
@@ -116,56 +169,80 @@ class SecretTensor:
             raise MPCError(f"adding values with {self.frac_bits} and {other.frac_bits} fractional bits")
 
     def sum(self, dim=None):
-        return self._like(self.share.sum() if dim is None else self.share.sum(dim))
+        return self._map(lambda t: t.sum() if dim is None else t.sum(dim))
 
     def __len__(self):
         return self.share.shape[0]
 
     def reshape(self, *shape):
-        return self._like(self.share.reshape(*shape))
+        return self._map(lambda t: t.reshape(*shape))
 
     def t(self):
-        return self._like(self.share.t())
+        return self._map(lambda t: t.t())
 
     def __getitem__(self, index):
-        return self._like(self.share[index])
+        return self._map(lambda t: t[index])
 
     @staticmethod
     def cat(tensors, dim=0):
-        return tensors[0]._like(torch.cat([t.share for t in tensors], dim))
+        mac = None if tensors[0].mac is None else torch.cat([t.mac for t in tensors], dim)
+        return tensors[0]._like(torch.cat([t.share for t in tensors], dim), mac=mac)
 
     # ------------------------------------------------------------ multiplication
     def __mul__(self, other):
         if isinstance(other, SecretTensor):
             return self._beaver(other, "mul")
         if isinstance(other, numbers.Integral) or (torch.is_tensor(other) and not other.is_floating_point()):
-            return self._like(self.share * torch.as_tensor(other, dtype=torch.int64))
-        return self._like(self.share * encode(other, FRAC_BITS), self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
+            return self._map(lambda t: t * torch.as_tensor(other, dtype=torch.int64))
+        encoded = encode(other, FRAC_BITS)
+        scaled = self._map(lambda t: t * encoded)
+        scaled.frac_bits = self.frac_bits + FRAC_BITS
+        return scaled.truncate(FRAC_BITS)
 
     __rmul__ = __mul__
 
     def __matmul__(self, other):
         if isinstance(other, SecretTensor):
             return self._beaver(other, "matmul")
-        return self._like(self.share @ encode(other, FRAC_BITS), self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
+        encoded = encode(other, FRAC_BITS)
+        product = self._map(lambda t: t @ encoded)
+        product.frac_bits = self.frac_bits + FRAC_BITS
+        return product.truncate(FRAC_BITS)
 
     def _beaver(self, other, kind: str):
         """Beaver's trick: open e = x − a and f = y − b; then x·y = c + e·b + a·f + e·f."""
         ctx = self.ctx
-        a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
-        e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
         op = torch.mul if kind == "mul" else torch.matmul
+        if self.mac is not None:
+            a, b, c, mac_a, mac_b, mac_c = ctx.dealer.authenticated_triple(self.shape, other.shape, kind)
+            e, f = open_authenticated(ctx, [(self.share - a, self.mac - mac_a), (other.share - b, other.mac - mac_b)],
+                                      label=kind)
+            mac = mac_c + op(e, mac_b) + op(mac_a, f) + ctx.mac_key * op(e, f)
+        else:
+            a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
+            e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
+            mac = None
         z = c + op(e, b) + op(a, f)
         if ctx.rank == 0:
             z = z + op(e, f)
-        result = SecretTensor(ctx, z, self.frac_bits + other.frac_bits)
+        result = SecretTensor(ctx, z, self.frac_bits + other.frac_bits, mac)
         if self.frac_bits and other.frac_bits:
             return result.truncate(min(self.frac_bits, other.frac_bits))
         return result
 
     def truncate(self, bits: int):
-        """Divide by 2^bits (drop fractional bits after a fixed-point product), locally."""
+        """Divide by 2^bits (drop fractional bits after a fixed-point product), locally.
+
+        Authenticated: open c = x + r for the dealer's pair (r, r >> bits); then x >> bits ≈
+        (c >> bits) − (r >> bits), which keeps the MAC valid (one round; same failure rate).
+        """
         ctx = self.ctx
+        if self.mac is not None:
+            r, mac_r, shifted, mac_shifted = ctx.dealer.truncation_pair(self.shape, bits)
+            (c,) = open_authenticated(ctx, [(self.share + r, self.mac + mac_r)], label="truncate")
+            public = logical_shift(c, bits)
+            share = (public if ctx.rank == 0 else 0) - shifted
+            return SecretTensor(ctx, share, self.frac_bits - bits, ctx.mac_key * public - mac_shifted)
         if ctx.parties != 2:
             raise MPCError("local truncation is defined for two computing parties")
         if ctx.is_dealer:
