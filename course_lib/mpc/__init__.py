@@ -9,7 +9,7 @@ counted) and ``torch.distributed``/gloo (one OS process per party plus the deale
 Protocols are written once, from one party's point of view (SPMD): every party — and the
 dealer — runs the same program; the dealer's copy only produces correlated randomness.
 """
-from .errors import (ChannelError, ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
+from .errors import (ChannelError, CheatingDetectedError, ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
                      MPCTimeoutError, PartyFailedError, UnknownPeerError)
 from .channel import Identity, Roster
 from .fixed_point import FRAC_BITS, decode, encode
@@ -17,9 +17,9 @@ from .prg import PRG
 from .sharing import reconstruct, share
 from .tensor import SecretTensor
 from .runtime import Context, new_identities, run_distributed, run_in_process
-from . import attacks, baseline, channel, runtime
+from . import attacks, authentication, baseline, channel, runtime
 
-__all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "ImpersonationError",
+__all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "CheatingDetectedError", "ImpersonationError",
            "InsecureSeedWarning", "MessageAuthenticationError", "UnknownPeerError", "Identity", "Roster",
            "new_identities", "FRAC_BITS", "decode", "encode", "PRG",
            "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process"]

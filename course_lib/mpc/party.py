@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", type=int, default=100, help="batch size (public)")
     run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
+    run.add_argument("--authenticated", action="store_true",
+                     help="SPDZ-style MACs on every shared value: a party that changes what it opens is caught "
+                          "(all three parties must give it; about twice the rounds and dealer traffic)")
     run.add_argument("--insecure-seed", type=int, default=None,
                      help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")
@@ -112,7 +115,7 @@ def _run(args) -> dict:
             raise ValueError(f"--{flag} belongs to the {'model' if flag == 'model' else 'data'} owner, "
                              f"not the {ROLES[args.rank]}: each party holds only its own input")
     common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
-                  insecure_seed=args.insecure_seed, timeout=args.timeout)
+                  insecure_seed=args.insecure_seed, timeout=args.timeout, authenticated=args.authenticated)
     role = ROLES[args.rank]
     if args.program != "inference":
         shape = (args.size, args.size) if args.program == "matmul" else (args.size,)
