@@ -277,21 +277,20 @@ def test_fixed_point_check():
     assert not cl.check.fixed_point(enc, lambda v: float(int((v - MOD if v >= 2**63 else v) / 2**16)))   # drops the fraction
 
 
+def _xor_opened(shares, masks):
+    opened = 0
+    for share, mask in zip(shares, masks):
+        opened ^= share ^ mask
+    return opened
+
+
 def test_and_gate_check():
     def right(x, y, a, b, c):
-        d = e = 0
-        for xi, ai in zip(x, a):
-            d ^= xi ^ ai
-        for yi, bi in zip(y, b):
-            e ^= yi ^ bi
+        d, e = _xor_opened(x, a), _xor_opened(y, b)
         return [ci ^ (d & bi) ^ (e & ai) ^ ((d & e) if i == 0 else 0) for i, (ai, bi, ci) in enumerate(zip(a, b, c))]
     assert cl.check.and_gate(right)
     def every_party_adds_de(x, y, a, b, c):
-        d = e = 0
-        for xi, ai in zip(x, a):
-            d ^= xi ^ ai
-        for yi, bi in zip(y, b):
-            e ^= yi ^ bi
+        d, e = _xor_opened(x, a), _xor_opened(y, b)
         return [ci ^ (d & bi) ^ (e & ai) ^ (d & e) for ai, bi, ci in zip(a, b, c)]
     assert not cl.check.and_gate(every_party_adds_de)
     assert not cl.check.and_gate(lambda x, y, a, b, c: [xi & yi for xi, yi in zip(x, y)])   # ANDs the shares

@@ -211,24 +211,35 @@ class SecretTensor:
 
     def _beaver(self, other, kind: str):
         """Beaver's trick: open e = x − a and f = y − b; then x·y = c + e·b + a·f + e·f."""
-        ctx = self.ctx
-        op = torch.mul if kind == "mul" else torch.matmul
         if self.mac is not None:
-            a, b, c, mac_a, mac_b, mac_c = ctx.dealer.authenticated_triple(self.shape, other.shape, kind)
-            e, f = open_authenticated(ctx, [(self.share - a, self.mac - mac_a), (other.share - b, other.mac - mac_b)],
-                                      label=kind)
-            mac = mac_c + op(e, mac_b) + op(mac_a, f) + ctx.mac_key * op(e, f)
-        else:
-            a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
-            e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
-            mac = None
+            return self._authenticated_beaver(other, kind)
+        ctx = self.ctx
+        a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
+        e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
+        op = torch.mul if kind == "mul" else torch.matmul
         z = c + op(e, b) + op(a, f)
         if ctx.rank == 0:
             z = z + op(e, f)
-        result = SecretTensor(ctx, z, self.frac_bits + other.frac_bits, mac)
+        return self._rescale(SecretTensor(ctx, z, self.frac_bits + other.frac_bits), other)
+
+    def _authenticated_beaver(self, other, kind: str):
+        """Beaver's trick on authenticated shares: the MAC of x·y is m_c + e·m_b + m_a·f + α·e·f (chapter 08)."""
+        ctx = self.ctx
+        a, b, c, mac_a, mac_b, mac_c = ctx.dealer.authenticated_triple(self.shape, other.shape, kind)
+        e, f = open_authenticated(ctx, [(self.share - a, self.mac - mac_a), (other.share - b, other.mac - mac_b)],
+                                  label=kind)
+        op = torch.mul if kind == "mul" else torch.matmul
+        z = c + op(e, b) + op(a, f)
+        if ctx.rank == 0:
+            z = z + op(e, f)
+        mac = mac_c + op(e, mac_b) + op(mac_a, f) + ctx.mac_key * op(e, f)
+        return self._rescale(SecretTensor(ctx, z, self.frac_bits + other.frac_bits, mac), other)
+
+    def _rescale(self, product, other):
+        """Truncate a fixed-point product back to one scale (integers need no truncation)."""
         if self.frac_bits and other.frac_bits:
-            return result.truncate(min(self.frac_bits, other.frac_bits))
-        return result
+            return product.truncate(min(self.frac_bits, other.frac_bits))
+        return product
 
     def truncate(self, bits: int):
         """Divide by 2^bits (drop fractional bits after a fixed-point product), locally.
