@@ -15,6 +15,7 @@ import sys
 from .timing import throughput
 
 BENCHMARKS = {}
+OPTIONS = {"crypten": None}   # --crypten PYTHON: an interpreter with CrypTen 0.4.1, to measure it in the same run
 
 
 def benchmark(fn):
@@ -179,6 +180,7 @@ def bench_mpc_inference(repeat: int = 4) -> dict:
                                  "rounds": owner["rounds_per_batch"],
                                  "bytes_sent_per_party": max(r["bytes_per_batch"] for r in results),
                                  "dealer_bytes": owner["dealer_bytes_per_batch"]}
+    crypten = _crypten_measured(model, test_x, test_y, best["secure"]) if OPTIONS["crypten"] else CRYPTEN_MLP
     return {"model": "mlp-64-32-10", "batch": 100, "secure_channels": True, "ms_per_batch": round(best["secure"], 2),
             "ms_per_batch_channels_off": round(best["off"], 2),
             "channel_overhead": round(best["secure"] / best["off"], 3),
@@ -187,7 +189,29 @@ def bench_mpc_inference(repeat: int = 4) -> dict:
             "bytes_sent_plus_received_per_party": 2 * sent, "dealer_bytes": semi_honest["dealer_bytes_per_batch"],
             "authenticated": {**authenticated, "ms_per_batch": round(best["authenticated"], 2),
                               "vs_semi_honest": round(best["authenticated"] / best["secure"], 3)},
-            "crypten_0_4_1": CRYPTEN_MLP}
+            "crypten_0_4_1": crypten}
+
+
+def _crypten_measured(model, test_x, test_y, ours_ms: float) -> dict:
+    """Run course_lib/crypten_baseline.py under the --crypten interpreter on the same weights and images."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from .mpc import programs
+    layers = programs.model_layers(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "inputs.pt"
+        torch.save({"w1": layers[0][0].float(), "b1": layers[0][1].float(), "w2": layers[1][0].float(),
+                    "b2": layers[1][1].float(), "images": test_x.float(), "labels": test_y}, inputs)
+        done = subprocess.run([OPTIONS["crypten"], str(Path(__file__).with_name("crypten_baseline.py")), str(inputs)],
+                              capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the CrypTen baseline failed: {done.stderr.strip().splitlines()[-1:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**figures, "bytes_sent_per_party_approx": figures["bytes_sent_plus_received_per_party"] // 2,
+            "ours_over_crypten_ms": round(ours_ms / figures["ms_per_batch"], 3), "measured": "same run, same machine"}
 
 
 @benchmark
@@ -235,7 +259,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the benchmark names")
+    parser.add_argument("--crypten", metavar="PYTHON",
+                        help="an interpreter with CrypTen 0.4.1 installed: mpc_inference then measures CrypTen too, "
+                             "in the same run (see the course's CrypTen notes for installing it beside torch 2.13)")
     args = parser.parse_args(argv)
+    OPTIONS["crypten"] = args.crypten
     if args.list:
         for name, fn in BENCHMARKS.items():
             print(f"{name}: {fn.__doc__.splitlines()[0]}")

@@ -1,3 +1,4 @@
+import pytest
 """The benchmark command's interface (the figures themselves are measured by running it, not here)."""
 import json
 import subprocess
@@ -27,3 +28,15 @@ def test_benchmarks_print_one_json_object_per_line(capsys):
 def test_unknown_benchmark_is_a_clear_error():
     done = subprocess.run([sys.executable, "-m", "course_lib.bench", "nope"], capture_output=True, text=True)
     assert done.returncode == 2 and "unknown benchmark" in done.stderr
+
+
+def test_crypten_baseline_needs_an_interpreter_with_crypten(monkeypatch):
+    """Without CrypTen the optional comparison fails with a clear error, not a traceback from elsewhere."""
+    import sys
+    import torch
+    from course_lib import bench
+    from course_lib.mpc import programs
+    monkeypatch.setitem(bench.OPTIONS, "crypten", sys.executable)     # this interpreter has no CrypTen
+    model = programs.digits_task(epochs=1)[0]
+    with pytest.raises(RuntimeError, match="CrypTen baseline failed"):
+        bench._crypten_measured(model, torch.zeros(4, 64), torch.zeros(4, dtype=torch.int64), ours_ms=1.0)
