@@ -5,6 +5,9 @@ replaced by ``raise NotImplementedError(...)`` carrying the exercise's title, at
 indentation. The outputs of exercise cells and of the ``cl.check`` cells that follow them are
 cleared, so the student notebook shows no solution and no stale "passed". Everything else
 (explanations, demos, their outputs) is kept. The default output folder is ``student/``.
+
+A student notebook that already exists is **never overwritten** — it may hold a learner's work —
+unless ``--force`` is given; the command says which ones it skipped.
 """
 from __future__ import annotations
 
@@ -58,26 +61,42 @@ def student_notebook(nb):
     return nb
 
 
-def build(paths=None, out: Path | None = None) -> list[Path]:
-    """Write student versions of ``paths`` (default: all notebooks) into ``out``; returns the files."""
+def build(paths=None, out: Path | None = None, *, force: bool = False) -> list[Path]:
+    """Write student versions of ``paths`` (default: all notebooks) into ``out``; returns the files written.
+
+    Existing files are kept (a learner's work) unless ``force`` is true; see :func:`build_report`.
+    """
+    return build_report(paths, out, force=force)[0]
+
+
+def build_report(paths=None, out: Path | None = None, *, force: bool = False) -> tuple[list[Path], list[Path]]:
+    """Like :func:`build`, returning ``(written, skipped because they already exist)``."""
     out = Path(out or REPO_ROOT / "student")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, skipped = [], []
     for path in paths or sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
         path = Path(path)
         target = out / path.name
+        if target.exists() and not force:
+            skipped.append(target)
+            continue
         nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
         written.append(target)
-    return written
+    return written, skipped
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="instructor notebooks (default: notebooks/*.ipynb)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: student/)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite student notebooks that already exist (their edits are lost)")
     args = parser.parse_args(argv)
-    for path in build(args.notebooks or None, args.out):
+    written, skipped = build_report(args.notebooks or None, args.out, force=args.force)
+    for path in written:
         print(f"wrote {path}")
+    for path in skipped:
+        print(f"kept {path}: it exists and may hold your work (--force overwrites it)")
     return 0
 
 

@@ -57,3 +57,16 @@ def test_student_notebook_runs_except_for_the_stubs(student_dir, path):
         if "cl.check." in cell.source and any(o.output_type == "execute_result" for o in cell.outputs):
             assert "not yet solved" in str(cell.outputs[-1].data["text/plain"]), f"cell {index}"
     assert not_solved >= 1
+
+
+def test_building_twice_keeps_a_learners_work(tmp_path, capsys):
+    first = student.build(NOTEBOOKS[:2], tmp_path)
+    edited = first[0]
+    nb = nbformat.read(edited, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("my notes"))
+    nbformat.write(nb, edited)
+    assert student.main([str(p) for p in NOTEBOOKS[:2]] + ["--out", str(tmp_path)]) == 0
+    assert "my notes" in edited.read_text()
+    assert "kept" in capsys.readouterr().out
+    student.build(NOTEBOOKS[:1], tmp_path, force=True)
+    assert "my notes" not in edited.read_text()
