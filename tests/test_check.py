@@ -349,3 +349,106 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
         assert f"cl.check.{name}(" in notebooks, f"{name} is not used by any chapter"
+
+
+# ---- insecure or subtly wrong answers that the checks must reject (reason in each test's name) ----
+import pickle as _pickle
+import random as _random
+
+
+def test_tool_for_threat_accepts_aead_with_associated_data_for_swapped_samples():
+    from course_lib.check.ch00 import THREAT_TOOLS
+    answers = dict(THREAT_TOOLS)
+    assert cl.check.tool_for_threat(answers.get)
+    answers["an attacker who swaps a few training samples in the shared bucket"] = "aead"
+    assert cl.check.tool_for_threat(answers.get)
+    answers["a model file replaced on the model hub by a backdoored one"] = "aead"     # a key holder can re-encrypt
+    assert not cl.check.tool_for_threat(answers.get)
+
+
+def test_seal_tensor_rejects_pickle_and_torch_save():
+    def pickled(key, tensor, ad):
+        return symmetric.encrypt(key, _pickle.dumps(tensor), ad)
+    def unpickle(key, sealed, ad):
+        return _pickle.loads(symmetric.decrypt(key, sealed, ad))
+    assert not cl.check.seal_tensor(pickled, unpickle)
+    def torch_saved(key, tensor, ad):
+        buffer = io.BytesIO()
+        torch.save(tensor, buffer)
+        return symmetric.encrypt(key, buffer.getvalue(), ad)
+    def torch_loaded(key, sealed, ad):
+        return torch.load(io.BytesIO(symmetric.decrypt(key, sealed, ad)), weights_only=True)
+    assert not cl.check.seal_tensor(torch_saved, torch_loaded)
+
+
+def test_merkle_root_rejects_an_empty_tree_that_recurses_forever():
+    def recursing(leaves):
+        if len(leaves) == 1:
+            return hashlib.sha256(b"\x00" + leaves[0]).digest()
+        k = 1
+        while k * 2 < len(leaves):
+            k *= 2
+        return hashlib.sha256(b"\x01" + recursing(leaves[:k]) + recursing(leaves[k:])).digest()
+    assert not cl.check.merkle_root(recursing)          # [] → RecursionError, reported as a failure
+
+
+def test_seal_samples_rejects_the_sample_index_as_nonce():
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    def index_nonce(key, samples):
+        return [i.to_bytes(12, "big") + AESGCM(key).encrypt(i.to_bytes(12, "big"), s, f"sample {i}".encode())
+                for i, s in enumerate(samples)]
+    def open_index(key, sealed, i):
+        return symmetric.decrypt(key, sealed[i], f"sample {i}".encode())
+    assert not cl.check.seal_samples(index_nonce, open_index)
+
+
+def test_canonical_fingerprint_rejects_an_ambiguous_encoding_and_one_that_ignores_dtype():
+    def separators(sd):
+        h = hashlib.sha256()
+        for name in sorted(sd):
+            t = sd[name].detach().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode() + t.numpy().tobytes())
+        return h.hexdigest()
+    assert not cl.check.canonical_fingerprint(separators)
+    def no_dtype(sd):
+        return hashlib.sha256(b"".join(f"{k}:{tuple(sd[k].shape)}:".encode() + sd[k].numpy().tobytes()
+                                       for k in sorted(sd))).hexdigest()
+    assert not cl.check.canonical_fingerprint(no_dtype)
+
+
+def test_secure_max_rejects_revealing_both_inputs():
+    def revealing(ctx, x, y):
+        biggest = torch.maximum(x.reveal(), y.reveal())
+        return SecretTensor.from_owner(ctx, biggest if ctx.rank == 0 else None, 0, shape=biggest.shape)
+    assert not cl.check.secure_max(revealing)
+
+
+def test_additive_share_rejects_zero_middle_shares_and_the_random_module():
+    def zeros_in_the_middle(x, n):
+        r = _secrets.randbelow(MOD)
+        return [r] + [0] * (n - 2) + [(x - r) % MOD]
+    assert not cl.check.additive_share(zeros_in_the_middle)
+    def with_random(x, n):
+        s = [_random.getrandbits(64) for _ in range(n - 1)]
+        return s + [(x - sum(s)) % MOD]
+    assert not cl.check.additive_share(with_random)
+
+
+def test_beaver_multiply_rejects_reconstructing_x_and_y():
+    def reconstructs(x, y, a, b, c):
+        product = (sum(x) * sum(y)) % MOD
+        return [product] + [0] * (len(x) - 1)
+    assert not cl.check.beaver_multiply(reconstructs)
+
+
+def test_fixed_point_rejects_an_encoder_that_floors():
+    dec = lambda v: (v - MOD if v >= 2**63 else v) / 2**16       # noqa: E731
+    assert not cl.check.fixed_point(lambda x: int(x * 2**16 // 1) % MOD, dec)
+
+
+def test_secure_mean_rejects_opening_every_input():
+    def opens_everything(ctx, value):
+        shared = [SecretTensor.from_owner(ctx, value if ctx.rank == i else None, owner=i, shape=(1,))
+                  for i in range(ctx.parties)]
+        return SecretTensor.cat(shared).reveal().mean()           # one round, but every input is opened
+    assert not cl.check.secure_mean(opens_everything)

@@ -54,6 +54,7 @@ def pkcs7_unpad(fn, t, rng):
                "travel with the data, then cl.symmetric.encrypt(key, data, aad); reverse both to open.")
 def seal_tensor(fns, t, rng):
     import torch
+    from ..symmetric import decrypt
     seal, open_ = fns
     key = os.urandom(32)
     for dtype, shape in ((torch.float32, (8, 8)), (torch.int64, (3,)), (torch.uint8, (2, 3, 4)),
@@ -67,6 +68,12 @@ def seal_tensor(fns, t, rng):
                and torch.equal(back, tensor), f"open(seal(x)) must give back x ({dtype}, shape {shape})",
                kind="random")
         t.true(seal(key, tensor, aad) != sealed, "two seals of the same tensor must differ (fresh random nonce)")
+        try:
+            inner = decrypt(key, sealed, aad)
+        except ValueError:
+            inner = b""
+        t.true(not inner.startswith((b"\x80", b"PK\x03\x04")),
+               "serialise without pickle or torch.save: opening their output can run code (chapter 05)")
         if tensor.numel() >= 8:
             t.true(tensor.numpy().tobytes() not in sealed, "the tensor's raw bytes must not appear in the output")
         for label, args in (("wrong associated data", (key, sealed, aad + b"!")),

@@ -28,6 +28,7 @@ def reverse_hashed_ages(fn, t, rng):
 def merkle_root(fn, t, rng):
     t.equal(fn(CT_LEAVES), CT_ROOT, "the RFC 6962 reference tree of 8 leaves")
     t.equal(fn(CT_LEAVES[:1]), hashlib.sha256(b"\x00" + CT_LEAVES[0]).digest(), "a single leaf")
+    t.equal(fn([]), hashlib.sha256(b"").digest(), "the empty tree (RFC 6962: SHA-256 of the empty string)")
     for _ in range(25):
         leaves = [os.urandom(rng.randrange(0, 20)) for _ in range(rng.randrange(1, 40))]
         t.equal(fn(leaves), reference_root(leaves), f"{len(leaves)} random leaves", kind="random")

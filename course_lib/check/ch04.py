@@ -37,6 +37,10 @@ def seal_samples(fns, t, rng):
     samples = [os.urandom(rng.randrange(1, 40)) for _ in range(20)]
     sealed = seal(key, samples)
     t.true(len(sealed) == len(samples), "seal_samples must return one sealed item per sample")
+    again = seal(key, samples)
+    t.true(all(a != b for a, b in zip(again, sealed)),
+           "sealing the same samples twice must give different ciphertexts: a nonce derived from the index "
+           "repeats under the same key (chapter 01, section 6)")
     for i in range(len(samples)):
         t.equal(open_(key, sealed, i), samples[i], f"open_sample(key, sealed, {i})", kind="random")
     for label, (k, items, i) in (("sample 3 and 4 swapped", (key, sealed[:3] + [sealed[4], sealed[3]] + sealed[5:], 3)),

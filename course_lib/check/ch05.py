@@ -16,7 +16,8 @@ class _Marker:
 
 
 @exercise(hint="Sort the names; for each, feed the name, dtype, shape and the tensor's bytes "
-               "(t.contiguous().numpy().tobytes()) into one hashlib.sha256; return hexdigest().")
+               "(t.contiguous().numpy().tobytes()) into one hashlib.sha256, each field preceded by its length so "
+               "that no two different dicts give the same byte stream; return hexdigest().")
 def canonical_fingerprint(fn, t, rng):
     import torch
     torch.manual_seed(rng.randrange(1000))
@@ -32,6 +33,15 @@ def canonical_fingerprint(fn, t, rng):
             ("a renamed tensor", {"c.weight" if k == "b.weight" else k: v for k, v in state.items()}),
             ("a reshaped tensor", {**state, "b.weight": state["b.weight"].reshape(4, 3)})):
         t.true(fn(changed) != base, f"{label} must change the fingerprint")
+    data = torch.arange(4, dtype=torch.float32)
+    for dtype_text in ("float32", "torch.float32"):
+        t.true(fn({f"a|{dtype_text}|(0,)|b": data}) != fn({"a": torch.zeros(0), "b": data}),
+               "an unambiguous encoding: one tensor whose name contains separators must not collide with two "
+               "tensors (length-prefix or escape each field)")
+    t.true(fn({"x": torch.zeros(2, dtype=torch.int32)}) != fn({"x": torch.zeros(1, dtype=torch.int64)}),
+           "same bytes, different dtype and shape: the fingerprint must differ")
+    t.true(fn({"x": torch.zeros(4, dtype=torch.float32)}) != fn({"x": torch.zeros(4, dtype=torch.int32)}),
+           "same bytes and shape, different dtype: the fingerprint must differ")
 
 
 @exercise(hint="torch.load(path, weights_only=True) refuses anything but tensors and plain containers; let its "

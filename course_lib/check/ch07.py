@@ -15,10 +15,21 @@ def additive_share(fn, t, rng):
     for _ in range(20):
         secret, parties = rng.randrange(MOD), rng.randrange(2, 8)
         t.equal(sum(fn(secret, parties)) % MOD, secret, f"random secret, {parties} parties", kind="random")
-    firsts = [fn(7, 2)[0] for _ in range(2000)]
-    top = sum(s >> 63 for s in firsts) / len(firsts)
-    t.true(len(set(firsts)) > 1990, "shares must be fresh random values on every call")
-    t.true(0.45 < top < 0.55, f"a share must be uniform on the ring: its top bit was 1 in {top:.0%} of draws")
+    draws = [fn(7, 4) for _ in range(2000)]
+    for party in range(3):                     # every share but the last must be uniform on the ring
+        column = [d[party] for d in draws]
+        top = sum(s >> 63 for s in column) / len(column)
+        t.true(len(set(column)) > 1990, f"share {party} must be a fresh random value on every call")
+        t.true(0.45 < top < 0.55, f"share {party} must be uniform on the ring: its top bit was 1 in {top:.0%} of draws")
+    import random
+    state = random.getstate()
+    try:
+        random.seed(1234)
+        first = fn(7, 3)
+        random.seed(1234)
+        t.true(fn(7, 3) != first, "use the secrets module: shares drawn with `random` repeat once its seed is known")
+    finally:
+        random.setstate(state)
 
 
 @exercise(hint="Open e = x − a and f = y − b (sum the parties' differences mod 2**64). Then party i's share of "
@@ -30,9 +41,15 @@ def beaver_multiply(fn, t, rng):
     for trial in range(25):
         n = 2 if trial < 10 else rng.randrange(3, 6)
         x, y, a, b = (rng.randrange(MOD) for _ in range(4))
-        z = fn(share(x, n), share(y, n), share(a, n), share(b, n), share(a * b % MOD, n))
+        xs, ys, as_, bs, cs = share(x, n), share(y, n), share(a, n), share(b, n), share(a * b % MOD, n)
+        z = fn(xs, ys, as_, bs, cs)
         t.true(len(z) == n, f"one share per party ({n})")
         t.equal(sum(z) % MOD, x * y % MOD, f"{n} parties: shares of x·y", kind="random")
+        e, f = (x - a) % MOD, (y - b) % MOD
+        expected = [(cs[i] + e * bs[i] + f * as_[i] + (e * f if i == 0 else 0)) % MOD for i in range(n)]
+        t.true([v % MOD for v in z] == expected,
+               "each party's share must be c_i + e·b_i + f·a_i (+ e·f for party 0): computed from its own shares "
+               "and the opened e, f — never from x and y themselves")
 
 
 @exercise(hint="encode: round(x · 2**16), then % 2**64 so negatives wrap to the top half. decode: values ≥ 2**63 "
@@ -48,6 +65,8 @@ def fixed_point(fns, t, rng):
     for _ in range(50):
         x = rng.randrange(-2**40, 2**40) / 2**16
         t.equal(decode(encode(x)), x, f"round trip of {x}", kind="random")
+    for x in (0.3, -0.3, 1 / 3, -2.7, 1e-6, -(2**-17) * 3):   # off the 2^-16 grid: encode must round, not floor
+        t.equal(encode(x), round(x * 2**16) % MOD, f"encode({x}) must round to the nearest 2^-16")
 
 
 @exercise(hint="Open d = x ⊕ a and e = y ⊕ b (XOR all parties' d_i = x_i ⊕ a_i, likewise e). Then party i's share "

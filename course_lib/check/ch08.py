@@ -22,7 +22,9 @@ def secure_max(fn, t, rng):
             gen = torch.Generator().manual_seed(rng.randrange(10_000))
             x = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
             y = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
-        results, _ = run_in_process(program, shape=x.shape, rank_kwargs={0: {"x": x}, 1: {"y": y}}, timeout=30)
+        results, stats = run_in_process(program, shape=x.shape, rank_kwargs={0: {"x": x}, 1: {"y": y}}, timeout=30)
+        t.true(stats[0].by_label.get("reveal", [0])[0] == 1,
+               "secure_max must reveal nothing: the only opening is the caller's final reveal of the maximum")
         grid = lambda v: torch.round(v * 2**16) / 2**16  # noqa: E731
         t.true(torch.equal(results[0], torch.maximum(grid(x), grid(y))),
                f"max of {x.tolist()} and {y.tolist()} gave {results[0].tolist()}", kind="known" if k == 0 else "random")
@@ -44,3 +46,5 @@ def secure_mean(fn, t, rng):
                f"{parties} parties with {values}: every party should get the mean {expected:.4f}, got {got}",
                kind="random")
         t.true(max(s.rounds for s in stats) == 1, "a mean needs exactly one round (the final reveal)")
+        t.true(max(s.bytes_sent for s in stats) <= 8 * (parties - 1),
+               "open only the sum: each party sends one 8-byte share to each other party, never every input")
