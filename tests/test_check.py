@@ -452,3 +452,37 @@ def test_secure_mean_rejects_opening_every_input():
                   for i in range(ctx.parties)]
         return SecretTensor.cat(shared).reveal().mean()           # one round, but every input is opened
     assert not cl.check.secure_mean(opens_everything)
+
+
+def test_no_hint_before_an_attempt_and_graded_hints_after():
+    @exercise(hint=["look at the units", "a megabyte here is 10**6 bytes"], task="seconds(nbytes, mb_s) -> float.")
+    def graded(fn, t, rng):
+        t.equal(fn(10**6, 1.0), 1.0, "seconds(10**6, 1.0)")
+    def stub(nbytes, mb_s):
+        raise NotImplementedError
+    unsolved = graded(stub)
+    assert unsolved.status == "not yet solved" and "Hint" not in repr(unsolved)
+    assert "seconds(nbytes, mb_s) -> float." in repr(unsolved) and "graded.hint()" in repr(unsolved)
+    first = graded(lambda b, m: b / m)
+    assert "Hint: hint 1 of 2: look at the units" in repr(first)
+    assert str(graded.hint()) == "hint 2 of 2: a megabyte here is 10**6 bytes"
+    assert repr(graded.hint()) == "hint 2 of 2: a megabyte here is 10**6 bytes"      # stays at the last level
+
+
+def test_byte_mismatches_are_shown_as_hex_with_the_first_difference():
+    @exercise(hint="")
+    def bytes_check(fn, t, rng):
+        t.equal(fn(), b"\x00\x01\x02\x03", "fn()")
+    result = bytes_check(lambda: b"\x00\x01\xff\x03")
+    assert "00010203 (4 bytes)" in result.detail and "first difference at byte 2: expected 0x02, got 0xff" in result.detail
+    assert "b'" not in result.detail
+
+
+def test_every_exercise_restates_its_task_and_has_graded_hints():
+    from course_lib import check
+    for name in check.__all__:
+        fn = getattr(check, name)
+        if name in check.REGISTRY and fn is check.REGISTRY[name] and hasattr(fn, "task"):
+            assert fn.task and "->" in fn.task, f"{name}: restate inputs and outputs"
+            import re
+            assert re.match(r"hint \d of [2-9]:", fn.hint()), f"{name}: grade the hints (a nudge first)"

@@ -3,8 +3,12 @@
 An exercise checker is a function ``body(fn, t, rng)`` that calls the learner's ``fn`` on known
 answers and random inputs and records each comparison through ``t`` (a :class:`Tally`). The
 ``exercise`` decorator turns it into ``check(fn) -> CheckResult``: a clear pass, a failure that
-names the first failing input and gives a hint, or "not yet solved" when ``fn`` still raises
-the student stub's ``NotImplementedError``.
+names the first failing input, or "not yet solved" when ``fn`` still raises the student stub's
+``NotImplementedError``.
+
+Hint policy: an unsolved exercise restates its task and gives no hint. Hints come only after a
+wrong attempt, or on request with ``cl.check.<exercise>.hint()``, and they are graded: each one
+asked for (or earned by a failure) narrows down further than the last.
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ class Tally:
     def equal(self, got, expected, what: str, kind: str = "known") -> None:
         """Record one test: ``got`` must equal ``expected``; ``what`` describes the call."""
         if got != expected or type(got) is not type(expected) and not _same_kind(got, expected):
-            raise Mismatch(f"{what}\n    expected: {_short(expected)}\n    got:      {_short(got)}")
+            raise Mismatch(f"{what}\n    expected: {_short(expected)}\n    got:      {_short(got)}"
+                           + _first_difference(got, expected))
         self._count(kind)
 
     def true(self, condition: bool, what: str, kind: str = "known") -> None:
@@ -55,8 +60,29 @@ def _same_kind(a, b) -> bool:
 
 
 def _short(value, limit: int = 120) -> str:
-    text = repr(value)
+    """A short display: bytes as hex (with their length), everything else as repr."""
+    if isinstance(value, (bytes, bytearray)):
+        text = f"{bytes(value).hex()} ({len(value)} bytes)"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_difference(got, expected) -> str:
+    """For two byte strings: where they first differ (or that one is a prefix of the other)."""
+    if not (isinstance(got, (bytes, bytearray)) and isinstance(expected, (bytes, bytearray))):
+        return ""
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g != e:
+            return f"\n    first difference at byte {i}: expected 0x{e:02x}, got 0x{g:02x}"
+    return f"\n    the first {min(len(got), len(expected))} bytes agree; the lengths differ"
+
+
+class Hint(str):
+    """A hint, shown as plain text in Jupyter."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class CheckResult:
@@ -102,11 +128,28 @@ def _caused_by_stub(error: BaseException) -> bool:
     return False
 
 
-def exercise(hint: str):
-    """Decorator: turn ``body(fn, t, rng)`` into the exercise check ``check(fn, ..., seed=None)``."""
+def exercise(hint, task: str = ""):
+    """Decorator: turn ``body(fn, t, rng)`` into the exercise check ``check(fn, ..., seed=None)``.
+
+    ``hint`` is one hint or a list of graded hints (a nudge first); ``task`` restates the exercise
+    (inputs, outputs, types, the cell to reread) for a learner who has not solved it yet.
+    """
+    hints = [hint] if isinstance(hint, str) else list(hint)
 
     def decorate(body):
         name = body.__name__
+        given = {"count": 0}
+
+        def next_hint() -> Hint:
+            """The next, more specific hint (graded: each call narrows down)."""
+            if not hints or not any(hints):
+                return Hint("no hint for this exercise: reread the cell above it")
+            level = min(given["count"], len(hints) - 1)
+            given["count"] += 1
+            return Hint(f"hint {level + 1} of {len(hints)}: {hints[level]}")
+
+        unsolved = (f"not yet solved. {task + ' ' if task else ''}Replace the NotImplementedError stub with "
+                    f"your code; cl.check.{name}.hint() gives a hint if you are stuck.")
 
         @functools.wraps(body)
         def check(*fns, seed: int | None = None) -> CheckResult:
@@ -114,23 +157,23 @@ def exercise(hint: str):
             try:  # an exercise with several functions (e.g. seal and open) receives them as a tuple
                 body(fns[0] if len(fns) == 1 else fns, tally, random.Random(seed))
             except NotImplementedError:
-                return CheckResult(name, "not yet solved",
-                                   "not yet solved — replace the NotImplementedError stub with your code.", hint)
+                return CheckResult(name, "not yet solved", unsolved)          # no hint before an attempt
             except Mismatch as failure:
-                return CheckResult(name, "failed", f"test {tally.total + 1} failed: {failure}", hint)
+                return CheckResult(name, "failed", f"test {tally.total + 1} failed: {failure}", next_hint())
             except Exception as error:  # the learner's code crashed: say so, keep the notebook running
                 if _caused_by_stub(error):
-                    return CheckResult(name, "not yet solved",
-                                       "not yet solved — replace the NotImplementedError stub with your code.", hint)
+                    return CheckResult(name, "not yet solved", unsolved)
                 return CheckResult(name, "failed",
-                                   f"test {tally.total + 1}: your code raised {type(error).__name__}: {error}", hint)
+                                   f"test {tally.total + 1}: your code raised {type(error).__name__}: {error}",
+                                   next_hint())
             if tally.total == 0:
                 raise RuntimeError(f"exercise check {name!r} made no comparison")
             parts = [f"{n} {label}{'s' if n != 1 else ''}" for n, label in
                      ((tally.known, "known answer"), (tally.random, "random test")) if n]
-            return CheckResult(name, "passed", " and ".join(parts) + " passed.", hint)
+            return CheckResult(name, "passed", " and ".join(parts) + " passed.")
 
-        check.hint = hint
+        check.hint = next_hint
+        check.task = task
         REGISTRY[name] = check
         return check
 

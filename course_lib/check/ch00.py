@@ -17,8 +17,10 @@ TOOLS = ("aead", "tls", "signature", "mpc", "dp")
 ACCEPTED_ALTERNATIVES = {"an attacker who swaps a few training samples in the shared bucket": ("aead",)}
 
 
-@exercise(hint="Ask where the data is (at rest, in transit, in use, or in what the model reveals) and "
-               "whether the worry is secrecy or integrity. Answers are one of: " + ", ".join(TOOLS) + ".")
+@exercise(hint=['Where is the data when the threat happens — at rest, in transit, in use, or in what the trained model reveals?',
+                "Ask where the data is (at rest, in transit, in use, or in what the model reveals) and "
+               "whether the worry is secrecy or integrity. Answers are one of: " + ", ".join(TOOLS) + "."],
+          task="tool_for_threat(threat: str) -> str, one of 'aead', 'tls', 'signature', 'mpc', 'dp' (reread the tool-per-threat table).")
 def tool_for_threat(fn, t, rng):
     for threat, tool in THREAT_TOOLS.items():
         answer = fn(threat)
@@ -28,7 +30,9 @@ def tool_for_threat(fn, t, rng):
         t.equal(answer, tool, f"tool_for_threat({threat!r})")
 
 
-@exercise(hint="seconds = bytes / (megabytes_per_second × 10**6); a MB here is 10**6 bytes.")
+@exercise(hint=["Check your units: how many bytes are in one of the MB of 'MB/s'?",
+                "seconds = bytes / (megabytes_per_second × 10**6); a MB here is 10**6 bytes."],
+          task='seconds_to_process(nbytes: int, mb_per_s: float) -> float, the seconds to process nbytes at that speed (reread the timing race).')
 def seconds_to_process(fn, t, rng):
     known = [(150 * 10**9, 1000.0, 150.0), (10**6, 1.0, 1.0), (0, 5.0, 0.0)]
     for nbytes, mb_s, expected in known:

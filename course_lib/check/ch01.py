@@ -15,8 +15,10 @@ SP800_38A_CTR_CIPHERTEXT = bytes.fromhex(
     "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")
 
 
-@exercise(hint="Keystream block i is encrypt_block((counter + i) mod 2**128 as 16 big-endian bytes); "
-               "XOR the data with the keystream and cut the last block to the data's length.")
+@exercise(hint=['CTR turns a block cipher into a keystream: what do you encrypt, if not the data?',
+                "Keystream block i is encrypt_block((counter + i) mod 2**128 as 16 big-endian bytes); "
+               "XOR the data with the keystream and cut the last block to the data's length."],
+          task="ctr_encrypt(encrypt_block, counter_block: bytes, data: bytes) -> bytes: XOR data with the block cipher's encryptions of counter, counter + 1, … (reread the CTR cells of section 3).")
 def ctr_encrypt(fn, t, rng):
     block = RawAES(SP800_38A_KEY)
     t.equal(fn(block.encrypt_block, SP800_38A_COUNTER, SP800_38A_PLAINTEXT), SP800_38A_CTR_CIPHERTEXT,
@@ -32,8 +34,10 @@ def ctr_encrypt(fn, t, rng):
                 f"random key, {len(data)}-byte message", kind="random")
 
 
-@exercise(hint="The last byte n says how many bytes to strip; it must be 1…16, and all of the last n bytes "
-               "must equal n. Anything else (or an empty or misaligned input) must raise ValueError.")
+@exercise(hint=['The last byte says how many padding bytes there are. What values may it take, and what must the other padding bytes be?',
+                "The last byte n says how many bytes to strip; it must be 1…16, and all of the last n bytes "
+               "must equal n. Anything else (or an empty or misaligned input) must raise ValueError."],
+          task='pkcs7_unpad(padded: bytes, block_size=16) -> bytes, raising ValueError for malformed padding (reread section 4).')
 def pkcs7_unpad(fn, t, rng):
     t.equal(fn(b"YELLOW SUBMARINE" + bytes([16]) * 16), b"YELLOW SUBMARINE", "a full block of padding")
     t.equal(fn(b"ICE ICE BABY\x04\x04\x04\x04"), b"ICE ICE BABY", "four bytes of padding")
@@ -50,8 +54,10 @@ def pkcs7_unpad(fn, t, rng):
         t.equal(fn(pkcs7_pad(data)), data, f"unpad(pad(<{len(data)} random bytes>))", kind="random")
 
 
-@exercise(hint="Serialise with numpy's .npy format (np.save(..., allow_pickle=False)) so dtype and shape "
-               "travel with the data, then cl.symmetric.encrypt(key, data, aad); reverse both to open.")
+@exercise(hint=['Two problems: turning a tensor into bytes without pickle, and sealing bytes with the AEAD helper of this chapter.',
+                "Serialise with numpy's .npy format (np.save(..., allow_pickle=False)) so dtype and shape "
+               "travel with the data, then cl.symmetric.encrypt(key, data, aad); reverse both to open."],
+          task='seal_tensor(key, tensor, ad) -> bytes and open_tensor(key, sealed, ad) -> torch.Tensor with the same dtype and shape; opening must fail on a wrong key, wrong ad or changed bytes (reread section 5).')
 def seal_tensor(fns, t, rng):
     import torch
     from ..symmetric import decrypt

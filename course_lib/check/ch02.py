@@ -12,8 +12,10 @@ CT_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43
 CT_ROOT = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
 
 
-@exercise(hint="Hash every age 0…120 once (str(age).encode()), keep a dict digest → age, then look each "
-               "leaked digest up. That is the whole attack: a small input domain.")
+@exercise(hint=['How many ages are there? Could you simply hash them all?',
+                "Hash every age 0…120 once (str(age).encode()), keep a dict digest → age, then look each "
+               "leaked digest up. That is the whole attack: a small input domain."],
+          task='reverse_hashed_ages(digests: list[str]) -> list[int]: the age behind each hex SHA-256 digest (reread section 3).')
 def reverse_hashed_ages(fn, t, rng):
     t.equal(fn([hashlib.sha256(b"42").hexdigest()]), [42], "one digest of age 42")
     t.equal(fn([]), [], "no digests")
@@ -23,8 +25,10 @@ def reverse_hashed_ages(fn, t, rng):
         t.equal(fn(digests), ages, f"hashed ages {ages}, in order", kind="random")
 
 
-@exercise(hint="Leaves: sha256(b'\\x00' + data). Node: sha256(b'\\x01' + left + right). With n > 1 leaves, "
-               "split at k = the largest power of two smaller than n: root(first k) and root(rest).")
+@exercise(hint=['Leaves and inner nodes are hashed with different one-byte prefixes; and what is the root of no leaves at all?',
+                "Leaves: sha256(b'\\x00' + data). Node: sha256(b'\\x01' + left + right). With n > 1 leaves, "
+               "split at k = the largest power of two smaller than n: root(first k) and root(rest)."],
+          task='merkle_root(leaves: list[bytes]) -> bytes, the RFC 6962 root, including for an empty list (reread section 7).')
 def merkle_root(fn, t, rng):
     t.equal(fn(CT_LEAVES), CT_ROOT, "the RFC 6962 reference tree of 8 leaves")
     t.equal(fn(CT_LEAVES[:1]), hashlib.sha256(b"\x00" + CT_LEAVES[0]).digest(), "a single leaf")
@@ -34,9 +38,11 @@ def merkle_root(fn, t, rng):
         t.equal(fn(leaves), reference_root(leaves), f"{len(leaves)} random leaves", kind="random")
 
 
-@exercise(hint="Recompute the root from the leaf upwards: at each level the sibling from the proof goes on the "
+@exercise(hint=['Walk from the leaf to the root: at each level, is the sibling on the left or on the right?',
+                "Recompute the root from the leaf upwards: at each level the sibling from the proof goes on the "
                "left or the right depending on which half (split at the largest power of two below the size) "
-               "holds the index. Return False for any mismatch, wrong length or out-of-range index.")
+               "holds the index. Return False for any mismatch, wrong length or out-of-range index."],
+          task='verify_inclusion(root, leaf, index, size, proof) -> bool, True only for a valid RFC 6962 inclusion proof (reread the inclusion-proof cell).')
 def verify_inclusion(fn, t, rng):
     single = Manifest.build([b"only"])
     t.true(fn(single.root, b"only", 0, 1, []) is True, "a one-leaf tree: empty proof, root = leaf hash")
@@ -58,9 +64,11 @@ def verify_inclusion(fn, t, rng):
                kind="random")
 
 
-@exercise(hint="The tag is SHA-256's internal state after key ‖ message ‖ padding. Compute the padding for "
+@exercise(hint=["SHA-256's output is its whole internal state: what can you keep hashing from it?",
+                "The tag is SHA-256's internal state after key ‖ message ‖ padding. Compute the padding for "
                "key_length + len(message) bytes (0x80, zeros, 64-bit bit length), then continue hashing the "
-               "suffix from that state with the total length so far (cl.toy.sha256.sha256(suffix, state, n)).")
+               "suffix from that state with the total length so far (cl.toy.sha256.sha256(suffix, state, n))."],
+          task='forge(tag: bytes, message: bytes, key_length: int, suffix: bytes) -> (forged message, forged tag) that the naive MAC sha256(key ‖ message) accepts (reread the length-extension cells).')
 def forge_length_extension(fn, t, rng):
     for _ in range(10):
         key = os.urandom(rng.randrange(8, 40))

@@ -9,8 +9,10 @@ def _lcm(a, b):
     return a * b // rsa.egcd(a, b)[0]
 
 
-@exercise(hint="n = p·q; d is the inverse of e modulo λ(n) = lcm(p−1, q−1) (φ(n) = (p−1)(q−1) works too). "
-               "Use pow(e, -1, m) or the extended Euclidean algorithm.")
+@exercise(hint=["d must undo e modulo λ(n); Python's pow can compute a modular inverse.",
+                "n = p·q; d is the inverse of e modulo λ(n) = lcm(p−1, q−1) (φ(n) = (p−1)(q−1) works too). "
+               "Use pow(e, -1, m) or the extended Euclidean algorithm."],
+          task='rsa_from_primes(p, q, e) -> (n, d) with d the inverse of e modulo λ(n) = lcm(p − 1, q − 1) (reread section 2).')
 def rsa_from_primes(fn, t, rng):
     n, d = fn(61, 53, 17)
     t.equal(n, 3233, "n for p=61, q=53")
@@ -25,8 +27,10 @@ def rsa_from_primes(fn, t, rng):
         t.true(pow(pow(m, 65537, n), d, n) == m, "decrypt(encrypt(m)) must give m back", kind="random")
 
 
-@exercise(hint="Textbook RSA is deterministic: encrypt every candidate with the public key (pow(m, e, n)) "
-               "and return the one whose ciphertext equals the one you intercepted.")
+@exercise(hint=['Textbook RSA is deterministic: the same label always encrypts to the same number.',
+                "Textbook RSA is deterministic: encrypt every candidate with the public key (pow(m, e, n)) "
+               "and return the one whose ciphertext equals the one you intercepted."],
+          task='guess_the_label(n, e, ciphertext, candidates) -> the candidate label whose textbook-RSA encryption equals ciphertext (reread section 3).')
 def guess_the_label(fn, t, rng):
     key = rsa.generate(512)
     labels = ["cat", "dog", "malignant", "benign", "approved", "denied"]
@@ -53,9 +57,11 @@ class _PublicKeyOnly:
         return os.urandom(32)
 
 
-@exercise(hint="Seal: make an ephemeral X25519 key, exchange() with the recipient's public key, HKDF-SHA256 the "
+@exercise(hint=['One fresh X25519 key per message; the shared secret is not yet a key — what turns it into one?',
+                "Seal: make an ephemeral X25519 key, exchange() with the recipient's public key, HKDF-SHA256 the "
                "shared secret to 32 bytes, AES-GCM-encrypt with a random nonce; output ephemeral public key ‖ nonce "
-               "‖ ciphertext. Open: redo the exchange with the private key and decrypt.")
+               "‖ ciphertext. Open: redo the exchange with the private key and decrypt."],
+          task='seal(recipient_public_key, message: bytes) -> bytes and open_sealed(private_key, sealed) -> bytes with X25519 + HKDF + AES-GCM; opening must fail for any other key or changed bytes (reread section 6).')
 def hybrid_encryption(fns, t, rng):
     from cryptography.hazmat.primitives.asymmetric import x25519
     seal, open_ = fns

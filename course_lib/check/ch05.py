@@ -15,9 +15,11 @@ class _Marker:
         return (Path.touch, (Path(self.path),))
 
 
-@exercise(hint="Sort the names; for each, feed the name, dtype, shape and the tensor's bytes "
+@exercise(hint=['Sort first; then make sure that no two different dictionaries can feed the same bytes into the hash.',
+                "Sort the names; for each, feed the name, dtype, shape and the tensor's bytes "
                "(t.contiguous().numpy().tobytes()) into one hashlib.sha256, each field preceded by its length so "
-               "that no two different dicts give the same byte stream; return hexdigest().")
+               "that no two different dicts give the same byte stream; return hexdigest()."],
+          task='canonical_fingerprint(state_dict) -> str (hex SHA-256), independent of name order, different for any change of name, dtype, shape or value (reread section 3).')
 def canonical_fingerprint(fn, t, rng):
     import torch
     torch.manual_seed(rng.randrange(1000))
@@ -44,8 +46,10 @@ def canonical_fingerprint(fn, t, rng):
            "same bytes and shape, different dtype: the fingerprint must differ")
 
 
-@exercise(hint="torch.load(path, weights_only=True) refuses anything but tensors and plain containers; let its "
-               "error propagate (or raise your own) — never fall back to weights_only=False.")
+@exercise(hint=['torch.load has a safe mode; what should happen when it refuses?',
+                "torch.load(path, weights_only=True) refuses anything but tensors and plain containers; let its "
+               "error propagate (or raise your own) — never fall back to weights_only=False."],
+          task='load_untrusted(path) -> the tensors of a benign .pt file; a malicious one must raise without running anything (reread section 2).')
 def load_untrusted(fn, t, rng):
     import torch
     with tempfile.TemporaryDirectory() as tmp:

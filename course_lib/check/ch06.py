@@ -2,8 +2,10 @@
 from ._framework import exercise
 
 
-@exercise(hint="model.eval(); under torch.no_grad(), count (model(x).argmax(dim=1) == y) over all batches and "
-               "divide by the number of samples (not the number of batches).")
+@exercise(hint=['Count correct samples and samples, not batches; and no gradients are needed.',
+                "model.eval(); under torch.no_grad(), count (model(x).argmax(dim=1) == y) over all batches and "
+               "divide by the number of samples (not the number of batches)."],
+          task="evaluate(model, loader) -> float, the fraction of correctly classified samples (reread the deployer's cell).")
 def evaluate(fn, t, rng):
     import torch
     from torch.utils.data import DataLoader, TensorDataset

@@ -4,8 +4,10 @@ from ._framework import exercise
 MOD = 2**64
 
 
-@exercise(hint="Draw parties − 1 shares uniformly from range(2**64) with the secrets module; the last share "
-               "is (secret − sum of the others) % 2**64.")
+@exercise(hint=['All shares but one are random; the last one makes the sum come out right.',
+                "Draw parties − 1 shares uniformly from range(2**64) with the secrets module; the last share "
+               "is (secret − sum of the others) % 2**64."],
+          task='additive_share(secret: int, parties: int) -> list[int] of parties shares in range(2**64) that add up to secret mod 2**64 (reread section 1).')
 def additive_share(fn, t, rng):
     for secret, parties in ((0, 2), (42, 3), (MOD - 1, 2), (2**63, 5)):
         shares = fn(secret, parties)
@@ -32,8 +34,10 @@ def additive_share(fn, t, rng):
         random.setstate(state)
 
 
-@exercise(hint="Open e = x − a and f = y − b (sum the parties' differences mod 2**64). Then party i's share of "
-               "x·y is c_i + e·b_i + f·a_i, and exactly one party (party 0) also adds e·f.")
+@exercise(hint=['Open e = x − a and f = y − b; expand (e + a)(f + b) and give each term to the right parties.',
+                "Open e = x − a and f = y − b (sum the parties' differences mod 2**64). Then party i's share of "
+               "x·y is c_i + e·b_i + f·a_i, and exactly one party (party 0) also adds e·f."],
+          task='beaver_multiply(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of shares of x·y mod 2**64, one per party (reread section 4).')
 def beaver_multiply(fn, t, rng):
     def share(v, n):
         s = [rng.randrange(MOD) for _ in range(n - 1)]
@@ -52,8 +56,10 @@ def beaver_multiply(fn, t, rng):
                "and the opened e, f — never from x and y themselves")
 
 
-@exercise(hint="encode: round(x · 2**16), then % 2**64 so negatives wrap to the top half. decode: values ≥ 2**63 "
-               "are negative (subtract 2**64), then divide by 2**16 — exactly, no floor of the integer part.")
+@exercise(hint=['Scale by 2**16 and round; negative numbers wrap around to the top half of the ring.',
+                "encode: round(x · 2**16), then % 2**64 so negatives wrap to the top half. decode: values ≥ 2**63 "
+               "are negative (subtract 2**64), then divide by 2**16 — exactly, no floor of the integer part."],
+          task='encode(x: float) -> int in range(2**64) with 16 fractional bits, and decode(v: int) -> float, its inverse (reread section 3).')
 def fixed_point(fns, t, rng):
     encode, decode = fns
     for x, v in ((0.0, 0), (1.0, 65536), (-1.0, MOD - 65536), (0.5, 32768), (-1 - 2**-16, MOD - 65537)):
@@ -69,8 +75,10 @@ def fixed_point(fns, t, rng):
         t.equal(encode(x), round(x * 2**16) % MOD, f"encode({x}) must round to the nearest 2^-16")
 
 
-@exercise(hint="Open d = x ⊕ a and e = y ⊕ b (XOR all parties' d_i = x_i ⊕ a_i, likewise e). Then party i's share "
-               "of x ∧ y is c_i ⊕ (d ∧ b_i) ⊕ (e ∧ a_i), and exactly one party (party 0) also XORs in d ∧ e.")
+@exercise(hint=["Like Beaver's multiplication, with XOR for + and AND for ×: open two masked values first.",
+                "Open d = x ⊕ a and e = y ⊕ b (XOR all parties' d_i = x_i ⊕ a_i, likewise e). Then party i's share "
+               "of x ∧ y is c_i ⊕ (d ∧ b_i) ⊕ (e ∧ a_i), and exactly one party (party 0) also XORs in d ∧ e."],
+          task='and_gate(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of XOR shares of x AND y, one per party (reread the XOR-sharing cell).')
 def and_gate(fn, t, rng):
     def share(v, n):
         s = [rng.randrange(MOD) for _ in range(n - 1)]
@@ -92,8 +100,10 @@ def and_gate(fn, t, rng):
         t.equal(xor_all(z), x & y, f"{n} parties: XOR shares of x AND y (64 bits at once)", kind="random")
 
 
-@exercise(hint="Party 0 shifts its share: s0 >> bits. Party 1 shifts the negation of its share and negates back: "
-               "(2**64 − ((2**64 − s1) >> bits)) % 2**64. Shifting both shares directly is wrong half of the time.")
+@exercise(hint=['The two parties cannot both just shift their own share; think of the second share as the negative of something.',
+                "Party 0 shifts its share: s0 >> bits. Party 1 shifts the negation of its share and negates back: "
+               "(2**64 − ((2**64 − s1) >> bits)) % 2**64. Shifting both shares directly is wrong half of the time."],
+          task='truncate_shares(shares: [s0, s1], bits: int) -> two shares of ⌊x / 2**bits⌋ (± 1), each computed from its own share only (reread section 5).')
 def truncate_shares(fn, t, rng):
     for trial in range(200):
         bits = 16 if trial < 100 else rng.randrange(1, 30)

@@ -4,7 +4,9 @@ import torch
 from ._framework import exercise
 
 
-@exercise(hint="max(x, y) = y + ReLU(x − y): one subtraction (free), one secure ReLU (8 rounds), one addition.")
+@exercise(hint=['max(x, y) = y + something that is zero when y is larger.',
+                "max(x, y) = y + ReLU(x − y): one subtraction (free), one secure ReLU (8 rounds), one addition."],
+          task='secure_max(ctx, x: SecretTensor, y: SecretTensor) -> SecretTensor of the element-wise maximum, revealing nothing (reread chapter 07, section 6).')
 def secure_max(fn, t, rng):
     from ..mpc import SecretTensor, run_in_process
 
@@ -30,9 +32,11 @@ def secure_max(fn, t, rng):
                f"max of {x.tolist()} and {y.tolist()} gave {results[0].tolist()}", kind="known" if k == 0 else "random")
 
 
-@exercise(hint="Every party shares its own value with SecretTensor.from_owner(ctx, value, owner=i, shape=()) for "
+@exercise(hint=['Share, add, reveal once: which single value do you need to reveal?',
+                "Every party shares its own value with SecretTensor.from_owner(ctx, value, owner=i, shape=()) for "
                "i in range(ctx.parties); add them all and reveal the sum; the mean is sum / ctx.parties — "
-               "revealing the sum tells nobody more than the mean does, since the number of parties is public.")
+               "revealing the sum tells nobody more than the mean does, since the number of parties is public."],
+          task="secure_mean(ctx, value: tensor) -> float, the mean of all parties' values, revealed to everyone, nothing else revealed (reread chapter 07, section 2).")
 def secure_mean(fn, t, rng):
     from ..mpc import run_in_process
     for parties in (2, 3, 4, 3):
