@@ -62,3 +62,13 @@ def test_chapter_states_its_threat_model_near_the_top(path):
     text = "\n".join(before_first_section)
     assert "> **Threat model.**" in text, "state who is trusted, what the attacker can do, and what is not protected"
     assert "not" in text.split("> **Threat model.**", 1)[1].split("\n\n")[0], "say what the chapter does not protect"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_check_in_the_instructor_notebook_passes(path):
+    """The committed solutions must pass their own checks (a failed check does not raise, so nbval alone misses it)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code" and "cl.check." in "".join(cell["source"]):
+            shown = json.dumps(cell.get("outputs", []), ensure_ascii=False)
+            assert "✗" not in shown and "not yet solved" not in shown, f"cell {index}: the solution fails its check"
