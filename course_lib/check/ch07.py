@@ -1,7 +1,23 @@
 """Exercise checks for chapter 07 (secret sharing and MPC)."""
+from functools import reduce
+from operator import xor
+
 from ._framework import exercise
 
 MOD = 2**64
+
+
+def _shares(rng, value: int, parties: int, *, binary: bool = False) -> list[int]:
+    """Random shares of ``value``: additive modulo 2**64, or XOR shares with ``binary``."""
+    drawn = [rng.randrange(MOD) for _ in range(parties - 1)]
+    last = reduce(xor, drawn, value) if binary else (value - sum(drawn)) % MOD
+    return drawn + [last]
+
+
+def _gate_trials(rng, count: int = 25):
+    """(parties, x, y, a, b) for a multiplication or AND-gate check: 2 parties first, then 3 to 5."""
+    for trial in range(count):
+        yield (2 if trial < 10 else rng.randrange(3, 6)), *(rng.randrange(MOD) for _ in range(4))
 
 
 @exercise(hint=['All shares but one are random; the last one makes the sum come out right.',
@@ -39,13 +55,8 @@ def additive_share(fn, t, rng):
                "x·y is c_i + e·b_i + f·a_i, and exactly one party (party 0) also adds e·f."],
           task='beaver_multiply(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of shares of x·y mod 2**64, one per party (reread section 4).')
 def beaver_multiply(fn, t, rng):
-    def share(v, n):
-        s = [rng.randrange(MOD) for _ in range(n - 1)]
-        return s + [(v - sum(s)) % MOD]
-    for trial in range(25):
-        n = 2 if trial < 10 else rng.randrange(3, 6)
-        x, y, a, b = (rng.randrange(MOD) for _ in range(4))
-        xs, ys, as_, bs, cs = share(x, n), share(y, n), share(a, n), share(b, n), share(a * b % MOD, n)
+    for n, x, y, a, b in _gate_trials(rng):
+        xs, ys, as_, bs, cs = (_shares(rng, v, n) for v in (x, y, a, b, a * b % MOD))
         z = fn(xs, ys, as_, bs, cs)
         t.true(len(z) == n, f"one share per party ({n})")
         t.equal(sum(z) % MOD, x * y % MOD, f"{n} parties: shares of x·y", kind="random")
@@ -80,24 +91,10 @@ def fixed_point(fns, t, rng):
                "of x ∧ y is c_i ⊕ (d ∧ b_i) ⊕ (e ∧ a_i), and exactly one party (party 0) also XORs in d ∧ e."],
           task='and_gate(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of XOR shares of x AND y, one per party (reread the XOR-sharing cell).')
 def and_gate(fn, t, rng):
-    def share(v, n):
-        s = [rng.randrange(MOD) for _ in range(n - 1)]
-        last = v
-        for part in s:
-            last ^= part
-        return s + [last]
-
-    def xor_all(values):
-        out = 0
-        for v in values:
-            out ^= v
-        return out
-    for trial in range(25):
-        n = 2 if trial < 10 else rng.randrange(3, 6)
-        x, y, a, b = (rng.randrange(MOD) for _ in range(4))
-        z = fn(share(x, n), share(y, n), share(a, n), share(b, n), share(a & b, n))
+    for n, x, y, a, b in _gate_trials(rng):
+        z = fn(*(_shares(rng, v, n, binary=True) for v in (x, y, a, b, a & b)))
         t.true(len(z) == n, f"one share per party ({n})")
-        t.equal(xor_all(z), x & y, f"{n} parties: XOR shares of x AND y (64 bits at once)", kind="random")
+        t.equal(reduce(xor, z, 0), x & y, f"{n} parties: XOR shares of x AND y (64 bits at once)", kind="random")
 
 
 @exercise(hint=['The two parties cannot both just shift their own share; think of the second share as the negative of something.',
