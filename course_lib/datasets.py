@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from .container import ContainerReader, ContainerWriter
 from .errors import ContainerFormatError, IntegrityError
-from .hashing import Manifest
+from .hashing import Manifest, leaf_hash
 from .release import Pin, Release
 
 __all__ = ["FORMAT", "plan_layout", "record_bytes", "save_encrypted_dataset", "save_plain_dataset",
@@ -88,15 +88,15 @@ def save_encrypted_dataset(dataset, path, *, signer=None, name: str | None = Non
     if (signer is None) != (name is None):
         raise ValueError("give both signer= and name= to sign the dataset, or neither")
     spec = plan_layout(dataset)
-    records = []
+    leaves = []                       # 32 bytes per record, not the records themselves
     release = Release(signer, name, version, kind="dataset") if signer is not None else None
     with ContainerWriter(path, chunk_size=spec["chunk_size"], release=release, **writer_options) as writer:
         for i, piece in enumerate(_iter_payload(dataset, spec)):
             writer.write(piece)
             if i and signer is not None:
-                records.append(piece)
+                leaves.append(leaf_hash(piece))
         if signer is not None:
-            spec["root"] = Manifest.build(records).root.hex()
+            spec["root"] = Manifest.from_leaf_hashes(leaves).root.hex()
             writer.release = Release(signer, name, version, kind="dataset", dataset_root=spec["root"])
     return spec
 

@@ -107,7 +107,12 @@ class Manifest:
 
     @classmethod
     def build(cls, records) -> "Manifest":
-        leaves = tuple(leaf_hash(r) for r in records)
+        return cls.from_leaf_hashes(leaf_hash(r) for r in records)
+
+    @classmethod
+    def from_leaf_hashes(cls, leaves) -> "Manifest":
+        """The manifest of records already hashed with :func:`leaf_hash` (streaming: 32 bytes per record kept)."""
+        leaves = tuple(leaves)
         return cls(leaves, _root(list(leaves)) if leaves else hashlib.sha256(b"").digest())
 
     @property

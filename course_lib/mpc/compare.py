@@ -106,7 +106,7 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> SecretTensor:
     it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
     """
     n = int(np.prod(shape, dtype=np.int64))
-    if getattr(ctx, "authenticated", False):
+    if ctx.authenticated:
         r_plane, r_arith, mac_r = ctx.dealer.authenticated_random_bit(plane.shape, n)
     else:
         (r_plane, r_arith), mac_r = ctx.dealer.random_bit(plane.shape, n), None

@@ -87,7 +87,7 @@ class Context:
             comm._send_raw(other, _as_tensor(states[other].hello))
         hellos = {other: _as_bytes(comm._recv_raw(other, channel.HELLO_SIZE)) for other in others}
         trust = roster if secure else Roster({r: channel.fingerprint(
-            ed25519_from(hellos[r][:32])) for r in others})   # unauthenticated: accept whoever answers
+            _ed25519_from(hellos[r][:32])) for r in others})   # unauthenticated: accept whoever answers
         try:
             signatures = {other: channel.sign_transcript(states[other], hellos[other], trust, self.parties)
                           for other in others}
@@ -125,7 +125,7 @@ def _as_bytes(tensor: torch.Tensor) -> bytes:
     return tensor.numpy().tobytes()
 
 
-def ed25519_from(raw: bytes) -> ed25519.Ed25519PublicKey:
+def _ed25519_from(raw: bytes) -> ed25519.Ed25519PublicKey:
     return ed25519.Ed25519PublicKey.from_public_bytes(raw)
 
 

@@ -23,7 +23,7 @@ from .fixed_point import FRAC_BITS, decode, encode
 def open_values(ctx, *tensors, label: str = "open"):
     """Reveal several shared int64 tensors to every party in one round; returns the sums."""
     flat = torch.cat([t.reshape(-1) for t in tensors])
-    if getattr(ctx, "tamper", None) is not None:     # a *malicious* party's own program may set this (chapter 08)
+    if ctx.tamper is not None:     # a *malicious* party's own program may set this (chapter 08)
         flat = ctx.tamper(label, flat)
     total = torch.zeros_like(flat)
     for share in ctx.comm.exchange(flat, label):
@@ -54,7 +54,7 @@ class SecretTensor:
 
     def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS, mac: torch.Tensor | None = None):
         self.ctx, self.share, self.frac_bits = ctx, share, frac_bits
-        if mac is None and getattr(ctx, "authenticated", False):
+        if mac is None and ctx.authenticated:
             mac = torch.zeros_like(share)     # only ever used for shares of zero (e.g. initial weights)
         self.mac = mac
 
@@ -72,7 +72,7 @@ class SecretTensor:
         elif shape is None:
             raise ValueError("parties other than the owner must give the shape")
         shape = tuple(shape)
-        if getattr(ctx, "authenticated", False):
+        if ctx.authenticated:
             return cls._authenticated_input(ctx, encoded if ctx.rank == owner else None, owner, shape, frac_bits)
         if ctx.is_dealer:
             return cls(ctx, torch.zeros(shape, dtype=torch.int64), frac_bits)
@@ -136,9 +136,9 @@ class SecretTensor:
     def _like(self, share, frac_bits=None, mac=None):
         return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits, mac)
 
-    def _map(self, fn):
+    def _map(self, fn, frac_bits=None):
         """The same linear map applied to the share and, if there is one, the MAC share."""
-        return self._like(fn(self.share), mac=None if self.mac is None else fn(self.mac))
+        return self._like(fn(self.share), frac_bits, mac=None if self.mac is None else fn(self.mac))
 
     def _public(self, value) -> torch.Tensor:
         """A public constant encoded at this tensor's scale, added by party 0 only."""
@@ -195,9 +195,7 @@ class SecretTensor:
         if isinstance(other, numbers.Integral) or (torch.is_tensor(other) and not other.is_floating_point()):
             return self._map(lambda t: t * torch.as_tensor(other, dtype=torch.int64))
         encoded = encode(other, FRAC_BITS)
-        scaled = self._map(lambda t: t * encoded)
-        scaled.frac_bits = self.frac_bits + FRAC_BITS
-        return scaled.truncate(FRAC_BITS)
+        return self._map(lambda t: t * encoded, self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
 
     __rmul__ = __mul__
 
@@ -205,9 +203,7 @@ class SecretTensor:
         if isinstance(other, SecretTensor):
             return self._beaver(other, "matmul")
         encoded = encode(other, FRAC_BITS)
-        product = self._map(lambda t: t @ encoded)
-        product.frac_bits = self.frac_bits + FRAC_BITS
-        return product.truncate(FRAC_BITS)
+        return self._map(lambda t: t @ encoded, self.frac_bits + FRAC_BITS).truncate(FRAC_BITS)
 
     def _beaver(self, other, kind: str):
         """Beaver's trick: open e = x − a and f = y − b; then x·y = c + e·b + a·f + e·f."""
