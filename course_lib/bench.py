@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import sys
 
 from .timing import throughput
@@ -152,38 +153,52 @@ def _mpc_operation(operation: str, shape) -> dict:
 
 
 @benchmark
-def bench_mpc_inference(repeat: int = 4) -> dict:
+def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
     """Private inference of the digits MLP 64-32-10, batch 100, 2 parties + dealer as processes.
 
-    Runs with secure channels (pinned identities, AES-GCM on every message), interleaved with
-    channels off and with SPDZ-style MACs on (authenticated mode), to report what each costs (target ≤ 1.1×; best of `repeat` runs each, as run-to-run
-    noise between process placements exceeds the channels' cost). Bytes are sent per party, payload.
+    Runs with secure channels (pinned identities, AES-GCM on every message) and with SPDZ-style
+    MACs on (authenticated mode), best of ``repeat`` runs each. The channels' cost (target ≤ 1.1×)
+    is measured inside runs, ``pairs`` batches sealed alternating with the same batches in clear:
+    separate runs differ by more than that in how the OS places 3 processes on 2 cores. The
+    figure is the median ratio over the pairs of ``repeat`` runs, taken at the slower party.
+    Bytes are sent per party, payload.
     """
     from .mpc import programs, run_distributed
     from .mpc.baseline import CRYPTEN_MLP
     model, _, _, test_x, test_y = programs.digits_task()
     plain = (model(test_x).argmax(1) == test_y).float().mean().item()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}
-    best = {"secure": float("inf"), "off": float("inf"), "authenticated": float("inf")}
+    best = {"secure": float("inf"), "authenticated": float("inf")}
     for _ in range(repeat):
         for mode in best:
             results, _ = run_distributed(programs.private_inference, parties=2, batch=100, n_samples=len(test_x),
-                                         timing_passes=5, secure=mode != "off", authenticated=mode == "authenticated",
-                                         rank_kwargs=inputs)
+                                         timing_passes=5, authenticated=mode == "authenticated", rank_kwargs=inputs)
             best[mode] = min(best[mode], max(r["ms_per_batch"] for r in results))
             owner = results[programs.DATA_OWNER]
             if mode == "secure":
                 private = (owner["logits"].argmax(1) == test_y).float().mean().item()
                 sent, semi_honest = max(r["bytes_per_batch"] for r in results), owner
-            elif mode == "authenticated":
+            else:
                 authenticated = {"accuracy_private": round((owner["logits"].argmax(1) == test_y).float().mean().item(), 4),
                                  "rounds": owner["rounds_per_batch"],
                                  "bytes_sent_per_party": max(r["bytes_per_batch"] for r in results),
                                  "dealer_bytes": owner["dealer_bytes_per_batch"]}
+    ratios, crypto_ms, sealed_ms, clear_ms = [], [], [], []
+    for _ in range(repeat):
+        paired, _ = run_distributed(programs.channel_cost, parties=2, batch=100, pairs=pairs, rank_kwargs=inputs)
+        slower = max(paired, key=lambda r: statistics.median(r["ratios"]))
+        ratios += slower["ratios"]
+        crypto_ms.append(max(r["ms_crypto_per_sealed_batch"] for r in paired))
+        sealed_ms.append(slower["ms_sealed"])
+        clear_ms.append(slower["ms_clear"])
     crypten = _crypten_measured(model, test_x, test_y, best["secure"]) if OPTIONS["crypten"] else CRYPTEN_MLP
     return {"model": "mlp-64-32-10", "batch": 100, "secure_channels": True, "ms_per_batch": round(best["secure"], 2),
-            "ms_per_batch_channels_off": round(best["off"], 2),
-            "channel_overhead": round(best["secure"] / best["off"], 3),
+            "channel_overhead": round(statistics.median(ratios), 3),
+            "channel_overhead_basis": f"median over {len(ratios)} paired batches in {repeat} runs, sealed vs in clear",
+            "channel_overhead_per_run": [round(statistics.median(ratios[i:i + pairs]), 3)
+                                         for i in range(0, len(ratios), pairs)],
+            "ms_sealed_vs_clear_per_run": [[round(a, 2), round(b, 2)] for a, b in zip(sealed_ms, clear_ms)],
+            "channel_crypto_ms_per_batch": round(max(crypto_ms), 3),
             "accuracy_plain": round(plain, 4), "accuracy_private": round(private, 4),
             "rounds": semi_honest["rounds_per_batch"], "bytes_sent_per_party": sent,
             "bytes_sent_plus_received_per_party": 2 * sent, "dealer_bytes": semi_honest["dealer_bytes_per_batch"],

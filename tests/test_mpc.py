@@ -324,3 +324,25 @@ def test_parties_in_separate_network_namespaces(tmp_path, two_namespaces):
     reports = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in runs]
     assert [r["role"] for r in reports] == ["model owner", "data owner", "dealer"]
     assert reports[0]["rounds"] == 1 and reports[1]["rounds"] == 1
+
+
+def test_and_gates_of_one_round_take_one_message_from_the_dealer_and_are_right():
+    from course_lib.mpc import compare
+    shapes = [(3,), (2, 5), (7,)]
+
+    def program(ctx):
+        g = torch.Generator().manual_seed(10 + ctx.rank)
+        pairs = [(torch.randint(-2**62, 2**62, s, generator=g), torch.randint(-2**62, 2**62, s, generator=g))
+                 for s in shapes]
+        return pairs, compare.and_gates(ctx, pairs)
+
+    from_dealer = []
+    tap = lambda src, dst, data: (from_dealer.append(data.numel()) if src == 2 else None) or data  # noqa: E731
+    results, _ = mpc.run_in_process(program, tap=tap)
+    (pairs0, z0), (pairs1, z1) = results
+    for k in range(len(shapes)):
+        x = pairs0[k][0] ^ pairs1[k][0]
+        y = pairs0[k][1] ^ pairs1[k][1]
+        assert torch.equal(z0[k] ^ z1[k], x & y)
+    handshake = 2 * 2                     # hello and signature, to each party
+    assert len(from_dealer) - handshake == 1, "one correction message for all the gates of the round"

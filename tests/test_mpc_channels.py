@@ -159,3 +159,43 @@ def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_
     stolen = attacks.second_layer_from_logits(results[1])              # (32, 10): W₂ᵀ
     assert (stolen - layers[1][0].t()).abs().max().item() < 1e-3
     assert results[0] is None                                           # the model owner saw nothing wrong
+
+
+def test_a_party_that_sends_in_clear_while_the_other_expects_sealed_messages_is_refused():
+    from tests.mpc_programs import one_side_in_clear
+    with pytest.raises(MPCError, match="protocol out of step: expected 64 bytes from party 1, got 80"):
+        mpc.run_in_process(one_side_in_clear, rank_kwargs={0: {"x": X}}, timeout=20)
+
+
+def test_in_clear_batches_travel_unsealed_and_the_channels_resume_afterwards():
+    wire = Wire()
+
+    def program(ctx, x=None):
+        with ctx.comm.in_clear():
+            first = (SecretTensor.from_owner(ctx, x, 0, shape=(4,)) * 2.0).reveal()
+        second = (SecretTensor.from_owner(ctx, x, 0, shape=(4,)) * 2.0).reveal()
+        return first, second, ctx.comm.channels is not None
+
+    results, _ = mpc.run_in_process(program, rank_kwargs={0: {"x": X}}, tap=wire)
+    first, second, sealed_again = results[1]
+    assert torch.allclose(first, 2 * X) and torch.allclose(second, 2 * X) and sealed_again
+    reveals = [d for s, t, n, d in wire.messages if (s, t) == (0, 1)][-2:]   # the two reveals, party 0 → 1
+    assert reveals[0].numel() + channel.TAG_SIZE == reveals[1].numel()
+
+
+def test_channel_cost_pairs_sealed_and_clear_batches_and_times_the_crypto():
+    model, _, _, test_x, _ = programs.digits_task()
+    inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x[:200].double()}}
+    results, _ = mpc.run_in_process(programs.channel_cost, rank_kwargs=inputs, pairs=4)
+    for r in results:
+        assert len(r["ratios"]) == 4 and all(ratio > 0 for ratio in r["ratios"])
+        assert r["ms_sealed"] > 0 and r["ms_clear"] > 0
+        assert 0 < r["ms_crypto_per_sealed_batch"] < r["ms_sealed"]
+
+
+def test_channels_count_the_time_they_spend_sealing_and_opening():
+    a = channel.Channel(0, 1, 2, b"a" * 32, b"b" * 32)
+    b = channel.Channel(1, 0, 2, b"b" * 32, b"a" * 32)
+    assert a.seconds == b.seconds == 0.0
+    assert b.open(a.seal(bytes(1 << 16))) == bytes(1 << 16)
+    assert a.seconds > 0 and b.seconds > 0

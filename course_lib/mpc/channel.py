@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,12 +126,16 @@ class Roster:
 
 
 class Channel:
-    """AES-256-GCM to and from one peer, with a message counter per direction."""
+    """AES-256-GCM to and from one peer, with a message counter per direction.
+
+    ``seconds`` adds up the time spent sealing and opening (what the channel costs this party).
+    """
 
     def __init__(self, me: int, peer: int, parties: int, send_key: bytes, recv_key: bytes):
         self.me, self.peer, self.parties = me, peer, parties
         self._send, self._recv = AESGCM(send_key), AESGCM(recv_key)
         self.sent = self.received = 0
+        self.seconds = 0.0
 
     @staticmethod
     def _associated(sender: int, receiver: int, counter: int) -> bytes:
@@ -138,15 +143,19 @@ class Channel:
 
     def seal(self, payload, out=None):
         """Encrypt the next message (any buffer); into ``out`` (len(payload) + 16 bytes) if given."""
+        began = time.perf_counter()
         counter, self.sent = self.sent, self.sent + 1
         nonce, associated = counter.to_bytes(12, "big"), self._associated(self.me, self.peer, counter)
         if out is None:
-            return self._send.encrypt(nonce, payload, associated)
-        self._send.encrypt_into(nonce, payload, associated, out)
+            out = self._send.encrypt(nonce, payload, associated)
+        else:
+            self._send.encrypt_into(nonce, payload, associated, out)
+        self.seconds += time.perf_counter() - began
         return out
 
     def open(self, sealed, out=None):
         """Authenticate and decrypt the next message; into ``out`` (len(sealed) − 16 bytes) if given."""
+        began = time.perf_counter()
         counter = self.received
         nonce, associated = counter.to_bytes(12, "big"), self._associated(self.peer, self.me, counter)
         try:
@@ -161,6 +170,7 @@ class Channel:
                 f"{party_label(self.me, self.parties)} failed authentication: forged, replayed, reordered or "
                 "garbled on the way") from None
         self.received += 1
+        self.seconds += time.perf_counter() - began
         return payload
 
 

@@ -33,7 +33,10 @@ def open_xor(ctx, *tensors, label="and"):
 
 def and_gates(ctx, pairs, label="and"):
     """AND of XOR-shared words, bitwise, for several (x, y) pairs in a single round."""
-    triples = [ctx.dealer.binary_triple(x.shape) for x, _ in pairs]
+    sizes = [x.numel() for x, _ in pairs]
+    flat = ctx.dealer.binary_triple((sum(sizes),))  # one triple for every gate: one message from the dealer
+    triples = [tuple(part.reshape(x.shape) for part in parts)
+               for parts, (x, _) in zip(zip(*(t.split(sizes) for t in flat)), pairs)]
     masked = []
     for (x, y), (a, b, _) in zip(pairs, triples):
         masked += [x ^ a, y ^ b]

@@ -12,6 +12,8 @@ here draws from the PRGs in the same order on both sides.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -105,9 +107,9 @@ class Dealer:
             mask = ctx.dealer_prg.ring(masked_shape)
             if ctx.rank < ctx.parties - 1:
                 r_arith, product = ctx.dealer_prg.ring((n,)), ctx.dealer_prg.ring(masked_shape)
-            else:
-                r_arith = ctx.comm.recv(ctx.comm.dealer, torch.empty((n,), dtype=torch.int64))
-                product = ctx.comm.recv(ctx.comm.dealer, torch.empty(masked_shape, dtype=torch.int64))
+            else:  # both corrections in one message
+                both = ctx.comm.recv(ctx.comm.dealer, torch.empty((n + math.prod(masked_shape),), dtype=torch.int64))
+                r_arith, product = both[:n], both[n:].reshape(masked_shape)
             return plane, r_arith, mask, product
         planes, masks, r_parts, product_parts = [], [], [], []
         for i, prg in enumerate(ctx.party_prgs):
@@ -118,8 +120,8 @@ class Dealer:
                 product_parts.append(prg.ring(masked_shape))
         r = from_bit_plane(_xor_all(planes), n)
         a = sum(masks)
-        ctx.comm.send(ctx.parties - 1, r - sum(r_parts))
-        ctx.comm.send(ctx.parties - 1, a * r.reshape(masked_shape) - sum(product_parts))
+        ctx.comm.send(ctx.parties - 1, torch.cat([r - sum(r_parts),
+                                                  (a * r.reshape(masked_shape) - sum(product_parts)).reshape(-1)]))
         zeros = lambda s: torch.zeros(s, dtype=torch.int64)  # noqa: E731
         return zeros(plane_shape), zeros((n,)), zeros(masked_shape), zeros(masked_shape)
 

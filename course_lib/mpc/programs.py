@@ -87,6 +87,44 @@ def private_inference(ctx, sizes=(64, 32, 10), batch=100, n_samples=None, layers
             "dealer_bytes_per_batch": per_batch[0]["dealer_bytes"] if per_batch else None}
 
 
+def channel_cost(ctx, sizes=(64, 32, 10), batch=100, pairs=60, layers=None, images=None):
+    """What the secure channels cost, measured inside one run: batches alternate sealed and in clear.
+
+    Both kinds of batch run in the same processes, placed on the same cores, so the comparison
+    is paired; the order inside each pair alternates. Returns every pair's ratio (sealed ÷
+    clear), the median milliseconds per batch of each kind, and the milliseconds this party
+    spent sealing and opening per sealed batch.
+    """
+    shared_layers = share_model(ctx, layers, sizes)
+    starts = list(range(0, (len(images) if images is not None else batch) - batch + 1, batch))
+
+    def one_batch(start):
+        began = time.perf_counter()
+        x = SecretTensor.from_owner(ctx, images[start:start + batch] if images is not None else None, DATA_OWNER,
+                                    shape=(batch, sizes[0]))
+        mlp_forward(ctx, x, shared_layers).reveal(to=DATA_OWNER)
+        return time.perf_counter() - began
+
+    one_batch(0)  # warm-up
+    channels = list((ctx.comm.channels or {}).values())
+    crypto_before = sum(c.seconds for c in channels)
+    sealed, clear = [], []
+    for i in range(pairs):
+        start = starts[i % len(starts)]
+        for in_clear in ((False, True) if i % 2 else (True, False)):
+            if in_clear:
+                with ctx.comm.in_clear():
+                    clear.append(one_batch(start))
+            else:
+                sealed.append(one_batch(start))
+    crypto = sum(c.seconds for c in channels) - crypto_before
+    ratios = [s / c for s, c in zip(sealed, clear)]
+    sealed.sort()
+    clear.sort()
+    return {"ratios": ratios, "ms_sealed": 1e3 * sealed[pairs // 2], "ms_clear": 1e3 * clear[pairs // 2],
+            "ms_crypto_per_sealed_batch": 1e3 * crypto / pairs}
+
+
 def _random_input(ctx, shape, scale=10.0, seed=0):
     if ctx.rank != 0:
         return None
