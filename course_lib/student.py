@@ -2,8 +2,9 @@
 
 In each code cell, every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is
 replaced by ``raise NotImplementedError(...)`` carrying the exercise's title, at the same
-indentation. The outputs of exercise cells and of the ``cl.check`` cells that follow them are
-cleared, so the student notebook shows no solution and no stale "passed". Everything else
+indentation. The outputs of exercise cells and of every cell that mentions ``cl.check`` (the
+checks, and the cells that use a learner's function through ``or_reference``) are cleared, so
+the student notebook shows no solution, nothing computed from one, and no stale "passed". Everything else
 (explanations, demos, their outputs) is kept. The default output folder is ``student/``.
 
 A student notebook that already exists is **never overwritten** — it may hold a learner's work —
@@ -51,13 +52,13 @@ def student_notebook(nb):
     """A copy of ``nb`` with solutions stubbed out and exercise outputs cleared."""
     nb = nbformat.from_dict(nb)
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or BEGIN not in cell.source:
+        if cell.cell_type != "code":
             continue
-        cell.source = strip_solutions(cell.source, _exercise_title(nb.cells, index))
-        _clear(cell)
-        following = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
-        if following is not None and following.cell_type == "code" and "cl.check." in following.source:
-            _clear(following)
+        if BEGIN in cell.source:
+            cell.source = strip_solutions(cell.source, _exercise_title(nb.cells, index))
+            _clear(cell)
+        elif "cl.check." in cell.source:   # a check, or a cell using a learner's function: computed with the solution
+            _clear(cell)
     return nb
 
 

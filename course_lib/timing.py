@@ -50,3 +50,8 @@ def measure(fn, *args, repeat: int = 5, min_time: float = 0.02, max_number: int 
 def throughput(fn, data: bytes, **kwargs) -> float:
     """Megabytes (10^6 bytes) per second that ``fn(data)`` processes."""
     return len(data) / measure(fn, data, **kwargs).best / 1e6
+
+
+def seconds_for(nbytes: int, mb_per_s: float) -> float:
+    """Seconds to process ``nbytes`` at ``mb_per_s`` megabytes (10^6 bytes) per second."""
+    return nbytes / (mb_per_s * 1e6)

@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -42,9 +43,29 @@ def test_crash_is_reported_not_raised():
 
 
 def test_threat_quiz():
-    from course_lib.check.ch00 import THREAT_TOOLS
-    assert cl.check.tool_for_threat(THREAT_TOOLS.get)
+    assert cl.check.tool_for_threat(THREAT_ANSWERS.get)
     assert not cl.check.tool_for_threat(lambda threat: "aead")
+
+
+# chapter 00's answers live here, not in what learners import
+THREAT_ANSWERS = {
+    "a stolen backup disk holding the training images": "aead",
+    "an eavesdropper on the network between data owner and trainer": "tls",
+    "an attacker who swaps a few training samples in the shared bucket": "signature",
+    "a model file replaced on the model hub by a backdoored one": "signature",
+    "two hospitals that want to train on their joint data without showing it to each other": "mpc",
+    "a cloud provider that must run inference without seeing the patient's input": "mpc",
+    "membership inference: the released model reveals who was in the training set": "dp",
+}
+
+
+def test_no_answer_key_is_importable_from_the_checks():
+    import course_lib.check.ch00 as ch00
+    text = Path(ch00.__file__).read_text()
+    for threat, tool in THREAT_ANSWERS.items():
+        assert f'"{threat}": "{tool}"' not in text and f"{threat!r}: {tool!r}" not in text
+    tables = [v for k, v in vars(ch00).items() if not k.startswith("__") and isinstance(v, dict)]
+    assert not any(all(isinstance(x, str) and x in ch00.TOOLS for x in v.values()) for v in tables)
 
 
 def test_a_check_that_compares_nothing_is_a_defect():
@@ -357,8 +378,7 @@ import random as _random
 
 
 def test_tool_for_threat_accepts_aead_with_associated_data_for_swapped_samples():
-    from course_lib.check.ch00 import THREAT_TOOLS
-    answers = dict(THREAT_TOOLS)
+    answers = dict(THREAT_ANSWERS)
     assert cl.check.tool_for_threat(answers.get)
     answers["an attacker who swaps a few training samples in the shared bucket"] = "aead"
     assert cl.check.tool_for_threat(answers.get)

@@ -3,7 +3,7 @@
 Each check runs known answers and random tests and returns a :class:`CheckResult` that shows a
 clear pass, a failure with the first failing input and a hint, or "not yet solved".
 """
-from ._framework import REGISTRY, CheckResult, Mismatch, Tally, exercise
+from ._framework import REGISTRY, CheckResult, ExerciseFailed, Mismatch, Tally, exercise
 from .ch00 import seconds_to_process, tool_for_threat
 from .ch01 import ctr_encrypt, pkcs7_unpad, seal_tensor
 from .ch02 import forge_length_extension, merkle_root, reverse_hashed_ages, verify_inclusion
@@ -14,7 +14,7 @@ from .ch06 import evaluate
 from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, truncate_shares
 from .ch08 import secure_max, secure_mean
 
-__all__ = ["REGISTRY", "CheckResult", "Mismatch", "Tally", "exercise",
+__all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",

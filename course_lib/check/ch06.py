@@ -1,21 +1,22 @@
 """Exercise checks for chapter 06 (the encrypted training pipeline)."""
+from .. import training
 from ._framework import exercise
 
 
 @exercise(hint=['Count correct samples and samples, not batches; and no gradients are needed.',
                 "model.eval(); under torch.no_grad(), count (model(x).argmax(dim=1) == y) over all batches and "
                "divide by the number of samples (not the number of batches)."],
-          task="evaluate(model, loader) -> float, the fraction of correctly classified samples (reread the deployer's cell).")
+          task="evaluate(model, loader) -> float, the fraction of correctly classified samples (reread the deployer's cell).",
+          reference=lambda: training.accuracy)
 def evaluate(fn, t, rng):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
-    from ..training import accuracy
     torch.manual_seed(rng.randrange(1000))
     model = torch.nn.Linear(4, 3)
     for n, batch in ((10, 4), (7, 7), (100, 32)):
         data = TensorDataset(torch.randn(n, 4), torch.randint(0, 3, (n,)))
         loader = DataLoader(data, batch_size=batch)
-        expected = accuracy(model, loader)
+        expected = training.accuracy(model, loader)
         got = fn(model, loader)
         t.true(abs(got - expected) < 1e-9, f"{n} samples in batches of {batch}: expected {expected}, got {got}",
                kind="random")
