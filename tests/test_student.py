@@ -77,3 +77,38 @@ def test_building_twice_keeps_a_learners_work(tmp_path, capsys):
     assert "kept" in capsys.readouterr().out
     student.build(NOTEBOOKS[:1], tmp_path, force=True)
     assert "my notes" not in edited.read_text()
+
+
+def test_the_course_opens_on_student_versions_building_only_missing_ones(tmp_path, monkeypatch, capsys):
+    import shutil
+    import subprocess
+    import sys
+    from course_lib import lab
+    (tmp_path / "notebooks").mkdir()
+    for path in NOTEBOOKS[:2]:
+        shutil.copy(path, tmp_path / "notebooks" / path.name)
+    monkeypatch.setattr(lab, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(student, "REPO_ROOT", tmp_path)
+    line = lab.command(["--", "--no-browser"])
+    assert line[1:] == ["-m", "jupyterlab", str(tmp_path / "student"), "--no-browser"]
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [p.name for p in NOTEBOOKS[:2]]
+    assert "built 2 student notebook(s)" in capsys.readouterr().out
+    mine = tmp_path / "student" / NOTEBOOKS[0].name
+    mine.write_text(mine.read_text().replace("raise NotImplementedError(", "raise  NotImplementedError("))
+    (tmp_path / "student" / NOTEBOOKS[1].name).unlink()
+    lab.command([])
+    assert "raise  NotImplementedError(" in mine.read_text(), "a learner's edits were overwritten"
+    assert "built 1 student notebook(s)" in capsys.readouterr().out
+    assert lab.command(["--instructor"])[-1] == str(tmp_path / "notebooks")
+    # the command it runs exists in this environment
+    assert subprocess.run([sys.executable, "-m", "jupyterlab", "--version"], capture_output=True,
+                          timeout=120).returncode == 0
+
+
+def test_the_readme_quickstart_is_two_commands_and_the_second_opens_the_student_versions():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("## Quickstart", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[0].startswith("python3 -m venv") and "pip install -r requirements.txt" in commands[0]
+    assert commands[1] == "python -m course_lib.lab"
