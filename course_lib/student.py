@@ -9,6 +9,12 @@ the student notebook shows no solution, nothing computed from one, and no stale 
 
 A student notebook that already exists is **never overwritten** — it may hold a learner's work —
 unless ``--force`` is given; the command says which ones it skipped.
+
+``--nbgrader COURSE_DIR`` writes the instructor notebooks instead, with nbgrader's cell metadata,
+as ``COURSE_DIR/source/<chapter>/<chapter>.ipynb``: solution cells are marked as such, and every
+check becomes a graded test cell that raises when the exercise does not pass (tagged
+``raises-exception``, so *Run All* still continues). ``nbgrader generate_assignment <chapter>``
+then makes the release version.
 """
 from __future__ import annotations
 
@@ -62,6 +68,45 @@ def student_notebook(nb):
     return nb
 
 
+_CHECK_LINE = re.compile(r"^cl\.check\.(\w+)\(.*\)$")
+
+
+def nbgrader_source(nb, assignment: str):
+    """A copy of the instructor notebook ``nb`` with nbgrader metadata on solution and check cells."""
+    nb = nbformat.from_dict(nb)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.rstrip().splitlines()
+        check = _CHECK_LINE.match(lines[-1]) if lines else None
+        if BEGIN in cell.source:
+            cell.metadata["nbgrader"] = {"schema_version": 3, "grade_id": f"{assignment}-solution-{index}",
+                                         "solution": True, "grade": False, "locked": False, "task": False}
+        elif check and len(lines) == 1:
+            cell.source = f"{lines[0]}.raise_if_failed()"
+            cell.metadata["nbgrader"] = {"schema_version": 3, "grade_id": f"{assignment}-{check.group(1)}",
+                                         "solution": False, "grade": True, "locked": True, "task": False,
+                                         "points": 1}
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+        else:
+            continue
+        _clear(cell)
+    return nb
+
+
+def write_nbgrader_sources(paths, course_dir: Path) -> list[Path]:
+    """``course_dir/source/<stem>/<stem>.ipynb`` for every notebook in ``paths``; returns them."""
+    written = []
+    for path in map(Path, paths):
+        target = Path(course_dir) / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbgrader_source(nbformat.read(path, as_version=4), path.stem), target)
+        written.append(target)
+    return written
+
+
 def build(paths=None, out: Path | None = None, *, force: bool = False) -> list[Path]:
     """Write student versions of ``paths`` (default: all notebooks) into ``out``; returns the files written.
 
@@ -92,7 +137,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: student/)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite student notebooks that already exist (their edits are lost)")
+    parser.add_argument("--nbgrader", type=Path, metavar="COURSE_DIR",
+                        help="write nbgrader source notebooks into COURSE_DIR/source/ instead")
     args = parser.parse_args(argv)
+    if args.nbgrader:
+        paths = args.notebooks or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+        for path in write_nbgrader_sources(paths, args.nbgrader):
+            print(f"wrote {path}")
+        return 0
     written, skipped = build_report(args.notebooks or None, args.out, force=args.force)
     for path in written:
         print(f"wrote {path}")
