@@ -506,3 +506,21 @@ def test_every_exercise_restates_its_task_and_has_graded_hints():
             assert fn.task and "->" in fn.task, f"{name}: restate inputs and outputs"
             import re
             assert re.match(r"hint \d of [2-9]:", fn.hint()), f"{name}: grade the hints (a nudge first)"
+
+
+def test_no_hint_gives_a_line_of_the_solution_away():
+    import re as _re
+    import nbformat
+    from course_lib.check import REGISTRY
+    lines = set()
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for region in _re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, _re.S):
+                lines |= {" ".join(line.split()) for line in region.splitlines()
+                          if len(line.strip()) >= 16 and not line.strip().startswith("#")}
+    assert len(lines) > 40
+    for name, check in REGISTRY.items():
+        for _ in range(4):
+            hint = " ".join(str(check.hint()).split())
+            leaked = [line for line in lines if line in hint]
+            assert not leaked, f"{name}'s hint contains solution code: {leaked[0]!r}"

@@ -33,8 +33,8 @@ def _digest(threat: str, tool) -> str:
 
 
 @exercise(hint=['Where is the data when the threat happens — at rest, in transit, in use, or in what the trained model reveals?',
-                "Ask where the data is (at rest, in transit, in use, or in what the model reveals) and "
-               "whether the worry is secrecy or integrity. Answers are one of: " + ", ".join(TOOLS) + "."],
+                'Then ask whether the worry is that someone reads the data (secrecy) or changes it unseen (integrity). The tool-per-threat table pairs each case with one tool.',
+                'Two threats are about who is in the training set or about computing on data nobody may see: those are not answered by encryption at rest or in transit.'],
           task="tool_for_threat(threat: str) -> str, one of 'aead', 'tls', 'signature', 'mpc', 'dp' (reread the tool-per-threat table).")
 def tool_for_threat(fn, t, rng):
     for threat in THREATS:
@@ -45,7 +45,7 @@ def tool_for_threat(fn, t, rng):
 
 
 @exercise(hint=["Check your units: how many bytes are in one of the MB of 'MB/s'?",
-                "seconds = bytes / (megabytes_per_second × 10**6); a MB here is 10**6 bytes."],
+                'Turn the speed into bytes per second first; the rest is one division. Test your function on 10**6 bytes at 1 MB/s: that must take exactly 1 second.'],
           task='seconds_to_process(nbytes: int, mb_per_s: float) -> float, the seconds to process nbytes at that speed (reread the timing race).',
           reference=lambda: timing.seconds_for)
 def seconds_to_process(fn, t, rng):

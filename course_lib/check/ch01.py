@@ -16,8 +16,8 @@ SP800_38A_CTR_CIPHERTEXT = bytes.fromhex(
 
 
 @exercise(hint=['CTR turns a block cipher into a keystream: what do you encrypt, if not the data?',
-                "Keystream block i is encrypt_block((counter + i) mod 2**128 as 16 big-endian bytes); "
-               "XOR the data with the keystream and cut the last block to the data's length."],
+                'The counter block is a 128-bit big-endian integer: block i of the keystream comes from the counter plus i (wrapping at 2**128). Reread how the SP 800-38A cells build their counter blocks.',
+                "The data's length need not be a multiple of 16: how much of the last keystream block do you use?"],
           task="ctr_encrypt(encrypt_block, counter_block: bytes, data: bytes) -> bytes: XOR data with the block cipher's encryptions of counter, counter + 1, … (reread the CTR cells of section 3).")
 def ctr_encrypt(fn, t, rng):
     block = RawAES(SP800_38A_KEY)
@@ -35,8 +35,8 @@ def ctr_encrypt(fn, t, rng):
 
 
 @exercise(hint=['The last byte says how many padding bytes there are. What values may it take, and what must the other padding bytes be?',
-                "The last byte n says how many bytes to strip; it must be 1…16, and all of the last n bytes "
-               "must equal n. Anything else (or an empty or misaligned input) must raise ValueError."],
+                'A padded message is never empty and its length is a multiple of the block size; a padding length of 0 or more than 16 is impossible.',
+                'Every one of the bytes you are about to strip must be checked, not just the last one — and every malformed input must raise ValueError, never return something.'],
           task='pkcs7_unpad(padded: bytes, block_size=16) -> bytes, raising ValueError for malformed padding (reread section 4).')
 def pkcs7_unpad(fn, t, rng):
     t.equal(fn(b"YELLOW SUBMARINE" + bytes([16]) * 16), b"YELLOW SUBMARINE", "a full block of padding")
@@ -55,8 +55,8 @@ def pkcs7_unpad(fn, t, rng):
 
 
 @exercise(hint=['Two problems: turning a tensor into bytes without pickle, and sealing bytes with the AEAD helper of this chapter.',
-                "Serialise with numpy's .npy format (np.save(..., allow_pickle=False)) so dtype and shape "
-               "travel with the data, then cl.symmetric.encrypt(key, data, aad); reverse both to open."],
+                'The bytes must carry dtype and shape with the values, in a format whose loader cannot run code: numpy has one (look up allow_pickle).',
+                'Opening is the exact reverse, in reverse order; a tampered input must fail in the decryption, before any parsing.'],
           task='seal_tensor(key, tensor, ad) -> bytes and open_tensor(key, sealed, ad) -> torch.Tensor with the same dtype and shape; opening must fail on a wrong key, wrong ad or changed bytes (reread section 5).')
 def seal_tensor(fns, t, rng):
     import torch

@@ -12,9 +12,8 @@ CT_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43
 CT_ROOT = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
 
 
-@exercise(hint=['How many ages are there? Could you simply hash them all?',
-                "Hash every age 0…120 once (str(age).encode()), keep a dict digest → age, then look each "
-               "leaked digest up. That is the whole attack: a small input domain."],
+@exercise(hint=['How many different ages are there? Could you simply hash them all?',
+                'Build the mapping from digest back to age once, then each leaked digest is a lookup. Hash an age exactly as the leaked data was hashed (reread the cell that made it).'],
           task='reverse_hashed_ages(digests: list[str]) -> list[int]: the age behind each hex SHA-256 digest (reread section 3).')
 def reverse_hashed_ages(fn, t, rng):
     t.equal(fn([hashlib.sha256(b"42").hexdigest()]), [42], "one digest of age 42")
@@ -26,8 +25,8 @@ def reverse_hashed_ages(fn, t, rng):
 
 
 @exercise(hint=['Leaves and inner nodes are hashed with different one-byte prefixes; and what is the root of no leaves at all?',
-                "Leaves: sha256(b'\\x00' + data). Node: sha256(b'\\x01' + left + right). With n > 1 leaves, "
-               "split at k = the largest power of two smaller than n: root(first k) and root(rest)."],
+                "RFC 6962 splits n > 1 leaves unevenly: the left part is the largest power of two that is smaller than n. Reread the 5-leaf diagram of section 7.",
+                'Write it recursively: the root of a list is a node over the roots of its two parts, and a single leaf is its own subtree. The empty list needs its own case (RFC 6962, section 2.1).'],
           task='merkle_root(leaves: list[bytes]) -> bytes, the RFC 6962 root, including for an empty list (reread section 7).')
 def merkle_root(fn, t, rng):
     t.equal(fn(CT_LEAVES), CT_ROOT, "the RFC 6962 reference tree of 8 leaves")
@@ -39,9 +38,8 @@ def merkle_root(fn, t, rng):
 
 
 @exercise(hint=['Walk from the leaf to the root: at each level, is the sibling on the left or on the right?',
-                "Recompute the root from the leaf upwards: at each level the sibling from the proof goes on the "
-               "left or the right depending on which half (split at the largest power of two below the size) "
-               "holds the index. Return False for any mismatch, wrong length or out-of-range index."],
+                "Follow the same split as merkle_root: at each level the index falls in the left or the right part, and the proof's hashes come from the bottom up. Reread the 5-leaf diagram of section 7 and the proofs of leaves 2 and 4 below it.",
+                'A proof with too many or too few hashes, or an index outside the tree, must give False — not an exception and not True.'],
           task='verify_inclusion(root, leaf, index, size, proof) -> bool, True only for a valid RFC 6962 inclusion proof (reread the inclusion-proof cell).')
 def verify_inclusion(fn, t, rng):
     single = Manifest.build([b"only"])
@@ -65,9 +63,8 @@ def verify_inclusion(fn, t, rng):
 
 
 @exercise(hint=["SHA-256's output is its whole internal state: what can you keep hashing from it?",
-                "The tag is SHA-256's internal state after key ‖ message ‖ padding. Compute the padding for "
-               "key_length + len(message) bytes (0x80, zeros, 64-bit bit length), then continue hashing the "
-               "suffix from that state with the total length so far (cl.toy.sha256.sha256(suffix, state, n))."],
+                'The message the server will check is the original one, then the padding SHA-256 added to it, then your suffix. Which length does that padding encode?',
+                'The toy SHA-256 can resume from a state: sha256(data, state, already_hashed) — already_hashed counts every byte hashed so far, the key and the padding included.'],
           task='forge(tag: bytes, message: bytes, key_length: int, suffix: bytes) -> (forged message, forged tag) that the naive MAC sha256(key ‖ message) accepts (reread the length-extension cells).')
 def forge_length_extension(fn, t, rng):
     for _ in range(10):

@@ -10,8 +10,7 @@ def _lcm(a, b):
 
 
 @exercise(hint=["d must undo e modulo λ(n); Python's pow can compute a modular inverse.",
-                "n = p·q; d is the inverse of e modulo λ(n) = lcm(p−1, q−1) (φ(n) = (p−1)(q−1) works too). "
-               "Use pow(e, -1, m) or the extended Euclidean algorithm."],
+                'λ(n) for n = p·q is the least common multiple of p − 1 and q − 1 (math.lcm). pow(x, -1, m) inverts x modulo m.'],
           task='rsa_from_primes(p, q, e) -> (n, d) with d the inverse of e modulo λ(n) = lcm(p − 1, q − 1) (reread section 2).')
 def rsa_from_primes(fn, t, rng):
     n, d = fn(61, 53, 17)
@@ -28,8 +27,7 @@ def rsa_from_primes(fn, t, rng):
 
 
 @exercise(hint=['Textbook RSA is deterministic: the same label always encrypts to the same number.',
-                "Textbook RSA is deterministic: encrypt every candidate with the public key (pow(m, e, n)) "
-               "and return the one whose ciphertext equals the one you intercepted."],
+                'You hold the public key and the list of possible labels: what can you compute for each candidate, and compare with what you intercepted?'],
           task='guess_the_label(n, e, ciphertext, candidates) -> the candidate label whose textbook-RSA encryption equals ciphertext (reread section 3).')
 def guess_the_label(fn, t, rng):
     key = rsa.generate(512)
@@ -58,9 +56,8 @@ class _PublicKeyOnly:
 
 
 @exercise(hint=['One fresh X25519 key per message; the shared secret is not yet a key — what turns it into one?',
-                "Seal: make an ephemeral X25519 key, exchange() with the recipient's public key, HKDF-SHA256 the "
-               "shared secret to 32 bytes, AES-GCM-encrypt with a random nonce; output ephemeral public key ‖ nonce "
-               "‖ ciphertext. Open: redo the exchange with the private key and decrypt."],
+                'A key-derivation function: HKDF with SHA-256 (reread the X25519 cell), 32 bytes out for AES-256-GCM. Its input is the X25519 shared secret, not a private or public key.',
+                "The recipient needs three things to open: the sender's ephemeral public key, the nonce and the ciphertext. Put them in one byte string in a fixed layout."],
           task='seal(recipient_public_key, message: bytes) -> bytes and open_sealed(private_key, sealed) -> bytes with X25519 + HKDF + AES-GCM; opening must fail for any other key or changed bytes (reread section 6).')
 def hybrid_encryption(fns, t, rng):
     from cryptography.hazmat.primitives.asymmetric import x25519

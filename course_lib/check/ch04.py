@@ -11,8 +11,7 @@ def _small_dataset(rng, n):
 
 
 @exercise(hint=['Which chunk holds sample i, and where inside that chunk does its record start?',
-                "Chunk 0 holds the description, so sample i is in chunk 1 + i // records_per_chunk, at byte "
-               "(i % records_per_chunk) * record_size of that chunk, record_size bytes long."],
+                'Chunk 0 holds the description; the samples start in chunk 1, records_per_chunk to a chunk, each record_size bytes long.'],
           task="read_sample(reader, spec, i) -> bytes: the record of sample i, read with reader.read_chunk (reread section 4's layout).")
 def read_sample(fn, t, rng):
     import tempfile
@@ -32,8 +31,7 @@ def read_sample(fn, t, rng):
 
 
 @exercise(hint=['What should the associated data of sample i say, so that it cannot be opened at another position?',
-                "Encrypt sample i with cl.symmetric.encrypt(key, sample, ad) where the associated data names the "
-               "sample's position (e.g. f'sample {i}'); open_sample decrypts sealed[i] with the same ad."],
+                'Every sample needs its own fresh nonce (the helper of chapter 01 draws one), and associated data that names its position; opening uses the same associated data.'],
           task='seal_samples(key, samples: list[bytes]) -> list[bytes] and open_sample(key, sealed, i) -> bytes; a moved or swapped sample must fail to open (reread section 1 (b)).')
 def seal_samples(fns, t, rng):
     seal, open_ = fns

@@ -16,9 +16,7 @@ class _Marker:
 
 
 @exercise(hint=['Sort first; then make sure that no two different dictionaries can feed the same bytes into the hash.',
-                "Sort the names; for each, feed the name, dtype, shape and the tensor's bytes "
-               "(t.contiguous().numpy().tobytes()) into one hashlib.sha256, each field preceded by its length so "
-               "that no two different dicts give the same byte stream; return hexdigest()."],
+                "The name, the dtype, the shape and the values all matter. A separator character is not enough — a name may contain it: make every field's extent unambiguous."],
           task='canonical_fingerprint(state_dict) -> str (hex SHA-256), independent of name order, different for any change of name, dtype, shape or value (reread section 3).')
 def canonical_fingerprint(fn, t, rng):
     import torch
@@ -47,8 +45,7 @@ def canonical_fingerprint(fn, t, rng):
 
 
 @exercise(hint=['torch.load has a safe mode; what should happen when it refuses?',
-                "torch.load(path, weights_only=True) refuses anything but tensors and plain containers; let its "
-               "error propagate (or raise your own) — never fall back to weights_only=False."],
+                'When the safe mode refuses a file, that refusal is the answer: the file must not be loaded at all, by any other route.'],
           task='load_untrusted(path) -> the tensors of a benign .pt file; a malicious one must raise without running anything (reread section 2).')
 def load_untrusted(fn, t, rng):
     import torch

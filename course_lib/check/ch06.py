@@ -4,8 +4,7 @@ from ._framework import exercise
 
 
 @exercise(hint=['Count correct samples and samples, not batches; and no gradients are needed.',
-                "model.eval(); under torch.no_grad(), count (model(x).argmax(dim=1) == y) over all batches and "
-               "divide by the number of samples (not the number of batches)."],
+                'The last batch can be smaller than the others: averaging per-batch accuracies is wrong. And the model must be in evaluation mode.'],
           task="evaluate(model, loader) -> float, the fraction of correctly classified samples (reread the deployer's cell).",
           reference=lambda: training.accuracy)
 def evaluate(fn, t, rng):

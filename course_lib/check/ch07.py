@@ -21,8 +21,7 @@ def _gate_trials(rng, count: int = 25):
 
 
 @exercise(hint=['All shares but one are random; the last one makes the sum come out right.',
-                "Draw parties − 1 shares uniformly from range(2**64) with the secrets module; the last share "
-               "is (secret − sum of the others) % 2**64."],
+                "Random here means uniform over the whole ring and unpredictable: which module draws such numbers? Reread section 1's library cell."],
           task='additive_share(secret: int, parties: int) -> list[int] of parties shares in range(2**64) that add up to secret mod 2**64 (reread section 1).')
 def additive_share(fn, t, rng):
     for secret, parties in ((0, 2), (42, 3), (MOD - 1, 2), (2**63, 5)):
@@ -51,8 +50,7 @@ def additive_share(fn, t, rng):
 
 
 @exercise(hint=['Open e = x − a and f = y − b; expand (e + a)(f + b) and give each term to the right parties.',
-                "Open e = x − a and f = y − b (sum the parties' differences mod 2**64). Then party i's share of "
-               "x·y is c_i + e·b_i + f·a_i, and exactly one party (party 0) also adds e·f."],
+                'e and f are public once opened; a, b and c are shared. In the expansion, which term is a product of two public values, and how many parties should add it?'],
           task='beaver_multiply(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of shares of x·y mod 2**64, one per party (reread section 4).')
 def beaver_multiply(fn, t, rng):
     for n, x, y, a, b in _gate_trials(rng):
@@ -68,8 +66,7 @@ def beaver_multiply(fn, t, rng):
 
 
 @exercise(hint=['Scale by 2**16 and round; negative numbers wrap around to the top half of the ring.',
-                "encode: round(x · 2**16), then % 2**64 so negatives wrap to the top half. decode: values ≥ 2**63 "
-               "are negative (subtract 2**64), then divide by 2**16 — exactly, no floor of the integer part."],
+                'Decoding must undo both steps: first tell a negative value by where it lies in the ring, then scale down exactly — rounding towards minus infinity loses values that are not on the 2**-16 grid.'],
           task='encode(x: float) -> int in range(2**64) with 16 fractional bits, and decode(v: int) -> float, its inverse (reread section 3).')
 def fixed_point(fns, t, rng):
     encode, decode = fns
@@ -87,8 +84,7 @@ def fixed_point(fns, t, rng):
 
 
 @exercise(hint=["Like Beaver's multiplication, with XOR for + and AND for ×: open two masked values first.",
-                "Open d = x ⊕ a and e = y ⊕ b (XOR all parties' d_i = x_i ⊕ a_i, likewise e). Then party i's share "
-               "of x ∧ y is c_i ⊕ (d ∧ b_i) ⊕ (e ∧ a_i), and exactly one party (party 0) also XORs in d ∧ e."],
+                'After opening, write x = d ⊕ a and y = e ⊕ b and expand x ∧ y; AND distributes over XOR. Which term must only one party contribute?'],
           task='and_gate(x_shares, y_shares, a_shares, b_shares, c_shares) -> list of XOR shares of x AND y, one per party (reread the XOR-sharing cell).')
 def and_gate(fn, t, rng):
     for n, x, y, a, b in _gate_trials(rng):
@@ -98,8 +94,7 @@ def and_gate(fn, t, rng):
 
 
 @exercise(hint=['The two parties cannot both just shift their own share; think of the second share as the negative of something.',
-                "Party 0 shifts its share: s0 >> bits. Party 1 shifts the negation of its share and negates back: "
-               "(2**64 − ((2**64 − s1) >> bits)) % 2**64. Shifting both shares directly is wrong half of the time."],
+                "Party 1's share is 2**64 − t for some t that is small when x is small: shift t, not the share, and turn it back into a share."],
           task='truncate_shares(shares: [s0, s1], bits: int) -> two shares of ⌊x / 2**bits⌋ (± 1), each computed from its own share only (reread section 5).')
 def truncate_shares(fn, t, rng):
     for trial in range(200):

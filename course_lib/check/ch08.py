@@ -5,7 +5,7 @@ from ._framework import exercise
 
 
 @exercise(hint=['max(x, y) = y + something that is zero when y is larger.',
-                "max(x, y) = y + ReLU(x − y): one subtraction (free), one secure ReLU (8 rounds), one addition."],
+                "The course's SecretTensor has a secure ReLU: ReLU(v) is v when v > 0 and 0 otherwise. Nothing but the result may be revealed."],
           task='secure_max(ctx, x: SecretTensor, y: SecretTensor) -> SecretTensor of the element-wise maximum, revealing nothing (reread chapter 07, section 6).')
 def secure_max(fn, t, rng):
     from ..mpc import SecretTensor, run_in_process
@@ -33,9 +33,7 @@ def secure_max(fn, t, rng):
 
 
 @exercise(hint=['Share, add, reveal once: which single value do you need to reveal?',
-                "Every party shares its own value with SecretTensor.from_owner(ctx, value, owner=i, shape=()) for "
-               "i in range(ctx.parties); add them all and reveal the sum; the mean is sum / ctx.parties — "
-               "revealing the sum tells nobody more than the mean does, since the number of parties is public."],
+                'Each party owns one input: every party must call SecretTensor.from_owner once per owner (with owner=i, and the shape for those that do not own it). Reveal one value only, then divide in the clear.'],
           task="secure_mean(ctx, value: tensor) -> float, the mean of all parties' values, revealed to everyone, nothing else revealed (reread chapter 07, section 2).")
 def secure_mean(fn, t, rng):
     from ..mpc import run_in_process
