@@ -16,7 +16,7 @@ from typing import Callable
 
 import ipywidgets as w
 
-from .timing import throughput
+from .timing import format_rate, throughput
 
 
 def human_bytes(n: int) -> str:
@@ -101,7 +101,7 @@ class TimingRace(CourseWidget):
         self.chart.value = self._plot()
         fastest = max(self.results, key=self.results.get)
         self.status.value = "<br>".join(
-            f"{name}: {mb_s:,.1f} MB/s" + ("" if name == fastest else f" ({self.results[fastest] / mb_s:,.0f}× slower)")
+            f"{name}: {format_rate(mb_s)}" + ("" if name == fastest else f" ({self.results[fastest] / mb_s:,.0f}× slower)")
             for name, mb_s in self.results.items())
         return self.results
 
