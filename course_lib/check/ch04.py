@@ -12,7 +12,7 @@ def _small_dataset(rng, n):
 
 @exercise(hint=['Which chunk holds sample i, and where inside that chunk does its record start?',
                 'Chunk 0 holds the description; the samples start in chunk 1, records_per_chunk to a chunk, each record_size bytes long.'],
-          task="read_sample(reader, spec, i) -> bytes: the record of sample i, read with reader.read_chunk (reread section 4's layout).")
+          task="read_sample(reader, layout: dict, i: int) -> bytes: the record of sample i, read with reader.read_chunk (reread section 4's layout).")
 def read_sample(fn, t, rng):
     import tempfile
     from pathlib import Path
@@ -22,12 +22,12 @@ def read_sample(fn, t, rng):
         dataset = _small_dataset(rng, n)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "d.cldc"
-            spec = save_encrypted_dataset(dataset, path, data_key=bytes(32))
+            layout = save_encrypted_dataset(dataset, path, data_key=bytes(32))
             with ContainerReader(path, bytes(32), allow_unsigned=True) as reader:
                 for i in sorted({0, n - 1}):
-                    t.equal(fn(reader, spec, i), record_bytes(dataset[i]), f"sample {i} of {n}")
+                    t.equal(fn(reader, layout, i), record_bytes(dataset[i]), f"sample {i} of {n}")
                 for i in (rng.sample(range(1, n - 1), 5) if n > 10 else []):
-                    t.equal(fn(reader, spec, i), record_bytes(dataset[i]), f"sample {i} of {n}", kind="random")
+                    t.equal(fn(reader, layout, i), record_bytes(dataset[i]), f"sample {i} of {n}", kind="random")
 
 
 @exercise(hint=['What should the associated data of sample i say, so that it cannot be opened at another position?',
