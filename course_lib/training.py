@@ -1,8 +1,11 @@
 """Small, deterministic training and evaluation loops (chapters 06 and 08)."""
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import nn
+from tqdm import tqdm
 
 
 def mlp(sizes=(64, 32, 10), seed: int = 0) -> nn.Sequential:
@@ -24,9 +27,8 @@ def train_classifier(model: nn.Module, loader, epochs: int = 10, lr: float = 0.1
     loss_fn = nn.CrossEntropyLoss()
     losses = []
     epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs_iter = tqdm(epochs_iter, desc="training", unit="epoch")
+    if progress:   # a text bar: a saved notebook shows where it ended (a widget bar would show 0 %)
+        epochs_iter = tqdm(epochs_iter, desc="training", unit="epoch", file=sys.stdout, ncols=80)
     model.train()
     for _ in epochs_iter:
         total, count = 0.0, 0

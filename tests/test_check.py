@@ -253,6 +253,33 @@ def test_load_untrusted_check():
     assert not cl.check.load_untrusted(lambda p: torch.load(p, weights_only=False))
 
 
+def _released_reader(reopen=False, error=None, check=True):
+    import hashlib as _hashlib
+
+    def read_released(open_file, expected):
+        data = open_file().read()
+        if check and _hashlib.sha256(data).hexdigest() != expected:
+            raise (error or cl.errors.IntegrityError)("not the released file")
+        return open_file().read() if reopen else data
+    return read_released
+
+
+def test_read_released_accepts_a_single_verified_read():
+    assert cl.check.read_released(_released_reader())
+
+
+def test_read_released_rejects_checking_one_read_and_returning_another():
+    assert not cl.check.read_released(_released_reader(reopen=True))
+
+
+def test_read_released_rejects_the_wrong_kind_of_refusal():
+    assert not cl.check.read_released(_released_reader(error=ValueError))
+
+
+def test_read_released_rejects_returning_unchecked_bytes():
+    assert not cl.check.read_released(_released_reader(check=False))
+
+
 def test_evaluate_check():
     assert cl.check.evaluate(training.accuracy)
     def per_batch_mean(model, loader):  # averages batch accuracies: wrong with a short last batch
@@ -365,7 +392,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 24
+    assert len(exercises) == 25
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
