@@ -392,7 +392,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 25
+    assert len(exercises) == 26
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
@@ -454,13 +454,78 @@ def test_canonical_fingerprint_rejects_an_ambiguous_encoding_and_one_that_ignore
         h = hashlib.sha256()
         for name in sorted(sd):
             t = sd[name].detach().contiguous()
-            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode() + t.numpy().tobytes())
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode() + t.reshape(-1).view(torch.uint8).numpy().tobytes())
         return h.hexdigest()
     assert not cl.check.canonical_fingerprint(separators)
     def no_dtype(sd):
-        return hashlib.sha256(b"".join(f"{k}:{tuple(sd[k].shape)}:".encode() + sd[k].numpy().tobytes()
+        return hashlib.sha256(b"".join(f"{k}:{tuple(sd[k].shape)}:".encode()
+                                       + sd[k].reshape(-1).view(torch.uint8).numpy().tobytes()
                                        for k in sorted(sd))).hexdigest()
     assert not cl.check.canonical_fingerprint(no_dtype)
+
+
+def test_canonical_fingerprint_rejects_an_encoding_that_fails_on_bfloat16():
+    def through_numpy(sd):
+        h = hashlib.sha256()
+        for name in sorted(sd):
+            t = sd[name].detach().contiguous()
+            for field in (name.encode(), str(t.dtype).encode(), repr(tuple(t.shape)).encode(), t.numpy().tobytes()):
+                h.update(len(field).to_bytes(8, "big") + field)
+        return h.hexdigest()
+    result = cl.check.canonical_fingerprint(through_numpy)
+    assert not result and "bfloat16" in repr(result)
+
+
+def _layout_checker(contiguity=True, strict_types=True, ordered_offsets=True, nonnegative=True):
+    import math as _math
+    sizes = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+    def check_layout(header, body_length):
+        ranges = []
+        for name, entry in header.items():
+            if strict_types:
+                if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+                    raise ValueError(name)
+                if not isinstance(entry["shape"], list) or not all(type(d) is int and (d >= 0 or not nonnegative)
+                                                                for d in entry["shape"]):
+                    raise ValueError(name)
+                if not isinstance(entry["data_offsets"], list) or len(entry["data_offsets"]) != 2 \
+                        or not all(type(o) is int for o in entry["data_offsets"]):
+                    raise ValueError(name)
+            if entry["dtype"] not in sizes:
+                raise ValueError(name)
+            begin, end = entry["data_offsets"]
+            if (ordered_offsets and not 0 <= begin <= end) \
+                    or end - begin != _math.prod(entry["shape"]) * sizes[entry["dtype"]]:
+                raise ValueError(name)
+            ranges.append((begin, end))
+        if contiguity:
+            position = 0
+            for begin, end in sorted(ranges):
+                if begin != position:
+                    raise ValueError("gap or overlap")
+                position = end
+            if position != body_length:
+                raise ValueError("trailing bytes")
+    return check_layout
+
+
+def test_check_layout_accepts_a_strict_parser():
+    assert cl.check.check_layout(_layout_checker())
+
+
+def test_check_layout_rejects_checking_sizes_but_not_gaps_overlaps_or_trailing_bytes():
+    assert not cl.check.check_layout(_layout_checker(contiguity=False))
+
+
+def test_check_layout_rejects_key_and_type_errors_instead_of_value_errors():
+    result = cl.check.check_layout(_layout_checker(strict_types=False))
+    assert not result and ("raise ValueError, not" in repr(result) or "was accepted" in repr(result))
+
+
+def test_check_layout_rejects_inverted_offsets_that_a_negative_dimension_balances():
+    result = cl.check.check_layout(_layout_checker(ordered_offsets=False, nonnegative=False))
+    assert not result and "inverted offsets with a negative dimension was accepted" in repr(result)
 
 
 def test_secure_max_rejects_revealing_both_inputs():

@@ -9,7 +9,7 @@ from .ch01 import ctr_encrypt, pkcs7_unpad, seal_tensor
 from .ch02 import forge_length_extension, merkle_root, reverse_hashed_ages, verify_inclusion
 from .ch03 import guess_the_label, hybrid_encryption, rsa_from_primes
 from .ch04 import read_sample, seal_samples
-from .ch05 import canonical_fingerprint, load_untrusted
+from .ch05 import canonical_fingerprint, check_layout, load_untrusted
 from .ch06 import evaluate, read_released
 from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, truncate_shares
 from .ch08 import secure_max, secure_mean
@@ -18,5 +18,5 @@ __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "ex
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",
-           "read_sample", "seal_samples", "canonical_fingerprint", "load_untrusted", "evaluate", "read_released",
+           "read_sample", "seal_samples", "canonical_fingerprint", "check_layout", "load_untrusted", "evaluate", "read_released",
            "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean"]
