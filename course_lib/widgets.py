@@ -520,8 +520,8 @@ class ShareViewer(CourseWidget):
         total = int(reconstruct(shares).item())
         rows = "".join(f"<tr><td>party {i}</td><td style='font-family:monospace'>{v:+,d}</td></tr>"
                        for i, v in enumerate(self.shares))
-        self.table.value = (f"<table>{rows}<tr><td><b>sum mod 2<sup>64</sup></b></td>"
-                            f"<td style='font-family:monospace'><b>{total:+,d}</b></td></tr></table>")
+        self.table.value = (f"<table>{rows}<tr><td><b>sum of the shares, mod 2⁶⁴</b></td>"
+                            f"<td style='font-family:monospace'><b>= {total:+,d}</b></td></tr></table>")
         return self.shares
 
     def histogram(self, draws: int | None = None):
@@ -535,6 +535,7 @@ class ShareViewer(CourseWidget):
         fig = new_figure(6, 2.6)
         ax = fig.add_subplot()
         ax.hist(self.samples, bins=32, range=(-2.0**63, 2.0**63), color="#8172b2")
+        ax.set_xticks([-2.0**63, -2.0**62, 0.0, 2.0**62, 2.0**63], ["−2⁶³", "−2⁶²", "0", "2⁶²", "2⁶³"])  # no 1e19 offset
         ax.set_xlabel(f"party 0's share of the secret {self.secret.value} (over {draws:,} sharings)")
         ax.set_ylabel("count")
         self.histogram_image.value = figure_png(fig)
