@@ -24,9 +24,10 @@ CPU_FEATURES = {
     "sha_ni": "SHA extensions: hardware SHA-256",
 }
 
-# Distributions the course depends on, as the environment report lists them.
+# Distributions the course depends on, as the environment report lists them (learners' packages only:
+# the test tools of requirements-dev.txt are not needed to follow the course).
 _PACKAGES = ("torch", "cryptography", "pycryptodome", "numpy", "scikit-learn", "ipywidgets", "matplotlib",
-             "jupyterlab", "nbval")
+             "jupyterlab")
 
 
 def asset_path(name: str) -> Path:
@@ -62,15 +63,16 @@ def _installed(dist: str) -> bool:
         return False
 
 
-def cpu_flags() -> set[str]:
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (Linux), or None where they cannot be read (macOS, Windows)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return None
     for line in text.splitlines():
         if line.startswith("flags"):
             return set(line.split(":", 1)[1].split())
-    return set()
+    return None
 
 
 def pinned_requirements(path: Path | None = None) -> dict[str, str]:
@@ -96,7 +98,7 @@ class EnvironmentReport:
     torch_threads: int | None
     openssl: str
     versions: dict[str, str]
-    cpu: dict[str, bool]
+    cpu: dict[str, bool] | None      # None: unknown (no /proc/cpuinfo)
     mismatches: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
@@ -107,9 +109,10 @@ class EnvironmentReport:
         lines = [f"Python {self.python} on {self.platform}; {self.cores} CPU cores; "
                  f"torch threads: {self.torch_threads}", f"OpenSSL (via cryptography): {self.openssl}"]
         lines += [f"  {name:<13} {version}" for name, version in self.versions.items()]
-        lines.append("CPU features:")
+        lines.append("CPU features:" if self.cpu is not None else
+                     "CPU features: unknown on this system (no /proc/cpuinfo) — not the same as absent")
         lines += [f"  [{'x' if present else ' '}] {flag:<11} {CPU_FEATURES[flag]}"
-                  for flag, present in self.cpu.items()]
+                  for flag, present in (self.cpu or {}).items()]
         if self.mismatches:
             lines.append("Differs from requirements.txt (run: pip install -r requirements.txt):")
             lines += [f"  {name}: installed {have}, pinned {want}"
@@ -142,4 +145,4 @@ def environment_report() -> EnvironmentReport:
         python=platform.python_version(), platform=f"{platform.system()} {platform.machine()}",
         cores=os.cpu_count() or 1, torch_threads=torch_threads,
         openssl=backend.openssl_version_text(), versions=versions,
-        cpu={flag: flag in flags for flag in CPU_FEATURES}, mismatches=mismatches)
+        cpu=None if flags is None else {flag: flag in flags for flag in CPU_FEATURES}, mismatches=mismatches)

@@ -31,13 +31,30 @@ def test_seed_all_makes_simulation_reproducible():
 def test_requirements_are_pinned_and_installed():
     pins = pinned_requirements()
     assert pins["torch"] == "2.13.0"
-    for name in ("cryptography", "pycryptodome", "jupyterlab", "ipywidgets", "nbval", "pytest",
-                 "hypothesis", "matplotlib", "scikit-learn", "tqdm"):
+    for name in ("cryptography", "pycryptodome", "jupyterlab", "ipywidgets", "matplotlib", "scikit-learn", "tqdm"):
         assert name in pins, f"{name} must be pinned in requirements.txt"
     assert "-e ." in (REPO_ROOT / "requirements.txt").read_text().splitlines()
     report = cl.environment_report()
     assert report.ok, repr(report)
     assert report.versions["torch"].startswith("2.13.0")
+
+
+def test_learners_install_only_the_course_and_maintainers_add_the_test_tools():
+    course = pinned_requirements()
+    dev = pinned_requirements(REPO_ROOT / "requirements-dev.txt")
+    tools = ("pytest", "pytest-xdist", "nbval", "hypothesis", "cryptography-vectors", "playwright", "nbgrader")
+    assert not set(tools) & set(course), "test tools belong in requirements-dev.txt"
+    assert set(tools) <= set(dev)
+    assert "-r requirements.txt" in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert "requirements-dev.txt" in (REPO_ROOT / ".ci" / "run").read_text()
+    assert "nbval" not in cl.environment_report().versions, "chapter 00's check asks only for the course's packages"
+
+
+def test_cpu_features_are_unknown_not_absent_where_they_cannot_be_read(monkeypatch):
+    from course_lib import environment
+    monkeypatch.setattr(environment, "cpu_flags", lambda: None)
+    report = environment.environment_report()
+    assert report.cpu is None and "unknown on this system" in repr(report) and "[ ]" not in repr(report)
 
 
 def test_asset_path_rejects_unknown_names():

@@ -125,6 +125,25 @@ def channel_cost(ctx, sizes=(64, 32, 10), batch=100, pairs=60, layers=None, imag
             "ms_crypto_per_sealed_batch": 1e3 * crypto / pairs}
 
 
+def classroom_sum(ctx, value=None):
+    """Every computing party brings one number; everyone learns the sum and the mean, nothing else.
+
+    The room-wide lab (any number of parties): each party secret-shares its value, the shares are
+    added locally, and one reveal opens the total. ``value`` is this party's number (None at the
+    dealer, which has nothing to do here but takes part in the same steps).
+    """
+    mine = None if value is None else torch.tensor(float(value), dtype=torch.float64)
+    total = None
+    for owner in range(ctx.parties):
+        shared = SecretTensor.from_owner(ctx, mine if ctx.rank == owner else None, owner, shape=())
+        total = shared if total is None else total + shared
+    opened = total.reveal()
+    if opened is None:
+        return None
+    return {"sum": round(float(opened), 4), "mean": round(float(opened) / ctx.parties, 4), "parties": ctx.parties,
+            "rounds": ctx.stats.rounds, "bytes_sent": ctx.stats.bytes_sent}
+
+
 def _random_input(ctx, shape, scale=10.0, seed=0):
     if ctx.rank != 0:
         return None

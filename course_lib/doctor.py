@@ -1,0 +1,135 @@
+"""Preflight check before a workshop: ``python -m course_lib.doctor [--reach HOST:PORT]``.
+
+Prints one line per check — PASS, WARN (works, but read the note) or FAIL — each failure with
+the command or setting that fixes it, and exits with status 1 if anything failed. Instructors
+ask every learner to run it before the day.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .environment import cpu_flags, environment_report
+
+PYTHON_TESTED = (3, 11)
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str        # "PASS", "WARN" or "FAIL"
+    check: str
+    detail: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status:<4}  {self.check}: {self.detail}" + (f"\n      fix: {self.fix}" if self.fix else "")
+
+
+def check_python() -> Finding:
+    version = sys.version_info[:2]
+    text = ".".join(map(str, sys.version_info[:3]))
+    if version == PYTHON_TESTED:
+        return Finding("PASS", "python", text)
+    return Finding("WARN", "python", f"{text}; the course is tested with {PYTHON_TESTED[0]}.{PYTHON_TESTED[1]}",
+                   f"if anything fails, create the environment with python{PYTHON_TESTED[0]}.{PYTHON_TESTED[1]} -m venv .venv")
+
+
+def check_packages() -> Finding:
+    report = environment_report()
+    if report.ok:
+        return Finding("PASS", "packages", "every package matches requirements.txt")
+    differ = ", ".join(f"{name} {have} (pinned {want})" for name, (have, want) in report.mismatches.items())
+    return Finding("FAIL", "packages", differ, "pip install -r requirements.txt  (inside the course's virtual environment)")
+
+
+def check_widgets() -> Finding:
+    try:
+        version = metadata.version("jupyterlab_widgets")
+    except metadata.PackageNotFoundError:
+        return Finding("FAIL", "widgets", "JupyterLab's widget front-end (jupyterlab_widgets) is missing",
+                       "pip install -r requirements.txt  (ipywidgets brings it)")
+    extension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
+    if not extension.is_dir():
+        return Finding("FAIL", "widgets", f"jupyterlab_widgets {version} is installed but its extension is not in "
+                       f"{extension.parent}", "pip install --force-reinstall jupyterlab_widgets, then restart JupyterLab")
+    return Finding("PASS", "widgets", f"jupyterlab_widgets {version} with its JupyterLab extension")
+
+
+def check_aes() -> Finding:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    aead, data = AESGCM(bytes(32)), os.urandom(1 << 20)
+    best = float("inf")
+    for counter in range(5):
+        began = time.perf_counter()
+        aead.encrypt(counter.to_bytes(12, "big"), data, None)
+        best = min(best, time.perf_counter() - began)
+    speed = len(data) / best / 1e6
+    flags = cpu_flags()
+    hardware = "unknown (no /proc/cpuinfo on this system)" if flags is None else \
+        ("yes" if "aes" in flags else "no")
+    detail = f"AES-256-GCM {speed:,.0f} MB/s on one core; AES instructions: {hardware}"
+    if speed >= 300:
+        return Finding("PASS", "aes", detail)
+    return Finding("WARN", "aes", detail + " — encryption will be slower than the course's figures, but correct")
+
+
+def check_gloo(timeout: float = 60.0) -> Finding:
+    """Two parties and a dealer as processes on this machine, with secure channels: a tiny secure sum."""
+    from .mpc import programs, run_distributed
+    began = time.perf_counter()
+    try:
+        results, _ = run_distributed(programs.classroom_sum, parties=2, timeout=timeout,
+                                     rank_kwargs={0: {"value": 2.0}, 1: {"value": 3.0}})
+    except Exception as error:  # noqa: BLE001 - every failure becomes a FAIL line with a fix
+        return Finding("FAIL", "mpc", f"a local 2-party computation failed: {type(error).__name__}: {error}",
+                       "allow Python to listen on 127.0.0.1 (firewall); if this machine has several networks, "
+                       "set GLOO_SOCKET_IFNAME to the one to use")
+    if results[0]["sum"] != 5.0:
+        return Finding("FAIL", "mpc", f"a local secure sum gave {results[0]['sum']} instead of 5.0",
+                       "report this: the installation is inconsistent")
+    return Finding("PASS", "mpc", f"3 local processes (2 parties + dealer) over gloo with secure channels: "
+                                  f"{time.perf_counter() - began:.1f} s")
+
+
+def check_reach(address: str, timeout: float = 3.0) -> Finding:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as error:
+        return Finding("FAIL", "network", f"cannot reach {address}: {error}",
+                       "join the same network as the instructor; check that no firewall or client isolation "
+                       "(common on guest Wi-Fi) blocks the port; or run every party on one machine")
+    return Finding("PASS", "network", f"{address} accepts connections")
+
+
+def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
+    findings = [check_python(), check_packages(), check_widgets(), check_aes()]
+    if mpc:
+        findings.append(check_gloo())
+    if reach:
+        findings.append(check_reach(reach))
+    return findings
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.doctor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable")
+    parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
+    args = parser.parse_args(argv)
+    findings = run_checks(args.reach, mpc=not args.no_mpc)
+    for finding in findings:
+        print(finding, flush=True)
+    failed = sum(f.status == "FAIL" for f in findings)
+    print(f"\n{len(findings) - failed} of {len(findings)} checks passed" + ("" if not failed else "; fix the FAIL lines"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
