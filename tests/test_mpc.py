@@ -217,11 +217,11 @@ def _party_setup(tmp_path):
     return fingerprints
 
 
-def _run_parties(tmp_path, extra_by_rank, identity_of=lambda rank: rank):
+def _run_parties(tmp_path, extra_by_rank, identity_of=lambda rank: rank, timeout=60):
     master = f"127.0.0.1:{free_port()}"
     procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", str(rank),
                                "--master", master, "--identity", str(tmp_path / f"id{identity_of(rank)}.pem"),
-                               "--roster", str(tmp_path / "roster.json"), "--timeout", "60", *extra_by_rank[rank]],
+                               "--roster", str(tmp_path / "roster.json"), "--timeout", str(timeout), *extra_by_rank[rank]],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
     return [(p.returncode, out, err) for p, (out, err) in ((p, p.communicate(timeout=240)) for p in procs)]
 
@@ -252,11 +252,14 @@ def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path):
     subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out", str(tmp_path / "id9.pem")],
                    capture_output=True, check=True)
     extra = {r: ["--program", "mul", "--size", "10"] for r in range(3)}
-    runs = _run_parties(tmp_path, extra, identity_of=lambda rank: 9 if rank == 1 else rank)   # an impostor as rank 1
+    runs = _run_parties(tmp_path, extra, identity_of=lambda rank: 9 if rank == 1 else rank, timeout=10)  # impostor
     assert [code for code, _, _ in runs] == [1, 1, 1]
     for code, out, err in runs:
-        assert err.startswith("error: ") and "Traceback" not in err
-    assert all("UnknownPeerError: party 1 presented identity key" in err for _, _, err in (runs[0], runs[2]))
+        assert err.splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    # the impostor's own command refuses before connecting; the others name who never joined
+    assert "UnknownPeerError: your identity key" in runs[1][2] and "not in the roster at all" in runs[1][2]
+    assert "still missing: party 1" in runs[0][2]              # rank 0 holds the lobby
+    assert "party 1" in runs[2][2].splitlines()[-1]             # the dealer: missing, or rank 0 gave up first
 
 
 def test_party_command_keeps_inputs_with_their_owners(tmp_path):
@@ -346,3 +349,84 @@ def test_and_gates_of_one_round_take_one_message_from_the_dealer_and_are_right()
         assert torch.equal(z0[k] ^ z1[k], x & y)
     handshake = 2 * 2                     # hello and signature, to each party
     assert len(from_dealer) - handshake == 1, "one correction message for all the gates of the round"
+
+
+def test_a_room_of_ten_parties_computes_its_sum_as_ten_processes():
+    values = {i: float(3 * i + 1) for i in range(10)}
+    results, stats = mpc.run_distributed(mpc.programs.classroom_sum, parties=10, timeout=120,
+                                         rank_kwargs={i: {"value": v} for i, v in values.items()})
+    assert all(r["sum"] == sum(values.values()) and r["mean"] == sum(values.values()) / 10 for r in results)
+    assert max(s.rounds for s in stats) == 1          # one reveal; sharing the inputs costs no round
+
+
+def _wait_for_claim(master, rank, limit=60.0):
+    """Poll the rendezvous store (as an extra client) until ``rank`` has claimed its place."""
+    import datetime
+    import time as _time
+    import torch.distributed as dist
+    host, port = master.rsplit(":", 1)
+    deadline = _time.monotonic() + limit
+    while _time.monotonic() < deadline:
+        try:
+            store = dist.TCPStore(host, int(port), None, False, datetime.timedelta(seconds=5))
+            if store.check([f"course/rank/{rank}"]):
+                return
+        except RuntimeError:
+            pass                                   # rank 0 is not listening yet
+        _time.sleep(0.3)
+    raise AssertionError(f"rank {rank} never joined")
+
+
+def test_a_taken_rank_is_refused_in_milliseconds_and_a_lobby_timeout_names_who_is_missing():
+    import datetime
+    import time as _time
+    import torch.distributed as dist
+    from course_lib.mpc.errors import MPCTimeoutError, RankTakenError
+    from course_lib.mpc.runtime import _lobby
+    port = free_port()
+    store = dist.TCPStore("127.0.0.1", port, None, True, datetime.timedelta(seconds=5), wait_for_workers=False)
+    roster = mpc.Roster.of(mpc.new_identities(2)[0], names={0: "Ada", 1: "Bo", 2: "Cy"})
+    store.set("course/rank/1", "someone-else")
+    began = _time.monotonic()
+    with pytest.raises(RankTakenError, match=r"party 1 \(Bo\) has already joined"):
+        _lobby(store, 1, 3, roster, timeout=30)
+    assert _time.monotonic() - began < 5
+    seen = []
+    with pytest.raises(MPCTimeoutError, match=r"still missing: the dealer \(Cy\)"):
+        _lobby(store, 0, 3, roster, timeout=1, on_lobby=lambda joined, missing: seen.append((joined, missing)))
+    assert seen[0] == (2, ["the dealer (Cy)"])
+
+
+def test_a_second_process_claiming_a_taken_rank_is_refused_at_once(tmp_path):
+    import time as _time
+    _party_setup(tmp_path)
+    roster = json.loads((tmp_path / "roster.json").read_text())
+    named = {rank: {"name": name, "fingerprint": fp} for (rank, fp), name in zip(roster.items(), ["Ada", "Bo", "Cy"])}
+    (tmp_path / "roster.json").write_text(json.dumps(named))
+    master = f"127.0.0.1:{free_port()}"
+
+    def party(rank, *extra):
+        return subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum", "--rank",
+                                 str(rank), "--master", master, "--identity", str(tmp_path / f"id{rank}.pem"),
+                                 "--roster", str(tmp_path / "roster.json"), "--timeout", "30", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = [party(0, "--value", "4"), party(1, "--value", "6")]
+    try:
+        _wait_for_claim(master, 1)
+        began = _time.monotonic()
+        second = party(1, "--value", "99")
+        out, err = second.communicate(timeout=60)
+        refused_in = _time.monotonic() - began
+        assert second.returncode == 1 and "Traceback" not in err
+        assert "RankTakenError: party 1 (Bo) has already joined this computation" in err
+        dealer = party(2)
+        outputs = [p.communicate(timeout=60) for p in (*first, dealer)]
+        results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        assert [r.get("sum") for r in results[:2]] == [10.0, 10.0], outputs
+        assert "lobby: 2 joined; waiting for the dealer (Cy)" in outputs[0][1]
+        assert refused_in < 20          # a whole process: Python and torch start, then the claim fails at once
+    finally:
+        for p in first:
+            if p.poll() is None:
+                p.kill()

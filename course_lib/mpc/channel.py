@@ -27,7 +27,7 @@ import json
 import os
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -97,8 +97,13 @@ class Identity:
 
 @dataclass(frozen=True)
 class Roster:
-    """The pinned fingerprint of every rank's identity key, agreed out of band."""
+    """The pinned fingerprint of every rank's identity key, agreed out of band, and optional names.
+
+    As a file (JSON): ``{"0": "<fingerprint>", …}``, or with names for a room-wide lab,
+    ``{"0": {"name": "Alice", "fingerprint": "<fingerprint>"}, …}``.
+    """
     fingerprints: dict
+    names: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for rank, value in self.fingerprints.items():
@@ -106,23 +111,42 @@ class Roster:
                 raise ValueError("a roster maps ranks to 64-hex-digit fingerprints")
 
     @classmethod
-    def of(cls, identities: dict) -> "Roster":
-        return cls({rank: identity.fingerprint for rank, identity in identities.items()})
+    def of(cls, identities: dict, names: dict | None = None) -> "Roster":
+        return cls({rank: identity.fingerprint for rank, identity in identities.items()}, dict(names or {}))
+
+    def label(self, rank: int, parties: int) -> str:
+        """'party 3 (Carol)', or 'party 3' when the roster has no name for it."""
+        name = self.names.get(rank)
+        return party_label(rank, parties) + (f" ({name})" if name else "")
+
+    def rank_of(self, fingerprint_hex: str) -> int | None:
+        return next((rank for rank, value in self.fingerprints.items() if value == fingerprint_hex), None)
 
     def check(self, rank: int, public_key, parties: int) -> None:
         pinned, presented = self.fingerprints.get(rank), fingerprint(public_key)
         if pinned is None:
-            raise UnknownPeerError(f"{party_label(rank, parties)} is not in the roster")
+            raise UnknownPeerError(f"{self.label(rank, parties)} is not in the roster")
         if presented != pinned:
-            raise UnknownPeerError(f"{party_label(rank, parties)} presented identity key {presented[:16]}…, but the "
+            raise UnknownPeerError(f"{self.label(rank, parties)} presented identity key {presented[:16]}…, but the "
                                    f"roster pins {pinned[:16]}… for it: an unknown or impersonating peer")
 
     def to_json(self) -> str:
+        if self.names:
+            return json.dumps({str(rank): {"name": self.names.get(rank, ""), "fingerprint": value}
+                               for rank, value in sorted(self.fingerprints.items())}, indent=1, ensure_ascii=False)
         return json.dumps({str(rank): value for rank, value in sorted(self.fingerprints.items())}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "Roster":
-        return cls({int(rank): value for rank, value in json.loads(text).items()})
+        fingerprints, names = {}, {}
+        for rank, value in json.loads(text).items():
+            if isinstance(value, dict):
+                fingerprints[int(rank)] = value.get("fingerprint")
+                if value.get("name"):
+                    names[int(rank)] = str(value["name"])
+            else:
+                fingerprints[int(rank)] = value
+        return cls(fingerprints, names)
 
 
 class Channel:

@@ -15,6 +15,10 @@ class MPCTimeoutError(MPCError, TimeoutError):
     """A party waited longer than the timeout for a message (a peer is dead or stuck)."""
 
 
+class RankTakenError(MPCError):
+    """Another process already joined this computation with the same rank."""
+
+
 class PartyFailedError(MPCError):
     """A party process exited with an error or was killed."""
 

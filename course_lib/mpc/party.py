@@ -14,6 +14,12 @@ of band (read aloud, on paper, in a chat you trust). Then each runs one command:
     # dealer      (C):  python -m course_lib.mpc.party run --rank 2 --master A:29500 --host C \\
     #                       --identity me.pem --roster roster.json
 
+A room-wide lab: ``--program sum`` with ``--world-size N+1`` (N students and a dealer, the last
+rank) and each student's own ``--value`` (or typed at the prompt); everyone learns the sum and
+the mean, nothing else. The roster may name everyone: ``{"0": {"name": "Alice", "fingerprint":
+…}, …}``. Rank 0 shows the lobby — who has joined, who is missing — and a second process that
+claims a taken rank is refused at once.
+
 ``--master`` is the address and a free port of the model owner's machine (its rendezvous
 listens on that address only); ``--host`` is the address of *this* machine that the others can
 reach (gloo listens there only). Use addresses, not interface names: nothing depends on
@@ -33,10 +39,10 @@ import torch
 
 from ..errors import CourseCryptoError
 from .channel import Identity, Roster
-from .programs import DATA_OWNER, MODEL_OWNER, digits_task, operation_cost, private_inference
+from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, digits_task, operation_cost, private_inference
 from .runtime import run_party
 
-ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}
+ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}   # two-party programs
 SIZES = (64, 32, 10)
 
 
@@ -49,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="write the example files: the model owner's model, the data owner's data")
     prepare.add_argument("--out", required=True, help="a directory")
     run = commands.add_parser("run", help="take part in the computation as one rank")
-    run.add_argument("--rank", type=int, required=True, choices=sorted(ROLES),
-                     help="0 = model owner, 1 = data owner, 2 = dealer")
-    run.add_argument("--world-size", type=int, default=3, help="parties + the dealer (only 3 is supported)")
+    run.add_argument("--rank", type=int, required=True,
+                     help="two-party programs: 0 = model owner, 1 = data owner, 2 = dealer; sum: 0 … N−1 students, "
+                          "N the dealer")
+    run.add_argument("--world-size", type=int, default=3,
+                     help="parties + the dealer: 3 for the two-party programs, N+1 for a sum of N students")
     run.add_argument("--master", required=True, help="HOST:PORT of the model owner's rendezvous (the same for everyone)")
     run.add_argument("--host", help="this machine's address the others reach (default: the master's host)")
     run.add_argument("--identity", required=True, help="this party's identity key (from new-identity)")
@@ -60,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="pin one rank's fingerprint (repeat for every rank, this one included)")
     run.add_argument("--model", help="model owner only: the model (safetensors, MLP 64-32-10)")
     run.add_argument("--data", help="data owner only: images and labels (safetensors)")
-    run.add_argument("--program", default="inference", choices=["inference", "relu", "mul", "matmul"],
-                     help="private inference (default), or the cost of one operation on random data")
+    run.add_argument("--program", default="inference", choices=["inference", "relu", "mul", "matmul", "sum"],
+                     help="private inference (default), the cost of one operation on random data, or the "
+                          "room-wide sum and mean of everyone's --value")
+    run.add_argument("--value", type=float, help="sum only: your number (asked at the prompt if not given; "
+                                                 "the dealer has none)")
     run.add_argument("--batch", type=int, default=100, help="batch size (public)")
     run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
@@ -75,15 +86,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _roster(args) -> Roster:
-    pins = {}
+    pins, names = {}, {}
     if args.roster:
-        pins.update(Roster.from_json(Path(args.roster).read_text()).fingerprints)
+        from_file = Roster.from_json(Path(args.roster).read_text())
+        pins.update(from_file.fingerprints)
+        names.update(from_file.names)
     for item in args.peer:
         rank, _, value = item.partition("=")
         pins[int(rank)] = value.strip().replace(" ", "").lower()
     if sorted(pins) != list(range(args.world_size)):
         raise ValueError(f"the roster must pin ranks 0..{args.world_size - 1}; it pins {sorted(pins)}")
-    return Roster(pins)
+    return Roster(pins, names)
 
 
 def _load(path, names) -> dict[str, torch.Tensor]:
@@ -106,7 +119,37 @@ def prepare(out) -> list[Path]:
     return [out / "digits-mlp.safetensors", out / "digits-test.safetensors"]
 
 
+def _lobby_printer(rank: int):
+    """Rank 0 shows who has joined and who is missing (on stderr; the result goes to stdout)."""
+    def show(joined, missing):
+        if rank == 0:
+            waiting = f"; waiting for {', '.join(missing)}" if missing else "; everyone is here"
+            print(f"lobby: {joined} joined{waiting}", file=sys.stderr, flush=True)
+    return show
+
+
+def _run_sum(args, common) -> dict:
+    parties = args.world_size - 1
+    if not 0 <= args.rank <= parties:
+        raise ValueError(f"--rank must be 0 … {parties} for a world of {args.world_size} (rank {parties} is the dealer)")
+    value = None
+    if args.rank < parties:
+        value = args.value if args.value is not None else float(input("your number (kept secret): "))
+    elif args.value is not None:
+        raise ValueError("the dealer brings no --value")
+    result, stats = run_party(args.rank, parties, args.master, classroom_sum, value=value,
+                              on_lobby=_lobby_printer(args.rank), **common)
+    role = "dealer" if args.rank == parties else f"party {args.rank}"
+    return {"role": role, **(result or {}), "rounds": stats.rounds, "bytes_sent": stats.bytes_sent}
+
+
 def _run(args) -> dict:
+    common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
+                  insecure_seed=args.insecure_seed, timeout=args.timeout, authenticated=args.authenticated)
+    if args.program == "sum":
+        return _run_sum(args, common)
+    if args.rank not in ROLES:
+        raise ValueError("--rank is 0 (model owner), 1 (data owner) or 2 (dealer) for this program")
     if args.world_size != 3:
         raise ValueError("these programs need exactly 2 parties plus the dealer (--world-size 3)")
     own = {MODEL_OWNER: "model", DATA_OWNER: "data"}.get(args.rank)
@@ -114,9 +157,8 @@ def _run(args) -> dict:
         if getattr(args, flag) and flag != own:
             raise ValueError(f"--{flag} belongs to the {'model' if flag == 'model' else 'data'} owner, "
                              f"not the {ROLES[args.rank]}: each party holds only its own input")
-    common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
-                  insecure_seed=args.insecure_seed, timeout=args.timeout, authenticated=args.authenticated)
     role = ROLES[args.rank]
+    common["on_lobby"] = _lobby_printer(args.rank)
     if args.program != "inference":
         shape = (args.size, args.size) if args.program == "matmul" else (args.size,)
         result, _ = run_party(args.rank, 2, args.master, operation_cost, operation=args.program, shape=shape, **common)

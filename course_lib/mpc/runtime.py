@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import secrets
 import socket
 import threading
 import time
@@ -30,7 +31,8 @@ from . import channel
 from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
 from .dealer import AuthenticatingDealer, Dealer
-from .errors import ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, party_label
+from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankTakenError,
+                     UnknownPeerError, party_label)
 from .prg import PRG, public_seed
 
 
@@ -204,12 +206,14 @@ def _split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _process_group(rank: int, world: int, master: str, host: str, timeout: float):
+def _process_group(rank: int, world: int, master: str, host: str, timeout: float, roster: Roster | None = None,
+                   on_lobby=None):
     """A gloo group whose rendezvous and data sockets listen only on the given addresses.
 
     Rank 0 binds the rendezvous store to the master address itself (``torch.distributed.TCPStore``
     would listen on every interface); every rank binds its gloo device to ``host`` — an address,
-    so no interface name (``lo`` on Linux, ``lo0`` on macOS) is ever needed.
+    so no interface name (``lo`` on Linux, ``lo0`` on macOS) is ever needed. Before the group
+    forms, every rank claims its rank in the store and waits in the lobby (:func:`_lobby`).
     """
     import datetime
     import torch.distributed as dist
@@ -222,18 +226,52 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((master_host, port))
         listener.listen(64)
-        store = dist.TCPStore(master_host, port, world, True, wait, master_listen_fd=listener.fileno())
+        store = dist.TCPStore(master_host, port, world, True, wait, wait_for_workers=False,
+                              master_listen_fd=listener.fileno())
     else:
         store = dist.TCPStore(master_host, port, world, False, wait)
+    _lobby(store, rank, world, roster, timeout, on_lobby)
     options = dist.ProcessGroupGloo._Options()
     options._devices = [dist.ProcessGroupGloo.create_device(hostname=host)]
     options._timeout = wait
     return dist.ProcessGroupGloo(store, rank, world, options), store, listener
 
 
+def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, on_lobby=None) -> None:
+    """Claim ``rank`` (refused at once if another process holds it), then wait until every rank has.
+
+    ``on_lobby(joined, missing)`` is called whenever the lobby changes (the party command prints it
+    at rank 0); a timeout names the ranks still missing. The store is not authenticated: a stranger
+    can take a free rank, but not pass the handshake that follows.
+    """
+    parties = world - 1
+    label = (lambda r: roster.label(r, parties)) if roster else (lambda r: party_label(r, parties))  # noqa: E731
+    token = secrets.token_hex(8)
+    if store.compare_set(f"course/rank/{rank}", "", token).decode() != token:
+        raise RankTakenError(f"{label(rank)} has already joined this computation from another process: check "
+                             f"--rank against the roster (if an earlier attempt of yours crashed, rank 0 must "
+                             f"start a new session)")
+    deadline, missing, shown = time.monotonic() + timeout, list(range(world)), None
+    while True:
+        try:
+            missing = [r for r in missing if not store.check([f"course/rank/{r}"])]
+        except RuntimeError:   # torch's DistNetworkError: rank 0, which holds the rendezvous, stopped
+            raise MPCError(f"{party_label(0, parties)}'s rendezvous closed while we waited for "
+                           + ", ".join(label(r) for r in missing) + ": rank 0 gave up or stopped") from None
+        if on_lobby is not None and missing != shown:
+            on_lobby(world - len(missing), [label(r) for r in missing])
+            shown = list(missing)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise MPCTimeoutError(f"waited {timeout:.0f} s for every party to join; still missing: "
+                                  + ", ".join(label(r) for r in missing))
+        time.sleep(0.2)
+
+
 def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
               roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, warn: bool = True,
-              authenticated: bool = False, **kwargs):
+              authenticated: bool = False, on_lobby=None, **kwargs):
     """Join the computation as ``rank`` (one process): connect, run ``program``, return (result, stats).
 
     ``master`` is HOST:PORT of rank 0's rendezvous; ``host`` is the address this party listens on
@@ -241,7 +279,10 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
     ``python -m course_lib.mpc.party`` on separate machines.
     """
     torch.set_num_threads(1)
-    group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout)
+    if secure and identity is not None and roster is not None:
+        _check_own_identity(rank, parties, identity, roster)
+    group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout,
+                                            roster, on_lobby)
     try:
         comm = DistributedComm(rank, parties, group)
         ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn,
@@ -254,6 +295,19 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
         del group
         if listener is not None:
             listener.close()
+
+
+def _check_own_identity(rank: int, parties: int, identity: Identity, roster: Roster) -> None:
+    """Refuse to join, before connecting, as a rank whose pinned key is not ours (and say which rank is)."""
+    mine = identity.fingerprint
+    if roster.fingerprints.get(rank) == mine:
+        return
+    pinned_for = roster.rank_of(mine)
+    where = (f"the roster pins it for {roster.label(pinned_for, parties)}: use --rank {pinned_for}"
+             if pinned_for is not None else "it is not in the roster at all: send your fingerprint to whoever "
+             "keeps the roster")
+    raise UnknownPeerError(f"your identity key {mine[:16]}… is not the one pinned for {roster.label(rank, parties)}; "
+                           + where)
 
 
 def _process_main(rank, parties, master, program, options, kwargs, results):
