@@ -1,0 +1,61 @@
+"""Quizzes (a tested widget that also works headless) and slide decks built from the chapters."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course_lib as cl
+from course_lib import slides
+from course_lib.quiz_questions import QUIZZES
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_every_chapter_has_a_quiz_of_three_to_five_questions_misconceptions_first():
+    assert sorted(QUIZZES) == [p.name[:2] for p in NOTEBOOKS]
+    for chapter, questions in QUIZZES.items():
+        quiz = cl.quiz.for_chapter(chapter)
+        assert 3 <= len(quiz.questions) <= 5, chapter
+        assert quiz.questions[0].misconception, f"chapter {chapter}: put a misconception question first"
+        flags = [q.misconception for q in quiz.questions]
+        assert flags == sorted(flags, reverse=True), f"chapter {chapter}: misconception questions come first"
+        for q in quiz.questions:
+            assert len(q.options) >= 3 and 0 <= q.answer < len(q.options), q.prompt
+            assert len(set(q.options)) == len(q.options) and len(q.explanation) > 30, q.prompt
+
+
+def test_answers_are_graded_with_their_explanation_headless():
+    quiz = cl.quiz.for_chapter("02")
+    right, text = quiz.answer(0, quiz.questions[0].answer)
+    assert right and text.startswith("Right.") and quiz.questions[0].explanation in text
+    wrong = next(i for i in range(len(quiz.questions[1].options)) if i != quiz.questions[1].answer)
+    right, text = quiz.answer(1, wrong)
+    assert not right and "Not quite" in text and quiz.questions[1].options[quiz.questions[1].answer] in text
+    assert quiz.score == "1 of 4 right"
+
+
+def test_the_widget_checks_a_picked_answer_and_asks_for_one_otherwise():
+    quiz = cl.quiz.for_chapter("07")
+    buttons = [c for c in quiz.children if getattr(c, "description", "") == "Check"]
+    buttons[0].click()
+    assert "pick an answer first" in quiz._feedback[0].value
+    quiz._radios[0].value = quiz.questions[0].options[quiz.questions[0].answer]
+    buttons[0].click()
+    assert "Right." in quiz._feedback[0].value and quiz.results == {0: True}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_shows_its_quiz_and_carries_current_slide_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    assert any(f'cl.quiz.for_chapter("{path.name[:2]}")' in c.source for c in nb.cells if c.cell_type == "code")
+    assert not slides.annotate(nb), "run python -m course_lib.slides after adding cells"
+
+
+def test_a_chapter_becomes_a_slide_deck_without_its_solutions():
+    from nbconvert import SlidesExporter
+    nb = nbformat.read(NOTEBOOKS[2], as_version=4)
+    body, _ = SlidesExporter().from_notebook_node(nb)
+    sections = sum(c.source.lstrip().startswith("## ") for c in nb.cells if c.cell_type == "markdown")
+    assert body.count("<section") >= sections + 1
+    assert "reveal" in body.lower()
+    assert "BEGIN SOLUTION" not in body and "merkle_root(leaves[:k])" not in body, "a solution reached the deck"
