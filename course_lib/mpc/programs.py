@@ -132,6 +132,7 @@ def classroom_sum(ctx, value=None):
     added locally, and one reveal opens the total. ``value`` is this party's number (None at the
     dealer, which has nothing to do here but takes part in the same steps).
     """
+    began = time.perf_counter()
     mine = None if value is None else torch.tensor(float(value), dtype=torch.float64)
     total = None
     for owner in range(ctx.parties):
@@ -141,7 +142,7 @@ def classroom_sum(ctx, value=None):
     if opened is None:
         return None
     return {"sum": round(float(opened), 4), "mean": round(float(opened) / ctx.parties, 4), "parties": ctx.parties,
-            "rounds": ctx.stats.rounds, "bytes_sent": ctx.stats.bytes_sent}
+            "rounds": ctx.stats.rounds, "bytes_sent": ctx.stats.bytes_sent, "seconds": time.perf_counter() - began}
 
 
 def _random_input(ctx, shape, scale=10.0, seed=0):
