@@ -59,3 +59,19 @@ def test_a_chapter_becomes_a_slide_deck_without_its_solutions():
     assert body.count("<section") >= sections + 1
     assert "reveal" in body.lower()
     assert "BEGIN SOLUTION" not in body and "merkle_root(leaves[:k])" not in body, "a solution reached the deck"
+
+
+def test_the_teaching_section_gives_three_tracks_and_the_pack_covers_every_chapter():
+    root = Path(__file__).parent.parent
+    teaching = (root / "README.md").read_text().split("## Teaching with this course", 1)[1].split("\n## ", 1)[0]
+    for track in ("**3-hour**", "**1-day**", "**2-day**"):
+        assert track in teaching
+    pack = (root / "instructor" / "README.md").read_text()
+    for path in NOTEBOOKS:
+        section = pack.split(f"### {path.name[:2]} — ", 1)
+        assert len(section) == 2, f"the instructor pack has no section for chapter {path.name[:2]}"
+        body = section[1].split("\n### ", 1)[0]
+        assert body.count("\n- ") >= 3, f"chapter {path.name[:2]}: 2–3 prompts and the exercise walkthrough"
+    from course_lib.check import REGISTRY
+    for name in REGISTRY:
+        assert f"`{name}`" in pack, f"the instructor pack does not walk through {name}"
