@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # Submodules that pull in heavier dependencies (ipywidgets, torch, ...) load on first use.
 _LAZY_SUBMODULES = {"check", "widgets", "toy", "bench", "executor", "symmetric", "images", "errors", "hashing",
                     "data", "pubkey", "pki", "release", "kms", "container",
-                    "datasets", "models", "training", "mpc", "quiz"}
+                    "datasets", "models", "training", "mpc", "quiz", "diagrams"}
 
 
 def __getattr__(name):

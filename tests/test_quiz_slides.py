@@ -75,3 +75,21 @@ def test_the_teaching_section_gives_three_tracks_and_the_pack_covers_every_chapt
     from course_lib.check import REGISTRY
     for name in REGISTRY:
         assert f"`{name}`" in pack, f"the instructor pack does not walk through {name}"
+
+
+@pytest.mark.parametrize("name,chapter,must_show", [
+    ("aes_gcm", "01", ["GHASH_H(AD, C1 C2 C3, lengths)", "counter J0+1", "tag"]),
+    ("merkle_proof", "02", ["leaf 3", "n(0,1)", "leaf 4", "root"]),
+    ("hybrid", "03", ["X25519(e, R)", "HKDF-SHA256", "AES-GCM"]),
+    ("envelope", "04", ["data key DK\n(random, 32 bytes)", "added by re-wrap: collaborator"]),
+    ("beaver", "07", ["opened: e = x − a, f = y − b\n(uniformly random: they reveal nothing)"]),
+    ("carry_circuit", "07", ["g0 (AND)", "p3 (XOR)", "c4"]),
+])
+def test_each_protocol_diagram_is_drawn_by_code_where_its_protocol_is_taught(name, chapter, must_show):
+    diagram = getattr(cl.diagrams, name)()
+    assert diagram._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+    assert repr(diagram).startswith("[diagram: ")
+    for label in must_show:
+        assert label in diagram.labels, label
+    notebook = next(p for p in NOTEBOOKS if p.name.startswith(chapter))
+    assert f"cl.diagrams.{name}()" in notebook.read_text()
