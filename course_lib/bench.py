@@ -165,8 +165,9 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
     """
     from .mpc import programs, run_distributed
     from .mpc.baseline import CRYPTEN_MLP
+    from .training import logits_accuracy
     model, _, _, test_x, test_y = programs.digits_task()
-    plain = (model(test_x).argmax(1) == test_y).float().mean().item()
+    plain = logits_accuracy(model(test_x), test_y)
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}
     best = {"secure": float("inf"), "authenticated": float("inf")}
     for _ in range(repeat):
@@ -176,10 +177,10 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
             best[mode] = min(best[mode], max(r["ms_per_batch"] for r in results))
             owner = results[programs.DATA_OWNER]
             if mode == "secure":
-                private = (owner["logits"].argmax(1) == test_y).float().mean().item()
+                private = logits_accuracy(owner["logits"], test_y)
                 sent, semi_honest = max(r["bytes_per_batch"] for r in results), owner
             else:
-                authenticated = {"accuracy_private": round((owner["logits"].argmax(1) == test_y).float().mean().item(), 4),
+                authenticated = {"accuracy_private": round(logits_accuracy(owner["logits"], test_y), 4),
                                  "rounds": owner["rounds_per_batch"],
                                  "bytes_sent_per_party": max(r["bytes_per_batch"] for r in results),
                                  "dealer_bytes": owner["dealer_bytes_per_batch"]}

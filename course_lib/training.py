@@ -52,3 +52,8 @@ def accuracy(model: nn.Module, loader) -> float:
         correct += (model(x).argmax(dim=1) == y).sum().item()
         total += len(y)
     return correct / total
+
+
+def logits_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose largest logit is the label (e.g. of a private inference's output)."""
+    return (logits.argmax(dim=1) == labels).float().mean().item()

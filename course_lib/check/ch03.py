@@ -5,10 +5,6 @@ from ..toy import rsa
 from ._framework import exercise
 
 
-def _lcm(a, b):
-    return a * b // rsa.egcd(a, b)[0]
-
-
 @exercise(hint=["d must undo e modulo λ(n); Python's pow can compute a modular inverse.",
                 'λ(n) for n = p·q is the least common multiple of p − 1 and q − 1 (math.lcm). pow(x, -1, m) inverts x modulo m.'],
           task='rsa_from_primes(p, q, e) -> (n, d) with d the inverse of e modulo λ(n) = lcm(p − 1, q − 1) (reread section 2).')

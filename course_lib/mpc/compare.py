@@ -15,20 +15,7 @@ import numpy as np
 import torch
 
 from .errors import MPCError
-from .tensor import SecretTensor
-
-
-def open_xor(ctx, *tensors, label="and"):
-    """Reveal XOR-shared words in one round."""
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    total = torch.zeros_like(flat)
-    for share in ctx.comm.exchange(flat, label):
-        total ^= share
-    out, start = [], 0
-    for t in tensors:
-        out.append(total[start:start + t.numel()].reshape(t.shape))
-        start += t.numel()
-    return out
+from .tensor import SecretTensor, open_values
 
 
 def and_gates(ctx, pairs, label="and"):
@@ -40,7 +27,7 @@ def and_gates(ctx, pairs, label="and"):
     masked = []
     for (x, y), (a, b, _) in zip(pairs, triples):
         masked += [x ^ a, y ^ b]
-    opened = open_xor(ctx, *masked, label=label)
+    opened = open_values(ctx, *masked, label=label, xor=True)
     out = []
     for k, (a, b, c) in enumerate(triples):
         e, f = opened[2 * k], opened[2 * k + 1]
@@ -113,7 +100,7 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> SecretTensor:
         r_plane, r_arith, mac_r = ctx.dealer.authenticated_random_bit(plane.shape, n)
     else:
         (r_plane, r_arith), mac_r = ctx.dealer.random_bit(plane.shape, n), None
-    (c_plane,) = open_xor(ctx, plane ^ r_plane, label="bit conversion")
+    (c_plane,) = open_values(ctx, plane ^ r_plane, label="bit conversion", xor=True)
     c = from_bit_plane(c_plane, n)
     share = r_arith - 2 * c * r_arith
     if ctx.rank == 0:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 
 FRAC_BITS = 16
-MAX_EXACT = 2.0 ** 53
 
 
 def encode(x, frac_bits: int = FRAC_BITS) -> torch.Tensor:

@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CourseCryptoError
+from ..training import logits_accuracy
 from .channel import Identity, Roster
 from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, digits_task, operation_cost, private_inference
 from .runtime import run_party
@@ -182,7 +183,7 @@ def _run(args) -> dict:
     report = {"role": role, "rounds": stats.rounds, "bytes_sent": stats.bytes_sent,
               "ms_per_batch": round(result["ms_per_batch"], 2)}
     if labels is not None:
-        report["accuracy_private"] = round((result["logits"].argmax(1) == labels).float().mean().item(), 4)
+        report["accuracy_private"] = round(logits_accuracy(result["logits"], labels), 4)
     return report
 
 

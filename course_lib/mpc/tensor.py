@@ -20,14 +20,21 @@ from .errors import MPCError
 from .fixed_point import FRAC_BITS, decode, encode
 
 
-def open_values(ctx, *tensors, label: str = "open"):
-    """Reveal several shared int64 tensors to every party in one round; returns the sums."""
+def open_values(ctx, *tensors, label: str = "open", xor: bool = False):
+    """Reveal several shared int64 tensors to every party in one round.
+
+    Returns their sums modulo 2^64 — or, for XOR shares (``xor=True``, chapter 07's comparison),
+    their XOR — one tensor per input.
+    """
     flat = torch.cat([t.reshape(-1) for t in tensors])
     if ctx.tamper is not None:     # a *malicious* party's own program may set this (chapter 08)
         flat = ctx.tamper(label, flat)
     total = torch.zeros_like(flat)
     for share in ctx.comm.exchange(flat, label):
-        total += share
+        if xor:
+            total ^= share
+        else:
+            total += share
     if ctx.view is not None and not ctx.is_dealer:
         ctx.view.append((label, total.clone()))   # what this party learns (chapter 08's attacks read it)
     out, start = [], 0

@@ -5,19 +5,12 @@ and **never reused**; reuse it once and ``c1 XOR c2 = m1 XOR m2`` leaks both mes
 """
 from __future__ import annotations
 
-import os
-
 
 def xor_bytes(a: bytes, b: bytes) -> bytes:
     """Byte-wise XOR of two equally long byte strings."""
     if len(a) != len(b):
         raise ValueError(f"xor_bytes needs equal lengths, got {len(a)} and {len(b)}")
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
-
-
-def new_pad(length: int) -> bytes:
-    """A fresh random pad as long as the message."""
-    return os.urandom(length)
 
 
 def otp_encrypt(pad: bytes, message: bytes) -> bytes:
