@@ -14,8 +14,7 @@ from pathlib import Path
 import nbformat
 
 from .environment import REPO_ROOT
-
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
+from .student import BEGIN as BEGIN_SOLUTION
 
 
 def slide_type(cell, index: int, first_code: int) -> str:

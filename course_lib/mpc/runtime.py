@@ -245,7 +245,8 @@ def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, 
     can take a free rank, but not pass the handshake that follows.
     """
     parties = world - 1
-    label = (lambda r: roster.label(r, parties)) if roster else (lambda r: party_label(r, parties))  # noqa: E731
+    roster = roster or Roster({})      # no names: 'party N' and 'the dealer'
+    label = lambda r: roster.label(r, parties)  # noqa: E731
     token = secrets.token_hex(8)
     if store.compare_set(f"course/rank/{rank}", "", token).decode() != token:
         raise RankTakenError(f"{label(rank)} has already joined this computation from another process: check "
