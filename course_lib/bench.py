@@ -147,7 +147,7 @@ def _mpc_operation(operation: str, shape) -> dict:
     from .mpc import programs, run_distributed
     results, _ = run_distributed(programs.operation_cost, parties=2, operation=operation, shape=shape, repeat=5)
     return {"ms": round(max(r["ms"] for r in results), 2), "rounds": results[0]["rounds"],
-            "bytes_sent_per_party": max(r["bytes"] for r in results),
+            "bytes_sent_per_party": max(r["bytes_sent"] for r in results),
             "dealer_bytes": max(r["dealer_bytes"] for r in results), "processes": "2 parties + dealer, gloo, 1 thread each, secure channels",
             "bytes_basis": "sent per party (payload)"}
 
@@ -173,7 +173,7 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
     for _ in range(repeat):
         for mode in best:
             results, _ = run_distributed(programs.private_inference, parties=2, batch=100, n_samples=len(test_x),
-                                         timing_passes=5, authenticated=mode == "authenticated", rank_kwargs=inputs)
+                                         timing_passes=5, authenticated=mode == "authenticated", private_inputs=inputs)
             best[mode] = min(best[mode], max(r["ms_per_batch"] for r in results))
             owner = results[programs.DATA_OWNER]
             if mode == "secure":
@@ -186,7 +186,7 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
                                  "dealer_bytes": owner["dealer_bytes_per_batch"]}
     ratios, crypto_ms, sealed_ms, clear_ms = [], [], [], []
     for _ in range(repeat):
-        paired, _ = run_distributed(programs.channel_cost, parties=2, batch=100, pairs=pairs, rank_kwargs=inputs)
+        paired, _ = run_distributed(programs.channel_cost, parties=2, batch=100, pairs=pairs, private_inputs=inputs)
         slower = max(paired, key=lambda r: statistics.median(r["ratios"]))
         ratios += slower["ratios"]
         crypto_ms.append(max(r["ms_crypto_per_sealed_batch"] for r in paired))
@@ -239,7 +239,7 @@ def bench_classroom_sum(sizes=(10, 30)) -> dict:
     for n in sizes:
         began = time.perf_counter()
         results, stats = run_distributed(programs.classroom_sum, parties=n, timeout=300,
-                                         rank_kwargs={i: {"value": float(i)} for i in range(n)})
+                                         private_inputs={i: {"value": float(i)} for i in range(n)})
         assert all(r["sum"] == n * (n - 1) / 2 for r in results)
         figures[f"{n}_parties"] = {"seconds_with_process_start": round(time.perf_counter() - began, 1),
                                    "seconds_handshake_done_to_result": round(max(r["seconds"] for r in results), 3),

@@ -81,7 +81,7 @@ def check_gloo(timeout: float = 60.0) -> Finding:
     began = time.perf_counter()
     try:
         results, _ = run_distributed(programs.classroom_sum, parties=2, timeout=timeout,
-                                     rank_kwargs={0: {"value": 2.0}, 1: {"value": 3.0}})
+                                     private_inputs={0: {"value": 2.0}, 1: {"value": 3.0}})
     except Exception as error:  # noqa: BLE001 - every failure becomes a FAIL line with a fix
         return Finding("FAIL", "mpc", f"a local 2-party computation failed: {type(error).__name__}: {error}",
                        "allow Python to listen on 127.0.0.1 (firewall); if this machine has several networks, "

@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from course_lib import mpc
 from course_lib.mpc import PRG, SecretTensor, decode, encode, reconstruct, share
-from course_lib.mpc.compare import from_bit_plane, to_bit_planes
+from course_lib.mpc.bits import from_bit_plane, to_bit_planes
 from course_lib.mpc.runtime import free_port
 
 from . import mpc_programs
@@ -106,7 +106,7 @@ def _grid(x):
 @given(x=_arrays((4, 4), 30.0), y=_arrays((4, 4), 30.0), seed=st.integers(0, 2**32))
 def test_protocols_agree_with_plaintext(x, y, seed):
     results, _ = mpc.run_in_process(mpc_programs.mixed_operations, insecure_seed=seed, shape=(4, 4),
-                                    rank_kwargs={0: {"x": x}, 1: {"y": y}})
+                                    private_inputs={0: {"x": x}, 1: {"y": y}})
     out = results[0]["revealed"]
     assert all(torch.equal(out[k], results[1]["revealed"][k]) for k in out)   # both parties see the same
     gx, gy = _grid(x), _grid(y)
@@ -125,7 +125,7 @@ def test_comparison_on_large_magnitudes_and_neighbours_of_zero():
     def program(ctx, x=None):
         X = SecretTensor.from_owner(ctx, x, 0, shape=values.shape)
         return X.lt_zero().reveal(), X.relu().reveal()
-    (lt, relu), _ = mpc.run_in_process(program, insecure_seed=7, rank_kwargs={0: {"x": values}})[0][1], None
+    (lt, relu), _ = mpc.run_in_process(program, insecure_seed=7, private_inputs={0: {"x": values}})[0][1], None
     assert torch.equal(lt, (_grid(values) < 0).long())
     assert torch.equal(relu, torch.clamp(_grid(values), min=0))
 
@@ -137,7 +137,7 @@ def test_secure_sum_with_three_parties_and_counted_messages():
         total = shared[0] + shared[1] + shared[2]
         return total.reveal()
     counts = {0: torch.tensor([120, 7]), 1: torch.tensor([45, 3]), 2: torch.tensor([300, 11])}
-    results, stats = mpc.run_in_process(program, parties=3, rank_kwargs={r: {"count": c} for r, c in counts.items()})
+    results, stats = mpc.run_in_process(program, parties=3, private_inputs={r: {"count": c} for r, c in counts.items()})
     assert all(torch.equal(r, torch.tensor([465, 21])) for r in results)
     assert [s.rounds for s in stats] == [1, 1, 1] and stats[0].bytes_sent == 2 * 16   # one reveal: 16 bytes to each of 2
 
@@ -148,7 +148,7 @@ def test_three_party_multiplication_of_integers():
         b = SecretTensor.from_owner(ctx, v if ctx.rank == 2 else None, 2, shape=(3,), frac_bits=0)
         return (a * b).reveal()
     v = torch.tensor([3, -4, 2**40])
-    results, _ = mpc.run_in_process(program, parties=3, rank_kwargs={0: {"v": v}, 2: {"v": v}})
+    results, _ = mpc.run_in_process(program, parties=3, private_inputs={0: {"v": v}, 2: {"v": v}})
     assert torch.equal(results[1], v * v)
 
 
@@ -162,7 +162,7 @@ def test_comparison_needs_two_parties():
 def test_distributed_runtime_is_bit_identical_to_in_process():
     x = torch.tensor([[1.5, -2.25, 0.0, -1 - 2**-16]] * 4, dtype=torch.float64)
     y = torch.tensor([[2.0, 3.0, -1.0, 0.5]] * 4, dtype=torch.float64).t().contiguous()
-    kwargs = dict(insecure_seed=11, shape=(4, 4), rank_kwargs={0: {"x": x}, 1: {"y": y}})
+    kwargs = dict(insecure_seed=11, shape=(4, 4), private_inputs={0: {"x": x}, 1: {"y": y}})
     local, local_stats = mpc.run_in_process(mpc_programs.mixed_operations, **kwargs)
     remote, remote_stats = mpc.run_distributed(mpc_programs.mixed_operations, timeout=60, **kwargs)
     for party in range(2):
@@ -175,7 +175,7 @@ def test_distributed_runtime_is_bit_identical_to_in_process():
 def test_fresh_random_seeds_are_exchanged_when_no_seed_is_given():
     x = torch.tensor([[0.5, -2.0]], dtype=torch.float64).repeat(2, 1)
     results, _ = mpc.run_distributed(mpc_programs.mixed_operations, timeout=60, shape=(2, 2),
-                                     rank_kwargs={0: {"x": x}, 1: {"y": x}})
+                                     private_inputs={0: {"x": x}, 1: {"y": x}})
     assert torch.equal(results[0]["revealed"]["relu"], torch.clamp(x, min=0))
 
 
@@ -238,7 +238,7 @@ def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_i
     outputs = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in runs]
     assert [o["role"] for o in outputs] == ["model owner", "data owner", "dealer"]
     if program == "relu":
-        assert outputs[0]["rounds"] == 8 and outputs[0]["bytes"] > 0
+        assert outputs[0]["rounds"] == 8 and outputs[0]["bytes_sent"] > 0
     else:   # fresh seeds from authenticated key agreement; the digits MLP keeps its plaintext accuracy
         from course_lib.mpc import programs
         model, _, _, test_x, test_y = programs.digits_task()
@@ -354,7 +354,7 @@ def test_and_gates_of_one_round_take_one_message_from_the_dealer_and_are_right()
 def test_a_room_of_ten_parties_computes_its_sum_as_ten_processes():
     values = {i: float(3 * i + 1) for i in range(10)}
     results, stats = mpc.run_distributed(mpc.programs.classroom_sum, parties=10, timeout=120,
-                                         rank_kwargs={i: {"value": v} for i, v in values.items()})
+                                         private_inputs={i: {"value": v} for i, v in values.items()})
     assert all(r["sum"] == sum(values.values()) and r["mean"] == sum(values.values()) / 10 for r in results)
     assert max(s.rounds for s in stats) == 1          # one reveal; sharing the inputs costs no round
 
@@ -430,3 +430,19 @@ def test_a_second_process_claiming_a_taken_rank_is_refused_at_once(tmp_path):
         for p in first:
             if p.poll() is None:
                 p.kill()
+
+
+def test_cost_records_subtract_field_by_field():
+    from course_lib.mpc.comm import Cost
+    assert Cost(9, 1000, 64) - Cost(1, 200, 8) == Cost(8, 800, 56)
+
+
+def test_all_reduce_adds_or_xors_and_refuses_other_operations():
+    def program(ctx, op="add"):
+        mine = torch.tensor([ctx.rank + 1, 6], dtype=torch.int64)
+        return ctx.comm.all_reduce(mine, op)
+    added, _ = mpc.run_in_process(program, op="add")
+    xored, _ = mpc.run_in_process(program, op="xor")
+    assert added[0].tolist() == [3, 12] and xored[1].tolist() == [3, 0]
+    with pytest.raises(mpc.MPCError, match="ValueError: op must be 'add' or 'xor', not 'max'"):
+        mpc.run_in_process(program, op="max", timeout=10)

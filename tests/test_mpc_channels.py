@@ -36,7 +36,7 @@ class Wire:
 
 def test_values_are_right_and_the_wire_shows_only_ciphertext():
     wire = Wire()
-    results, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=wire)
+    results, _ = mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, tap=wire)
     assert torch.allclose(results[1]["value"], X ** 3, atol=1e-3)
     payloads = b"".join(data.numpy().tobytes() for *_, data in wire.messages)
     for party in results:
@@ -44,7 +44,7 @@ def test_values_are_right_and_the_wire_shows_only_ciphertext():
             assert seed not in payloads, "a PRG seed travelled on the wire"
     # the reveal: party 1 sends its share of x·x to party 0; in clear, the wire would carry it
     plain_wire = Wire()
-    clear, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=plain_wire, secure=False)
+    clear, _ = mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, tap=plain_wire, secure=False)
     assert torch.allclose(clear[1]["value"], X ** 3, atol=1e-3)
     last_clear = [d for s, t, n, d in plain_wire.messages if (s, t) == (1, 0)][-1]
     last_sealed = [d for s, t, n, d in wire.messages if (s, t) == (1, 0)][-1]
@@ -66,7 +66,7 @@ def test_tampered_garbage_and_replayed_messages_are_refused(attack, match):
         return attack(data, previous) if n >= (4 if "#1" in match else 3) else data
 
     with pytest.raises(MessageAuthenticationError, match=match):
-        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, tap=Wire(tamper), timeout=20)
+        mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, tap=Wire(tamper), timeout=20)
 
 
 def test_reordered_messages_are_refused():
@@ -85,7 +85,7 @@ def test_unknown_peer_is_refused_by_name():
     stranger = mpc.Identity.generate()
     identities[1] = stranger                              # rank 1 is played by someone the roster does not pin
     with pytest.raises(UnknownPeerError, match="party 1 presented identity key"):
-        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
+        mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
 
 
 def test_a_peer_that_presents_a_pinned_key_it_does_not_hold_is_refused():
@@ -100,7 +100,7 @@ def test_a_peer_that_presents_a_pinned_key_it_does_not_hold_is_refused():
         return data
 
     with pytest.raises(ImpersonationError, match="party 1's handshake signature does not verify"):
-        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster,
+        mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, identities=identities, roster=roster,
                            tap=Wire(present_genuine_key), timeout=20)
 
 
@@ -108,7 +108,7 @@ def test_dealer_impersonation_is_named():
     identities, roster = mpc.new_identities(2)
     identities[2] = mpc.Identity.generate()
     with pytest.raises(UnknownPeerError, match="the dealer presented"):
-        mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
+        mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, identities=identities, roster=roster, timeout=20)
 
 
 def test_secure_mode_needs_an_identity_and_a_roster():
@@ -129,10 +129,10 @@ def test_roster_round_trip_and_identity_files(tmp_path):
 def test_public_seed_warns_and_fresh_seeds_differ():
     with pytest.warns(InsecureSeedWarning, match="public value"):
         warnings.simplefilter("always")
-        first, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, insecure_seed=3)
-    second, _ = mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}}, insecure_seed=3)
+        first, _ = mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, insecure_seed=3)
+    second, _ = mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}}, insecure_seed=3)
     assert torch.equal(first[1]["share"], second[1]["share"])          # reproducible
-    fresh = [mpc.run_in_process(reveal_secret, rank_kwargs={0: {"x": X}})[0][1]["share"] for _ in range(2)]
+    fresh = [mpc.run_in_process(reveal_secret, private_inputs={0: {"x": X}})[0][1]["share"] for _ in range(2)]
     assert not torch.equal(fresh[0], fresh[1])                          # fresh randomness every run
 
 
@@ -143,7 +143,7 @@ def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": images}}
     for seed, recovered_exactly in ((1234, True), (None, False)):
         results, _ = mpc.run_in_process(programs.private_inference_with_view, batch=100, warmup=0, n_samples=100,
-                                        insecure_seed=seed, record_view=True, rank_kwargs=inputs)
+                                        insecure_seed=seed, record_view=True, private_inputs=inputs)
         recovered = attacks.recover_inputs_from_public_seed(results[programs.MODEL_OWNER]["view"], 1234,
                                                              shape=(100, 64))
         error = (recovered - images).abs().max().item()
@@ -154,7 +154,7 @@ def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_
     """What the semi-honest protocol does not cover (SPDZ-style MACs would detect it)."""
     model, _, _, test_x, _ = programs.digits_task()
     layers = programs.model_layers(model)
-    results, _ = mpc.run_in_process(attacks.extract_second_layer, rank_kwargs={
+    results, _ = mpc.run_in_process(attacks.extract_second_layer, private_inputs={
         0: {"layers": layers}, 1: {"image": test_x[0].double()}})
     stolen = attacks.second_layer_from_logits(results[1])              # (32, 10): W₂ᵀ
     assert (stolen - layers[1][0].t()).abs().max().item() < 1e-3
@@ -164,7 +164,7 @@ def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_
 def test_a_party_that_sends_in_clear_while_the_other_expects_sealed_messages_is_refused():
     from tests.mpc_programs import one_side_in_clear
     with pytest.raises(MPCError, match="protocol out of step: expected 64 bytes from party 1, got 80"):
-        mpc.run_in_process(one_side_in_clear, rank_kwargs={0: {"x": X}}, timeout=20)
+        mpc.run_in_process(one_side_in_clear, private_inputs={0: {"x": X}}, timeout=20)
 
 
 def test_in_clear_batches_travel_unsealed_and_the_channels_resume_afterwards():
@@ -176,7 +176,7 @@ def test_in_clear_batches_travel_unsealed_and_the_channels_resume_afterwards():
         second = (SecretTensor.from_owner(ctx, x, 0, shape=(4,)) * 2.0).reveal()
         return first, second, ctx.comm.channels is not None
 
-    results, _ = mpc.run_in_process(program, rank_kwargs={0: {"x": X}}, tap=wire)
+    results, _ = mpc.run_in_process(program, private_inputs={0: {"x": X}}, tap=wire)
     first, second, sealed_again = results[1]
     assert torch.allclose(first, 2 * X) and torch.allclose(second, 2 * X) and sealed_again
     reveals = [d for s, t, n, d in wire.messages if (s, t) == (0, 1)][-2:]   # the two reveals, party 0 → 1
@@ -186,7 +186,7 @@ def test_in_clear_batches_travel_unsealed_and_the_channels_resume_afterwards():
 def test_channel_cost_pairs_sealed_and_clear_batches_and_times_the_crypto():
     model, _, _, test_x, _ = programs.digits_task()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x[:200].double()}}
-    results, _ = mpc.run_in_process(programs.channel_cost, rank_kwargs=inputs, pairs=4)
+    results, _ = mpc.run_in_process(programs.channel_cost, private_inputs=inputs, pairs=4)
     for r in results:
         assert len(r["ratios"]) == 4 and all(ratio > 0 for ratio in r["ratios"])
         assert r["ms_sealed"] > 0 and r["ms_clear"] > 0

@@ -24,7 +24,7 @@ def secure_max(fn, t, rng):
             gen = torch.Generator().manual_seed(rng.randrange(10_000))
             x = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
             y = torch.randn(8, generator=gen, dtype=torch.float64) * 1000
-        results, stats = run_in_process(program, shape=x.shape, rank_kwargs={0: {"x": x}, 1: {"y": y}}, timeout=30)
+        results, stats = run_in_process(program, shape=x.shape, private_inputs={0: {"x": x}, 1: {"y": y}}, timeout=30)
         t.true(stats[0].by_label.get("reveal", [0])[0] == 1,
                "secure_max must reveal nothing: the only opening is the caller's final reveal of the maximum")
         grid = lambda v: torch.round(v * 2**16) / 2**16  # noqa: E731
@@ -40,7 +40,7 @@ def secure_mean(fn, t, rng):
     for parties in (2, 3, 4, 3):
         values = [round(rng.uniform(-1000, 1000), 3) for _ in range(parties)]
         results, stats = run_in_process(lambda ctx, value=None: fn(ctx, value), parties=parties, timeout=30,
-                                        rank_kwargs={i: {"value": torch.tensor(v, dtype=torch.float64)}
+                                        private_inputs={i: {"value": torch.tensor(v, dtype=torch.float64)}
                                                      for i, v in enumerate(values)})
         expected = sum(values) / parties
         got = [float(r) for r in results]

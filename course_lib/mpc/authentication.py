@@ -4,7 +4,7 @@ In authenticated mode every shared value x also carries shares of its MAC α·x,
 key α is itself secret-shared (the dealer hands out MACs with everything it deals). Linear
 operations keep MACs valid locally; Beaver products, truncation, inputs and outputs use
 authenticated values from the dealer. Every value opened is recorded with this party's MAC
-share (``tensor.open_authenticated``), and :func:`check_macs` verifies them all before any output is revealed:
+share (``opening.open_authenticated``), and :func:`check_macs` verifies them all before any output is revealed:
 
 1. each party commits to a random seed, then reveals it: the seeds fix random coefficients
    rⱼ that no party could predict when it chose what to open (a coin toss);

@@ -19,12 +19,28 @@ from __future__ import annotations
 import queue
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy
 import torch
 
 from .channel import TAG_SIZE
 from .errors import MPCError, MPCTimeoutError, party_label
+
+
+__all__ = ["Cost", "Stats", "Communicator", "InProcessHub", "InProcessComm", "DistributedComm"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A party's communication so far — or, as ``after - before``, between two moments."""
+    rounds: int = 0
+    bytes_sent: int = 0
+    dealer_bytes: int = 0
+
+    def __sub__(self, before: "Cost") -> "Cost":
+        return Cost(self.rounds - before.rounds, self.bytes_sent - before.bytes_sent,
+                    self.dealer_bytes - before.dealer_bytes)
 
 
 @dataclass
@@ -42,8 +58,9 @@ class Stats:
         entry[0] += 1
         entry[1] += nbytes
 
-    def snapshot(self) -> tuple[int, int, int]:
-        return self.rounds, self.bytes_sent, self.dealer_bytes
+    def cost(self) -> Cost:
+        """The totals now, as a :class:`Cost` (subtract an earlier one to get what happened in between)."""
+        return Cost(self.rounds, self.bytes_sent, self.dealer_bytes)
 
 
 class Communicator:
@@ -60,7 +77,8 @@ class Communicator:
     channels: dict | None = None
 
     @property
-    def dealer(self) -> int:
+    def dealer_rank(self) -> int:
+        """The dealer's rank: the one after the computing parties."""
         return self.parties
 
     @property
@@ -78,6 +96,20 @@ class Communicator:
         others = [tensor if other == self.rank else self.recv(other, tensor) for other in range(self.parties)]
         self.stats.record(label, tensor.nbytes * (self.parties - 1))
         return others
+
+    def all_reduce(self, tensor: torch.Tensor, op: Literal["add", "xor"] = "add",
+                   label: str = "open") -> torch.Tensor:
+        """Every party's ``tensor`` combined, at every party, in one round: their sum modulo 2^64
+        (``op="add"``, additive shares) or their XOR (``op="xor"``, binary shares)."""
+        if op not in ("add", "xor"):
+            raise ValueError(f"op must be 'add' or 'xor', not {op!r}")
+        total = torch.zeros_like(tensor)
+        for share in self.exchange(tensor, label):
+            if op == "xor":
+                total ^= share
+            else:
+                total += share
+        return total
 
     def gather_sum(self, dst: int, tensor: torch.Tensor, label: str = "reveal"):
         """Sum every party's tensor at party ``dst`` only (one round); others get ``None``."""

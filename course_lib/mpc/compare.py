@@ -8,14 +8,20 @@ combine neighbouring groups (G, P) ∘ (G', P') = (G ⊕ P∧G', P∧P') in a tr
 to get the carry into bit 63. Each level's AND gates run in one round (Beaver triples on
 bits), so the sign bit costs 7 rounds, converting it to an arithmetic share 1 more;
 ReLU folds that conversion and its one multiplication into a single round: 8 rounds, exact.
+
+These functions work on this party's raw int64 shares; :class:`~course_lib.mpc.tensor.SecretTensor`
+calls them (``x < y``, ``x.relu()``), so this module never needs the tensor type.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from .bits import from_bit_plane, to_bit_planes
 from .errors import MPCError
-from .tensor import SecretTensor, open_values
+from .opening import open_values
+
+__all__ = ["and_gates", "sign_bit", "bit_to_arithmetic", "lt_zero", "relu"]
 
 
 def and_gates(ctx, pairs, label="and"):
@@ -27,7 +33,7 @@ def and_gates(ctx, pairs, label="and"):
     masked = []
     for (x, y), (a, b, _) in zip(pairs, triples):
         masked += [x ^ a, y ^ b]
-    opened = open_values(ctx, *masked, label=label, xor=True)
+    opened = open_values(ctx, *masked, label=label, op="xor")
     out = []
     for k, (a, b, c) in enumerate(triples):
         e, f = opened[2 * k], opened[2 * k + 1]
@@ -38,26 +44,10 @@ def and_gates(ctx, pairs, label="and"):
     return out
 
 
-def to_bit_planes(words: torch.Tensor) -> torch.Tensor:
-    """Transpose n 64-bit words into 64 bit planes: row j packs bit j of every word (⌈n/64⌉ words)."""
-    flat = words.reshape(-1).contiguous().numpy()
-    pad = (-flat.size) % 64
-    if pad:
-        flat = np.concatenate([flat, np.zeros(pad, dtype=np.int64)])
-    by_byte = np.ascontiguousarray(flat.view(np.uint8).reshape(-1, 8).T)          # (8, N): byte k of each word
-    bits = np.unpackbits(by_byte, axis=1, bitorder="little").reshape(8, -1, 8)    # [k, word, bit of byte]
-    planes = np.packbits(bits.transpose(0, 2, 1).reshape(64, -1), axis=1, bitorder="little")
-    return torch.from_numpy(planes.view(np.int64))                                # row 8k+i = bit i of byte k
-
-
-def from_bit_plane(plane: torch.Tensor, n: int) -> torch.Tensor:
-    """The first n bits of a packed plane, as 0/1 int64 values."""
-    return torch.from_numpy(np.unpackbits(plane.contiguous().numpy().view(np.uint8), bitorder="little")[:n]
-                            .astype(np.int64))
-
-
-def sign_bit(x: SecretTensor) -> torch.Tensor:
+def sign_bit(ctx, share: torch.Tensor) -> torch.Tensor:
     """XOR share of the top bit of every element of x (1 when x < 0), packed 64 per word.
+
+    ``share`` is this party's additive share of x.
 
     A parallel-prefix adder on x0 + x1.
 
@@ -65,13 +55,12 @@ def sign_bit(x: SecretTensor) -> torch.Tensor:
     word, so only the AND gates the carry into bit 63 needs are computed: g = a ∧ b for bits
     0…62, then a binary tree of six levels combining (G, P) of neighbouring bit groups.
     """
-    ctx = x.ctx
     if ctx.parties != 2:
         raise MPCError("secure comparison is implemented for two computing parties")
-    n = x.share.numel()
+    n = share.numel()
     words = -(-n // 64)
     zero = torch.zeros((64, words), dtype=torch.int64)
-    own = zero if ctx.is_dealer else to_bit_planes(x.share)
+    own = zero if ctx.is_dealer else to_bit_planes(share)
     a = own if ctx.rank == 0 else zero          # XOR sharing of x0: party 0 holds x0, party 1 holds 0
     b = own if ctx.rank == 1 else zero          # XOR sharing of x1
     p = a ^ b
@@ -89,8 +78,10 @@ def sign_bit(x: SecretTensor) -> torch.Tensor:
     return p[63] ^ G[0]                         # sum bit 63 = propagate ⊕ carry into bit 63 (packed)
 
 
-def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> SecretTensor:
+def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Convert XOR-shared bits (packed, 64 per word) to additive shares of 0/1 integers; one round.
+
+    Returns (share, MAC share or None), shaped ``shape``.
 
     With a random bit r from the dealer in both sharings: open c = bit ⊕ r (uniformly random, so
     it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
@@ -100,42 +91,41 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> SecretTensor:
         r_plane, r_arith, mac_r = ctx.dealer.authenticated_random_bit(plane.shape, n)
     else:
         (r_plane, r_arith), mac_r = ctx.dealer.random_bit(plane.shape, n), None
-    (c_plane,) = open_values(ctx, plane ^ r_plane, label="bit conversion", xor=True)
+    (c_plane,) = open_values(ctx, plane ^ r_plane, label="bit conversion", op="xor")
     c = from_bit_plane(c_plane, n)
     share = r_arith - 2 * c * r_arith
     if ctx.rank == 0:
         share = share + c
     mac = None if mac_r is None else (mac_r - 2 * c * mac_r + ctx.mac_key * c).reshape(shape)
-    return SecretTensor(ctx, share.reshape(shape), 0, mac)
+    return share.reshape(shape), mac
 
 
-def lt_zero(x: SecretTensor) -> SecretTensor:
-    """[x < 0] as a shared integer 0/1 (8 rounds)."""
-    return bit_to_arithmetic(x.ctx, sign_bit(x), x.shape)
+def lt_zero(ctx, share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Shares of [x < 0] as an integer 0/1, and their MAC shares in authenticated mode (8 rounds)."""
+    return bit_to_arithmetic(ctx, sign_bit(ctx, share), share.shape)
 
 
-def relu(x: SecretTensor) -> SecretTensor:
+def relu(ctx, share: torch.Tensor) -> torch.Tensor:
     """max(x, 0) = x − x·s with s = [x < 0], exact, in 8 rounds.
 
     The bit conversion and the product share one round: with the dealer's random bit r and a
     mask a with known a·r, the parties open c = s ⊕ r and e = x − a together. Then
     s = c + r − 2cr and x·s = c·x + (1 − 2c)(e·r + a·r), all local.
     """
-    ctx = x.ctx
-    if x.mac is not None:           # authenticated: the bit, then one authenticated product (9 rounds)
-        return x - x * lt_zero(x)
-    plane = sign_bit(x)
-    n = x.share.numel()
+    if ctx.authenticated:
+        raise MPCError("the one-round ReLU has no MACs; authenticated values use x − x·[x < 0]")
+    plane = sign_bit(ctx, share)
+    n = share.numel()
     r_plane, r, a, a_r = ctx.dealer.random_bit(plane.shape, n, masked_shape=(n,))
-    flat = x.share.reshape(-1)
+    flat = share.reshape(-1)
     opened = ctx.comm.exchange(torch.cat([plane ^ r_plane, flat - a]), "relu")
     words = plane.numel()
     c_plane = opened[0][:words].clone()
     e = torch.zeros_like(flat)
-    for share in opened:
-        if share is not opened[0]:
-            c_plane ^= share[:words]
-        e += share[words:]
+    for received in opened:
+        if received is not opened[0]:
+            c_plane ^= received[:words]
+        e += received[words:]
     c = from_bit_plane(c_plane, n)
     x_times_s = c * flat + (1 - 2 * c) * (e * r + a_r)
-    return SecretTensor(ctx, (flat - x_times_s).reshape(x.shape), x.frac_bits)
+    return (flat - x_times_s).reshape(share.shape)

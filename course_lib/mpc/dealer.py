@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from .bits import from_bit_plane, logical_shift, xor_all
+
 
 class Dealer:
     def __init__(self, ctx):
@@ -29,7 +31,7 @@ class Dealer:
         if ctx.rank < ctx.parties - 1:
             drawn.append(combine_last(ctx.dealer_prg, correction_shape))
         else:
-            drawn.append(ctx.comm.recv(ctx.comm.dealer, torch.empty(correction_shape, dtype=torch.int64)))
+            drawn.append(ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(correction_shape, dtype=torch.int64)))
         return drawn
 
     def _dealer_draws(self, shapes, correction_shape, combine_last):
@@ -74,9 +76,9 @@ class Dealer:
         if not ctx.is_dealer:
             return tuple(self._party_draws([shape, shape], shape, ring))
         parts = self._dealer_draws([shape, shape], shape, ring)
-        a = _xor_all(p[0] for p in parts)
-        b = _xor_all(p[1] for p in parts)
-        correction = (a & b) ^ _xor_all(p[2] for p in parts[:-1])
+        a = xor_all(p[0] for p in parts)
+        b = xor_all(p[1] for p in parts)
+        correction = (a & b) ^ xor_all(p[2] for p in parts[:-1])
         ctx.comm.send(ctx.parties - 1, correction)
         zeros = torch.zeros(shape, dtype=torch.int64)
         return zeros, zeros, zeros
@@ -88,7 +90,6 @@ class Dealer:
         With ``masked_shape`` (for ReLU) also shares of a random mask a and of the product a·r,
         so that x·r costs only the opening of x − a.
         """
-        from .compare import from_bit_plane
         ctx = self.ctx
         plane_shape = tuple(plane_shape)
         shapes = [plane_shape] if masked_shape is None else [plane_shape, (n,), tuple(masked_shape)]
@@ -97,7 +98,7 @@ class Dealer:
             if not ctx.is_dealer:
                 return tuple(self._party_draws(shapes, (n,), ring))
             parts = self._dealer_draws(shapes, (n,), ring)
-            r = from_bit_plane(_xor_all(p[0] for p in parts), n)
+            r = from_bit_plane(xor_all(p[0] for p in parts), n)
             self._last_bits = r                 # for the MACs of an authenticated random bit
             ctx.comm.send(ctx.parties - 1, r - sum(p[1] for p in parts[:-1]))
             return torch.zeros(plane_shape, dtype=torch.int64), torch.zeros((n,), dtype=torch.int64)
@@ -108,7 +109,7 @@ class Dealer:
             if ctx.rank < ctx.parties - 1:
                 r_arith, product = ctx.dealer_prg.ring((n,)), ctx.dealer_prg.ring(masked_shape)
             else:  # both corrections in one message
-                both = ctx.comm.recv(ctx.comm.dealer, torch.empty((n + math.prod(masked_shape),), dtype=torch.int64))
+                both = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty((n + math.prod(masked_shape),), dtype=torch.int64))
                 r_arith, product = both[:n], both[n:].reshape(masked_shape)
             return plane, r_arith, mask, product
         planes, masks, r_parts, product_parts = [], [], [], []
@@ -118,19 +119,12 @@ class Dealer:
             if i < ctx.parties - 1:
                 r_parts.append(prg.ring((n,)))
                 product_parts.append(prg.ring(masked_shape))
-        r = from_bit_plane(_xor_all(planes), n)
+        r = from_bit_plane(xor_all(planes), n)
         a = sum(masks)
         ctx.comm.send(ctx.parties - 1, torch.cat([r - sum(r_parts),
                                                   (a * r.reshape(masked_shape) - sum(product_parts)).reshape(-1)]))
         zeros = lambda s: torch.zeros(s, dtype=torch.int64)  # noqa: E731
         return zeros(plane_shape), zeros((n,)), zeros(masked_shape), zeros(masked_shape)
-
-
-def _xor_all(tensors):
-    out = None
-    for t in tensors:
-        out = t.clone() if out is None else out ^ t
-    return out if out is not None else torch.zeros((), dtype=torch.int64)
 
 
 class AuthenticatingDealer(Dealer):
@@ -154,7 +148,7 @@ class AuthenticatingDealer(Dealer):
         if not ctx.is_dealer:
             if ctx.rank < ctx.parties - 1:
                 return ctx.dealer_prg.ring(shape)
-            return ctx.comm.recv(ctx.comm.dealer, torch.empty(shape, dtype=torch.int64))
+            return ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64))
         drawn = [prg.ring(shape) for prg in ctx.party_prgs[:-1]]
         ctx.comm.send(ctx.parties - 1, ctx.mac_key * value - sum(drawn, torch.zeros(shape, dtype=torch.int64)))
         return torch.zeros(shape, dtype=torch.int64)
@@ -185,7 +179,7 @@ class AuthenticatingDealer(Dealer):
         if ctx.is_dealer:
             ctx.comm.send(owner, r)
             return torch.zeros(shape, dtype=torch.int64), mac, None
-        full = ctx.comm.recv(ctx.comm.dealer, torch.empty(shape, dtype=torch.int64)) if ctx.rank == owner else None
+        full = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64)) if ctx.rank == owner else None
         return r, mac, full
 
     def truncation_pair(self, shape, bits: int):
@@ -200,7 +194,7 @@ class AuthenticatingDealer(Dealer):
         elif ctx.rank < ctx.parties - 1:
             shifted_share = ctx.dealer_prg.ring(shape)
         else:
-            shifted_share = ctx.comm.recv(ctx.comm.dealer, torch.empty(shape, dtype=torch.int64))
+            shifted_share = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64))
         mac_r = self.mac_shares(shape, r if ctx.is_dealer else None)
         mac_shifted = self.mac_shares(shape, shifted if ctx.is_dealer else None)
         return (torch.zeros(shape, dtype=torch.int64) if ctx.is_dealer else r), mac_r, shifted_share, mac_shifted
@@ -209,8 +203,3 @@ class AuthenticatingDealer(Dealer):
         """XOR shares of n random bits, additive shares of them, and MAC shares of the additive ones."""
         plane, r = self.random_bit(plane_shape, n)
         return plane, r, self.mac_shares((n,), self._last_bits if self.ctx.is_dealer else None)
-
-
-def logical_shift(values: torch.Tensor, bits: int) -> torch.Tensor:
-    """values >> bits, reading int64 as unsigned 64-bit integers."""
-    return (values >> bits) & ((1 << (64 - bits)) - 1)

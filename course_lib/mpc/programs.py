@@ -7,20 +7,14 @@ inputs are passed only to their owner's rank.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import torch
 
+from .fixed_point import FRAC_BITS
 from .tensor import SecretTensor
 
 MODEL_OWNER, DATA_OWNER = 0, 1
-
-
-def _snapshot(ctx):
-    return ctx.stats.snapshot()
-
-
-def _diff(after, before):
-    return {"rounds": after[0] - before[0], "bytes": after[1] - before[1], "dealer_bytes": after[2] - before[2]}
 
 
 def share_model(ctx, layers, sizes):
@@ -37,15 +31,15 @@ def share_model(ctx, layers, sizes):
 def mlp_forward(ctx, x: SecretTensor, shared_layers, per_layer=None) -> SecretTensor:
     """Linear layers with ReLU between them, on secret-shared input and weights."""
     for i, (w, b) in enumerate(shared_layers):
-        before = _snapshot(ctx)
+        before = ctx.stats.cost()
         x = x @ w + b
         if per_layer is not None:
-            per_layer.append({"layer": f"linear {i + 1}", **_diff(_snapshot(ctx), before)})
+            per_layer.append({"layer": f"linear {i + 1}", **asdict(ctx.stats.cost() - before)})
         if i < len(shared_layers) - 1:
-            before = _snapshot(ctx)
+            before = ctx.stats.cost()
             x = x.relu()
             if per_layer is not None:
-                per_layer.append({"layer": f"relu {i + 1}", **_diff(_snapshot(ctx), before)})
+                per_layer.append({"layer": f"relu {i + 1}", **asdict(ctx.stats.cost() - before)})
     return x
 
 
@@ -65,7 +59,7 @@ def private_inference(ctx, sizes=(64, 32, 10), batch=100, n_samples=None, layers
     outputs, times, per_layer, per_batch = [], [], [], []
     for start in list(range(0, n, batch)) * timing_passes:
         rows = min(batch, n - start)
-        before = _snapshot(ctx)
+        before = ctx.stats.cost()
         began = time.perf_counter()
         x = SecretTensor.from_owner(ctx, images[start:start + rows] if images is not None else None, DATA_OWNER,
                                     shape=(rows, sizes[0]))
@@ -76,15 +70,15 @@ def private_inference(ctx, sizes=(64, 32, 10), batch=100, n_samples=None, layers
             per_layer = layers_cost
         if rows == batch:
             times.append(elapsed)
-            per_batch.append(_diff(_snapshot(ctx), before))
+            per_batch.append(ctx.stats.cost() - before)
         if len(outputs) * batch < n:
             outputs.append(logits)
     logits = torch.cat(outputs) if ctx.rank == DATA_OWNER else None
     times.sort()
     return {"logits": logits, "ms_per_batch": 1e3 * times[len(times) // 2] if times else None, "per_layer": per_layer,
-            "rounds_per_batch": per_batch[0]["rounds"] if per_batch else None,
-            "bytes_per_batch": per_batch[0]["bytes"] if per_batch else None,
-            "dealer_bytes_per_batch": per_batch[0]["dealer_bytes"] if per_batch else None}
+            "rounds_per_batch": per_batch[0].rounds if per_batch else None,
+            "bytes_per_batch": per_batch[0].bytes_sent if per_batch else None,
+            "dealer_bytes_per_batch": per_batch[0].dealer_bytes if per_batch else None}
 
 
 def channel_cost(ctx, sizes=(64, 32, 10), batch=100, pairs=60, layers=None, images=None):
@@ -145,29 +139,37 @@ def classroom_sum(ctx, value=None):
             "rounds": ctx.stats.rounds, "bytes_sent": ctx.stats.bytes_sent, "seconds": time.perf_counter() - began}
 
 
-def _random_input(ctx, shape, scale=10.0, seed=0):
-    if ctx.rank != 0:
+def _random_input(ctx, owner, shape, scale=10.0, seed=0):
+    if ctx.rank != owner:
         return None
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
 
 
-def operation_cost(ctx, operation="relu", shape=(100_000,), repeat=3):
-    """Time one secure operation on random inputs owned by party 0 (and 1); returns cost figures."""
-    x = SecretTensor.from_owner(ctx, _random_input(ctx, shape, seed=1), 0, shape=shape)
-    other_shape = (shape[-1], shape[-1]) if operation == "matmul" else shape
-    y = SecretTensor.from_owner(ctx, _random_input(ctx, other_shape, seed=2) if ctx.rank == 0 else None, 0,
-                                shape=other_shape)
-    run = {"relu": lambda: x.relu(), "mul": lambda: x * y, "matmul": lambda: x @ y,
-           "add": lambda: x + y, "lt": lambda: x < y}[operation]
-    run()  # warm-up
+OPERATIONS = {"add": lambda x, y: x + y, "truncate": lambda x, y: x.truncate(FRAC_BITS), "mul": lambda x, y: x * y,
+              "matmul": lambda x, y: x @ y, "lt": lambda x, y: x < y, "relu": lambda x, y: x.relu()}
+
+
+def operation_cost(ctx, operation="relu", shape=(100_000,), other_shape=None, repeat=3):
+    """Time one secure operation on random x (party 0's) and y (party 1's); returns its cost.
+
+    ``operation`` is a key of :data:`OPERATIONS`. y has x's shape, or ``other_shape`` (for
+    ``matmul`` the default is square: ``(shape[-1], shape[-1])``). Returns the best time of
+    ``repeat`` runs after a warm-up, in ms, with the rounds, bytes sent and dealer bytes of one run.
+    """
+    if other_shape is None:
+        other_shape = (shape[-1], shape[-1]) if operation == "matmul" else shape
+    x = SecretTensor.from_owner(ctx, _random_input(ctx, 0, shape, seed=1), 0, shape=shape)
+    y = SecretTensor.from_owner(ctx, _random_input(ctx, 1, other_shape, seed=2), 1, shape=other_shape)
+    run = OPERATIONS[operation]
+    run(x, y)  # warm-up
     best, cost = float("inf"), None
     for _ in range(repeat):
-        before = _snapshot(ctx)
+        before = ctx.stats.cost()
         began = time.perf_counter()
-        run()
+        run(x, y)
         best = min(best, time.perf_counter() - began)
-        cost = _diff(_snapshot(ctx), before)
-    return {"ms": 1e3 * best, **cost}
+        cost = ctx.stats.cost() - before
+    return {"ms": 1e3 * best, **asdict(cost)}
 
 
 def digits_task(seed: int = 0, epochs: int = 15):

@@ -139,11 +139,11 @@ def new_identities(parties: int) -> tuple[dict[int, Identity], Roster]:
 
 # ---------------------------------------------------------------- in one process
 def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
-                   rank_kwargs=None, tap=None, record_view: bool = False, identities=None, roster=None,
+                   private_inputs=None, tap=None, record_view: bool = False, identities=None, roster=None,
                    authenticated: bool = False, **kwargs):
     """Run ``program(ctx, **kwargs)`` for every party (and the dealer) as threads.
 
-    ``rank_kwargs[rank]`` adds keyword arguments for one party only (its private inputs). Every
+    ``private_inputs[rank]`` adds keyword arguments for one party only (its private inputs). Every
     rank gets a fresh identity and the roster pinning all of them (or pass ``identities`` and
     ``roster``); ``tap(src, dst, data)`` sees (and may replace) every raw message on the wire.
     Returns ``(results, stats)``: the computing parties' return values and their ``Stats``.
@@ -163,7 +163,7 @@ def run_in_process(program, parties: int = 2, *, insecure_seed=None, secure: boo
             ctx = Context(hub.comm(rank), identity=identities[rank], roster=roster, secure=secure,
                           insecure_seed=insecure_seed, record_view=record_view, warn=False,
                           authenticated=authenticated)
-            results[rank] = program(ctx, **kwargs, **(rank_kwargs or {}).get(rank, {}))
+            results[rank] = program(ctx, **kwargs, **(private_inputs or {}).get(rank, {}))
             stats[rank] = ctx.stats
         except BaseException as error:  # reported below, with the party's traceback
             errors[rank] = (error, traceback.format_exc())
@@ -338,7 +338,7 @@ def _dead(processes, collected):
 
 
 def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bool = True, timeout: float = 60.0,
-                    rank_kwargs=None, identities=None, roster=None, authenticated: bool = False, **kwargs):
+                    private_inputs=None, identities=None, roster=None, authenticated: bool = False, **kwargs):
     """Run ``program`` with one OS process per party plus one for the dealer, over gloo on localhost.
 
     Same arguments and return value as :func:`run_in_process`. ``program`` must be importable
@@ -363,7 +363,7 @@ def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bo
 
     processes = [context.Process(target=_process_main, name=f"mpc-party-{r}", daemon=True,
                                  args=(r, parties, master, program, options(r),
-                                       {**kwargs, **(rank_kwargs or {}).get(r, {})}, results))
+                                       {**kwargs, **(private_inputs or {}).get(r, {})}, results))
                  for r in range(world)]
     for p in processes:
         p.start()

@@ -14,42 +14,14 @@ import numbers
 
 import torch
 
+from . import compare
 from .authentication import check_macs
-from .dealer import logical_shift
+from .bits import logical_shift
 from .errors import MPCError
 from .fixed_point import FRAC_BITS, decode, encode
+from .opening import open_authenticated, open_values
 
-
-def open_values(ctx, *tensors, label: str = "open", xor: bool = False):
-    """Reveal several shared int64 tensors to every party in one round.
-
-    Returns their sums modulo 2^64 — or, for XOR shares (``xor=True``, chapter 07's comparison),
-    their XOR — one tensor per input.
-    """
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    if ctx.tamper is not None:     # a *malicious* party's own program may set this (chapter 08)
-        flat = ctx.tamper(label, flat)
-    total = torch.zeros_like(flat)
-    for share in ctx.comm.exchange(flat, label):
-        if xor:
-            total ^= share
-        else:
-            total += share
-    if ctx.view is not None and not ctx.is_dealer:
-        ctx.view.append((label, total.clone()))   # what this party learns (chapter 08's attacks read it)
-    out, start = [], 0
-    for t in tensors:
-        out.append(total[start:start + t.numel()].reshape(t.shape))
-        start += t.numel()
-    return out
-
-
-def open_authenticated(ctx, pairs, label: str):
-    """Open several (share, MAC share) pairs in one round; remember them for the next MAC check."""
-    values = open_values(ctx, *(share for share, _ in pairs), label=label)
-    if not ctx.is_dealer:
-        ctx.openings += [(value, mac) for value, (_, mac) in zip(values, pairs)]
-    return values
+__all__ = ["SecretTensor"]
 
 
 class SecretTensor:
@@ -269,8 +241,9 @@ class SecretTensor:
 
     # ------------------------------------------------------------ comparisons (compare.py)
     def lt_zero(self):
-        from .compare import lt_zero
-        return lt_zero(self)
+        """[self < 0] as a shared integer 0/1 (8 rounds)."""
+        share, mac = compare.lt_zero(self.ctx, self.share)
+        return SecretTensor(self.ctx, share, 0, mac)
 
     def __lt__(self, other):
         return (self - other).lt_zero()
@@ -279,5 +252,7 @@ class SecretTensor:
         return (other - self).lt_zero() if isinstance(other, SecretTensor) else (-self + other).lt_zero()
 
     def relu(self):
-        from .compare import relu
-        return relu(self)
+        """max(self, 0), exact: 8 rounds (9 with MACs: the bit, then one authenticated product)."""
+        if self.mac is not None:
+            return self - self * self.lt_zero()
+        return self._like(compare.relu(self.ctx, self.share))

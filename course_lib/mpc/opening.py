@@ -1,0 +1,40 @@
+"""Opening shared values: every party learns the value, in one round (chapters 07–08).
+
+The layer between the communicator and the protocols: comparison and the shared tensors both
+open values through here. A malicious party's own program may set ``ctx.tamper`` to change what
+it sends (chapter 08), and ``ctx.view`` records what this party learns (chapter 08's attacks).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+__all__ = ["open_values", "open_authenticated"]
+
+
+def open_values(ctx, *tensors, label: str = "open", op: Literal["add", "xor"] = "add") -> list[torch.Tensor]:
+    """Reveal several shared int64 tensors to every party in one round, one result per input.
+
+    ``op="add"`` opens additive shares (their sum modulo 2^64); ``op="xor"`` opens XOR shares
+    (chapter 07's comparison).
+    """
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    if ctx.tamper is not None:
+        flat = ctx.tamper(label, flat)
+    total = ctx.comm.all_reduce(flat, op, label)
+    if ctx.view is not None and not ctx.is_dealer:
+        ctx.view.append((label, total.clone()))
+    out, start = [], 0
+    for t in tensors:
+        out.append(total[start:start + t.numel()].reshape(t.shape))
+        start += t.numel()
+    return out
+
+
+def open_authenticated(ctx, pairs, label: str) -> list[torch.Tensor]:
+    """Open several (share, MAC share) pairs in one round; remember them for the next MAC check."""
+    values = open_values(ctx, *(share for share, _ in pairs), label=label)
+    if not ctx.is_dealer:
+        ctx.openings += [(value, mac) for value, (_, mac) in zip(values, pairs)]
+    return values
