@@ -8,7 +8,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .widgets import figure_png
+from .widgets.base import figure_png
 
 COLOURS = {"key": "#fde2b3", "data": "#d6e6f5", "op": "#e8e0f4", "out": "#d9f0d3", "public": "#eeeeee",
            "secret": "#f8d0d0"}

@@ -39,6 +39,23 @@ def show_random(**values) -> None:
         print(format_random(name, value))
 
 
+def human_bytes(n: int) -> str:
+    """A size for people: '64 KiB' when it is a whole number of KiB, MiB or GiB, else bytes."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def format_rate(mb_per_s: float) -> str:
+    """A throughput for people: '10,512 MB/s', '3.5 MB/s', or '38.2 KB/s' (never '0.0 MB/s')."""
+    if mb_per_s >= 100:
+        return f"{mb_per_s:,.0f} MB/s"
+    if mb_per_s >= 1:
+        return f"{mb_per_s:.1f} MB/s"
+    return f"{mb_per_s * 1000:.1f} KB/s"
+
+
 class SourceView:
     """Source code of a library object: highlighted HTML in Jupyter, plain text elsewhere."""
 

@@ -55,12 +55,3 @@ def throughput(fn, data: bytes, **kwargs) -> float:
 def seconds_for(nbytes: int, mb_per_s: float) -> float:
     """Seconds to process ``nbytes`` at ``mb_per_s`` megabytes (10^6 bytes) per second."""
     return nbytes / (mb_per_s * 1e6)
-
-
-def format_rate(mb_per_s: float) -> str:
-    """A throughput for people: '10,512 MB/s', '3.5 MB/s', or '38.2 KB/s' (never '0.0 MB/s')."""
-    if mb_per_s >= 100:
-        return f"{mb_per_s:,.0f} MB/s"
-    if mb_per_s >= 1:
-        return f"{mb_per_s:.1f} MB/s"
-    return f"{mb_per_s * 1000:.1f} KB/s"

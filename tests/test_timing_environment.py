@@ -64,7 +64,8 @@ def test_asset_path_rejects_unknown_names():
 
 
 def test_throughputs_are_never_shown_as_zero_and_seconds_follow_from_them():
-    from course_lib.timing import format_rate, seconds_for
+    from course_lib.display import format_rate
+    from course_lib.timing import seconds_for
     assert format_rate(0.0311) == "31.1 KB/s"
     assert format_rate(3.52) == "3.5 MB/s"
     assert format_rate(10512.4) == "10,512 MB/s"
