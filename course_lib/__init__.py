@@ -3,6 +3,23 @@
 Notebooks import it as ``import course_lib as cl``. Everything outside ``course_lib.toy`` is
 safe by default (AEAD only, random nonces, constant-time comparisons, clear exceptions);
 ``course_lib.toy`` holds the deliberately insecure from-scratch versions the course dissects.
+The tools that build, run, grade and measure the course live apart, in ``course_tools``.
+
+Module map (layers point down: a module imports only modules listed above it or its own part's):
+
+* **Support** — ``errors`` (every exception), ``environment`` (check, seeds, assets),
+  ``timing`` (measuring), ``display`` (random values, source, sizes and rates), ``images``,
+  ``diagrams`` (protocol pictures), ``widgets`` (one module per part), ``quiz``, ``check``
+  (exercise checks, one module per chapter).
+* **Recipes** (safe by default) — ``symmetric`` (01), ``hashing`` (02), ``pubkey`` and ``pki``
+  (03), ``container``, ``kms``, ``release`` and ``datasets`` (04), ``models`` (05),
+  ``training`` and ``digits`` (the task of 04–08).
+* **Toys** (INSECURE — for learning) — ``toy.aes``, ``toy.modes``, ``toy.otp``, ``toy.sha256``,
+  ``toy.rsa``.
+* **MPC** (07–08) — ``mpc``: bottom up, ``errors``, ``bits``, ``fixed_point``, ``prg``,
+  ``sharing``, ``channel``; ``comm`` (the communicator), ``dealer``, ``opening``,
+  ``authentication``, ``compare``, ``tensor`` (``SecretTensor``); ``runtime`` (``Context``,
+  running parties); ``programs``, ``attacks``, ``baseline``; ``party`` (the command line).
 """
 from importlib import import_module
 
@@ -13,8 +30,8 @@ from .timing import Timing, measure, throughput
 __version__ = "0.1.0"
 
 # Submodules that pull in heavier dependencies (ipywidgets, torch, ...) load on first use.
-_LAZY_SUBMODULES = {"check", "widgets", "toy", "bench", "executor", "symmetric", "images", "errors", "hashing",
-                    "data", "pubkey", "pki", "release", "kms", "container",
+_LAZY_SUBMODULES = {"check", "widgets", "toy", "symmetric", "images", "errors", "hashing",
+                    "digits", "pubkey", "pki", "release", "kms", "container",
                     "datasets", "models", "training", "mpc", "quiz", "diagrams"}
 
 
@@ -28,5 +45,5 @@ def __getattr__(name):
 
 __all__ = [
     "show_random", "show_source", "environment_report", "seed_all", "asset_path",
-    "Timing", "measure", "throughput", *sorted(_LAZY_SUBMODULES),
+    "Timing", "measure", "throughput", "display", "environment", "timing", *sorted(_LAZY_SUBMODULES),
 ]

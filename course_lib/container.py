@@ -39,7 +39,6 @@ import hmac
 import io
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +52,16 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from .errors import (ChunkAuthenticationError, ContainerFormatError, DecryptionError, ExtendedError,
                      HeaderAuthenticationError, KeyManagementError, NotARecipientError, ReleaseMismatchError,
                      TruncatedError, UnsignedError, WrongKeyError, WrongPasswordError)
+from .files import AtomicFile, write_atomic
 from .kms import MAX_NAME as KMS_MAX_NAME, LocalKMS, blob_key_name
-from .pubkey import HYBRID_OVERHEAD, hybrid_decrypt, hybrid_encrypt, key_id, sealed_for
+from .pubkey import HYBRID_OVERHEAD, hybrid_decrypt, hybrid_encrypt, key_id, recipient_key_id
 from .release import Pin, Release, read_statement, statement_path
+
+
+__all__ = ["MAGIC", "VERSION", "ALGORITHMS", "FIXED_HEADER", "TAG", "DEFAULT_CHUNK_SIZE", "MAX_CHUNK_SIZE",
+           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "chunk_nonce", "Stanza", "Header",
+           "read_header", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
+           "encrypt_bytes_signed", "decrypt_bytes", "encrypt_file", "decrypt_file", "recipients", "rewrap"]
 
 MAGIC, VERSION = b"CLDC", 1
 ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1305)}
@@ -71,10 +77,10 @@ _STANZA_KINDS = {STANZA_X25519: "x25519", STANZA_SCRYPT: "scrypt", STANZA_KMS: "
 SCRYPT_R, SCRYPT_P = 8, 1                       # fixed: only N is a parameter
 MIN_SCRYPT_LOG2N, DEFAULT_SCRYPT_LOG2N, MAX_SCRYPT_LOG2N = 10, 17, 18   # 2^18 · 1 KiB = 256 MiB at most
 _ZERO_NONCE = bytes(12)
-X25519_WRAP_INFO = b"CLDC v1 x25519 wrap"
-X25519_STANZA_SIZE = HYBRID_OVERHEAD + 32       # a hybrid-encrypted 32-byte data key
-SCRYPT_STANZA_SIZE = 16 + 3 + 32 + TAG          # salt, cost parameters, wrapped data key
-KMS_STANZA_SIZES = range(4 + 1 + 1 + 4 + 12 + 32 + TAG, 4 + 1 + KMS_MAX_NAME + 4 + 12 + 32 + TAG + 1)
+_X25519_WRAP_INFO = b"CLDC v1 x25519 wrap"
+_X25519_STANZA_SIZE = HYBRID_OVERHEAD + 32       # a hybrid-encrypted 32-byte data key
+_SCRYPT_STANZA_SIZE = 16 + 3 + 32 + TAG          # salt, cost parameters, wrapped data key
+_KMS_STANZA_SIZES = range(4 + 1 + 1 + 4 + 12 + 32 + TAG, 4 + 1 + KMS_MAX_NAME + 4 + 12 + 32 + TAG + 1)
 
 
 def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
@@ -95,7 +101,7 @@ class Stanza:
 
     @property
     def key_id(self) -> bytes | None:
-        return sealed_for(self.body) if self.kind == "x25519" else None
+        return recipient_key_id(self.body) if self.kind == "x25519" else None
 
     def describe(self) -> str:
         if self.kind == "x25519":
@@ -112,7 +118,7 @@ class Stanza:
 
 def _x25519_stanza(recipient: x25519.X25519PublicKey, data_key: bytes, digest: bytes) -> Stanza:
     """The data key hybrid-encrypted for ``recipient`` (chapter 03), bound to this file's header."""
-    return Stanza("x25519", hybrid_encrypt(recipient, data_key, digest, info=X25519_WRAP_INFO))
+    return Stanza("x25519", hybrid_encrypt(recipient, data_key, digest, info=_X25519_WRAP_INFO))
 
 
 def _scrypt_stanza(password: str, data_key: bytes, digest: bytes, log2n: int) -> Stanza:
@@ -208,8 +214,8 @@ def read_header(f) -> Header:
         number, length = struct.unpack(">BH", _read_exact(f, 3, "key stanza"))
         if number not in _STANZA_KINDS:
             raise ContainerFormatError(f"unknown key stanza type {number} (header modified?)")
-        sizes = {STANZA_X25519: (X25519_STANZA_SIZE,), STANZA_SCRYPT: (SCRYPT_STANZA_SIZE,),
-                 STANZA_KMS: KMS_STANZA_SIZES}[number]
+        sizes = {STANZA_X25519: (_X25519_STANZA_SIZE,), STANZA_SCRYPT: (_SCRYPT_STANZA_SIZE,),
+                 STANZA_KMS: _KMS_STANZA_SIZES}[number]
         if length not in sizes:
             raise ContainerFormatError(f"malformed key stanza: {length} bytes (header modified?)")
         body = _read_exact(f, length, "key stanza")
@@ -242,7 +248,7 @@ def _unwrap(header: Header, key) -> bytes:
         for stanza in header.stanzas:
             if stanza.kind == "x25519" and stanza.key_id == mine:
                 try:
-                    return hybrid_decrypt(key, stanza.body, digest, info=X25519_WRAP_INFO)
+                    return hybrid_decrypt(key, stanza.body, digest, info=_X25519_WRAP_INFO)
                 except DecryptionError:
                     raise HeaderAuthenticationError("the key stanza for this private key was modified") from None
         raise NotARecipientError(f"not encrypted for key id {mine.hex()}; recipients: "
@@ -275,43 +281,6 @@ def _payload_aead(header: Header, data_key: bytes):
 
 
 # ---------------------------------------------------------------- writing
-class _AtomicFile:
-    """A temporary file next to ``path`` that replaces it on commit, or vanishes on abort.
-
-    ``mkstemp`` creates it readable and writable by its owner only (mode 0600), and the final
-    file keeps that mode: a decrypted file is never readable by other users of the machine.
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self.file = os.fdopen(fd, "wb")
-
-    def commit(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.file.close()
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
-
-
-def write_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (all or nothing)."""
-    atomic = _AtomicFile(path)
-    try:
-        atomic.file.write(data)
-    except BaseException:
-        atomic.abort()
-        raise
-    atomic.commit()
-
-
 class ContainerWriter:
     """Stream plaintext into a container: ``with ContainerWriter(path, recipients=[pub]) as w: w.write(data)``.
 
@@ -343,7 +312,7 @@ class ContainerWriter:
         self._body_hash = hashlib.sha256() if release else None
         self.signed_statement: bytes | None = None
         self._dest = dest
-        self._atomic = _AtomicFile(dest) if isinstance(dest, (str, os.PathLike)) else None
+        self._atomic = AtomicFile(dest) if isinstance(dest, (str, os.PathLike)) else None
         self._out = self._atomic.file if self._atomic else dest
         self._out.write(self.header.encode())
         self._pending = b""
@@ -484,9 +453,7 @@ class ContainerReader:
             raise ReleaseMismatchError(f"the signed statement for {pin.name!r} describes another container "
                                        "(header digest differs): swapped or forged file")
         body_hash, tags = hashlib.sha256(), []
-        self._f.seek(self.body_offset)
-        block = self._stride * max(1, (1 << 20) // self._stride)
-        while data := self._f.read(block):
+        for data in self.encrypted_body(self._stride * max(1, (1 << 20) // self._stride)):
             body_hash.update(data)
             tags += [data[i - TAG:i] for i in range(self._stride, len(data) + 1, self._stride)]
             if len(data) % self._stride:
@@ -520,6 +487,12 @@ class ContainerReader:
             return os.pread(self._fd, size, offset)
         self._f.seek(offset)
         return self._f.read(size)
+
+    def encrypted_body(self, block: int = 1 << 20):
+        """The body as stored — encrypted chunks and their tags — in blocks of ``block`` bytes."""
+        self._f.seek(self.body_offset)
+        while data := self._f.read(block):
+            yield data
 
     def read_chunk(self, index: int) -> bytes:
         """Decrypt and authenticate chunk ``index`` (random access).
@@ -602,7 +575,7 @@ def encrypt_file(src, dst, *, read_size: int = 1 << 20, **writer_options) -> Non
 
 def decrypt_file(src, dst, key, **reader_options) -> None:
     """Decrypt the container ``src`` into ``dst`` (mode 0600). ``dst`` appears only if every chunk verified."""
-    atomic = _AtomicFile(dst)
+    atomic = AtomicFile(dst)
     try:
         with ContainerReader(src, key, **reader_options) as reader:
             for chunk in reader:
@@ -640,11 +613,10 @@ def rewrap(path, key, *, recipients=(), passwords=(), kms=(), keep: bool = False
         if len(stanzas) > MAX_STANZAS:
             raise ValueError(f"at most {MAX_STANZAS} key stanzas")
         new_header = Header(header.algorithm, header.chunk_size, header.salt, tuple(stanzas)).with_mac(data_key)
-        atomic = _AtomicFile(path)
+        atomic = AtomicFile(path)
         try:
             atomic.file.write(new_header.encode())
-            reader._f.seek(reader.body_offset)
-            while block := reader._f.read(1 << 20):
+            for block in reader.encrypted_body():
                 atomic.file.write(block)
         except BaseException:
             atomic.abort()

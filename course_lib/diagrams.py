@@ -10,6 +10,9 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .widgets.base import figure_png
 
+
+__all__ = ["COLOURS", "Diagram", "aes_gcm", "envelope", "merkle_proof", "hybrid", "beaver", "carry_circuit"]
+
 COLOURS = {"key": "#fde2b3", "data": "#d6e6f5", "op": "#e8e0f4", "out": "#d9f0d3", "public": "#eeeeee",
            "secret": "#f8d0d0"}
 
@@ -155,7 +158,7 @@ def beaver() -> Diagram:
     _box(ax, 6, 5.5, "dealer: random a, b and c = a·b, as shares (never sees x or y)", "key", w=7.2)
     for i, x in enumerate((2.6, 9.4)):
         _box(ax, x, 4.2, f"party {i}: xᵢ, yᵢ, aᵢ, bᵢ, cᵢ", "secret", w=3.0)
-        _box(ax, x, 2.9, f"send eᵢ = xᵢ − aᵢ,\nfᵢ = yᵢ − bᵢ", "op", w=2.6, h=0.8)
+        _box(ax, x, 2.9, "send eᵢ = xᵢ − aᵢ,\nfᵢ = yᵢ − bᵢ", "op", w=2.6, h=0.8)
         _arrow(ax, (6 + (x - 6) * 0.3, 5.2), (x, 4.5))
         _arrow(ax, (x, 3.9), (x, 3.3))
         formula = "zᵢ = cᵢ + e·bᵢ + f·aᵢ" + (" + e·f" if i == 0 else "")

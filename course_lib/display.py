@@ -10,6 +10,9 @@ from __future__ import annotations
 import html
 import inspect
 
+
+__all__ = ["RANDOM_MARK", "format_random", "show_random", "human_bytes", "format_rate", "SourceView", "show_source"]
+
 RANDOM_MARK = "random each run"
 _MAX_SHOWN_BYTES = 32
 

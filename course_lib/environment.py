@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+
+__all__ = ["REPO_ROOT", "ASSETS", "CPU_FEATURES", "asset_path", "seed_all", "cpu_flags", "pinned_requirements",
+           "EnvironmentReport", "environment_report"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = REPO_ROOT / "assets"
 

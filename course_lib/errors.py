@@ -4,6 +4,12 @@ All derive from :class:`CourseCryptoError`; the decryption errors are also ``Val
 code written against ``cryptography``/PyCryptodome conventions still catches them.
 """
 
+__all__ = ["CourseCryptoError", "DecryptionError", "PaddingError", "IntegrityError", "WrongRecipientError",
+           "SignatureError", "ContainerError", "ContainerFormatError", "HeaderAuthenticationError",
+           "WrongKeyError", "WrongPasswordError", "ChunkAuthenticationError", "TruncatedError", "ExtendedError",
+           "NotARecipientError", "UntrustedSignerError", "StatementError", "RollbackError",
+           "ReleaseMismatchError", "UnsignedError", "CertificateError", "KeyManagementError"]
+
 
 class CourseCryptoError(Exception):
     """Base class of every error course_lib raises on purpose."""

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 from .errors import IntegrityError
 
+
+__all__ = ["LEAF", "NODE", "hmac_sha256", "verify_hmac", "keyed_pseudonym", "leaf_hash", "node_hash",
+           "merkle_root", "verify_inclusion", "Manifest"]
+
 LEAF, NODE = b"\x00", b"\x01"
 
 

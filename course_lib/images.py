@@ -4,20 +4,22 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from .environment import asset_path
 
 
+__all__ = ["load_image", "to_png", "bytes_as_image", "distinct_blocks", "text_image", "to_black_and_white"]
+
+
 def load_image(name: str = "penguin.png") -> np.ndarray:
     """An RGB image from ``assets/`` as a ``(height, width, 3)`` uint8 array."""
-    from PIL import Image
     with Image.open(asset_path(name)) as img:
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
 def to_png(pixels: np.ndarray, scale: int = 1) -> bytes:
     """PNG bytes of an RGB or grey uint8 array, optionally enlarged (nearest neighbour)."""
-    from PIL import Image
     img = Image.fromarray(np.ascontiguousarray(pixels))
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
@@ -41,7 +43,6 @@ def distinct_blocks(data: bytes, block: int = 16) -> int:
 
 def text_image(lines, shape=(144, 128), size: int = 28) -> np.ndarray:
     """A black-and-white (0/255) uint8 image with ``lines`` of text, e.g. a secret memo."""
-    from PIL import Image, ImageDraw, ImageFont
     img = Image.new("L", (shape[1], shape[0]), 0)
     draw, font = ImageDraw.Draw(img), ImageFont.load_default(size=size)
     step = shape[0] // (len(lines) + 1)

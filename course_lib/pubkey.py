@@ -22,6 +22,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import DecryptionError, SignatureError, WrongRecipientError
 
+
+__all__ = ["MAGIC", "KEY_ID_SIZE", "new_x25519_key", "new_ed25519_key", "public_bytes", "key_id",
+           "HYBRID_OVERHEAD", "recipient_key_id", "hybrid_encrypt", "hybrid_decrypt", "sign", "verify"]
+
 MAGIC = b"CLH1"
 KEY_ID_SIZE = 8
 _HEADER = len(MAGIC) + KEY_ID_SIZE + 32 + 12
@@ -44,7 +48,7 @@ def key_id(public_key) -> bytes:
 HYBRID_OVERHEAD = _HEADER + 16   # bytes hybrid_encrypt adds to the plaintext
 
 
-def sealed_for(sealed: bytes) -> bytes:
+def recipient_key_id(sealed: bytes) -> bytes:
     """The recipient key id written in the header of :func:`hybrid_encrypt`'s output."""
     return sealed[len(MAGIC):len(MAGIC) + KEY_ID_SIZE]
 
@@ -70,7 +74,7 @@ def hybrid_decrypt(private_key: x25519.X25519PrivateKey, sealed: bytes, associat
     if len(sealed) < _HEADER + 16 or not sealed.startswith(MAGIC):
         raise DecryptionError("not a hybrid-encrypted message (bad magic or truncated)")
     header = sealed[:_HEADER]
-    recipient_id = sealed_for(sealed)
+    recipient_id = recipient_key_id(sealed)
     ephemeral_pub, nonce = header[len(MAGIC) + KEY_ID_SIZE:-12], header[-12:]
     own = private_key.public_key()
     if recipient_id != key_id(own):

@@ -14,6 +14,9 @@ import ipywidgets as w
 from .quiz_questions import QUIZZES
 
 
+__all__ = ["Question", "Quiz", "for_chapter"]
+
+
 @dataclass(frozen=True)
 class Question:
     prompt: str

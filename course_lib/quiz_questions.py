@@ -1,5 +1,7 @@
 """The questions of the end-of-chapter quizzes (``course_lib.quiz``); misconception questions first."""
 
+__all__ = ["QUIZZES"]
+
 QUIZZES = {
     "00": [
         dict(prompt="“Symmetric encryption is also called public-key encryption.” Is it?",

@@ -18,6 +18,11 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .errors import DecryptionError
 
+
+__all__ = ["ALGORITHMS", "KEY_SIZE", "NONCE_SIZE", "TAG_SIZE", "ARGON2ID_DEFAULTS", "SCRYPT_DEFAULTS",
+           "PBKDF2_DEFAULT_ITERATIONS", "KDFS", "KDF_GPU_REFERENCE", "gpu_guesses_per_second", "SALT_SIZE",
+           "new_key", "encrypt", "decrypt", "new_salt", "derive_key"]
+
 ALGORITHMS = {"aes-256-gcm": AESGCM, "chacha20-poly1305": ChaCha20Poly1305}
 KEY_SIZE = 32
 NONCE_SIZE = 12

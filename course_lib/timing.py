@@ -9,6 +9,9 @@ import timeit
 from dataclasses import dataclass
 
 
+__all__ = ["Timing", "format_seconds", "measure", "throughput", "seconds_for"]
+
+
 @dataclass(frozen=True)
 class Timing:
     """Seconds per call: ``best`` over ``repeat`` runs of ``number`` calls each."""

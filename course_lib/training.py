@@ -8,6 +8,9 @@ from torch import nn
 from tqdm import tqdm
 
 
+__all__ = ["mlp", "train_classifier", "accuracy", "logits_accuracy"]
+
+
 def mlp(sizes=(64, 32, 10), seed: int = 0) -> nn.Sequential:
     """A ReLU multilayer perceptron, e.g. 64-32-10 for digits, initialised from ``seed``."""
     generator_state = torch.random.get_rng_state()

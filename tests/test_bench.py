@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from course_lib import bench
+from course_tools import bench
 
 EXPECTED = {"primitives", "widgets", "aead_stream", "encrypted_loader", "mpc_inference", "mpc_relu", "mpc_mul",
             "mpc_matmul", "course_runtime", "classroom_sum"}
@@ -12,7 +12,7 @@ EXPECTED = {"primitives", "widgets", "aead_stream", "encrypted_loader", "mpc_inf
 
 def test_every_benchmark_of_the_issues_is_registered_and_documented():
     assert EXPECTED <= set(bench.BENCHMARKS)
-    listing = subprocess.run([sys.executable, "-m", "course_lib.bench", "--list"], capture_output=True, text=True,
+    listing = subprocess.run([sys.executable, "-m", "course_tools.bench", "--list"], capture_output=True, text=True,
                              check=True).stdout
     assert all(f"{name}:" in listing for name in EXPECTED)
 
@@ -26,7 +26,7 @@ def test_benchmarks_print_one_json_object_per_line(capsys):
 
 
 def test_unknown_benchmark_is_a_clear_error():
-    done = subprocess.run([sys.executable, "-m", "course_lib.bench", "nope"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "course_tools.bench", "nope"], capture_output=True, text=True)
     assert done.returncode == 2 and "unknown benchmark" in done.stderr
 
 
@@ -34,9 +34,8 @@ def test_crypten_baseline_needs_an_interpreter_with_crypten(monkeypatch):
     """Without CrypTen the optional comparison fails with a clear error, not a traceback from elsewhere."""
     import sys
     import torch
-    from course_lib import bench
-    from course_lib.mpc import programs
+    from course_lib import digits
     monkeypatch.setitem(bench.OPTIONS, "crypten", sys.executable)     # this interpreter has no CrypTen
-    model = programs.digits_task(epochs=1)[0]
+    model = digits.task(epochs=1)[0]
     with pytest.raises(RuntimeError, match="CrypTen baseline failed"):
         bench._crypten_measured(model, torch.zeros(4, 64), torch.zeros(4, dtype=torch.int64), ours_ms=1.0)

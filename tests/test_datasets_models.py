@@ -20,8 +20,7 @@ PIN = Pin(PUBLISHER.public_key(), "digits", min_version=1)
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    images, labels = cl.data.digits()
-    dataset = TensorDataset(torch.tensor(images, dtype=torch.float32).reshape(-1, 64) / 16, torch.tensor(labels))
+    dataset = cl.digits.dataset()
     path = tmp_path_factory.mktemp("data") / "digits.cldc"
     save_encrypted_dataset(dataset, path, recipients=[OWNER.public_key()], signer=PUBLISHER, name="digits")
     return dataset, path
@@ -163,3 +162,24 @@ def test_resigned_checkpoint_is_refused_before_any_tensor_is_loaded(checkpoint, 
         w.write(bytes(forged))
     with pytest.raises((SignatureError, IntegrityError)):
         models.load_checkpoint(path, data_key, pin=Pin(signer.public_key(), "mlp"))
+
+
+def test_the_digits_split_is_seeded_disjoint_and_complete():
+    first, again, other = cl.digits.split(0), cl.digits.split(0), cl.digits.split(1)
+    assert len(first.train_y) == 1347 and len(first.test_y) == 450
+    assert torch.equal(first.train_index, again.train_index) and not torch.equal(first.train_index, other.train_index)
+    assert sorted(torch.cat([first.train_index, first.test_index]).tolist()) == list(range(1797))
+    x, y = cl.digits.tensors()
+    assert torch.equal(first.test_x, x[first.test_index]) and torch.equal(first.train_y, y[first.train_index])
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    assert cl.digits.records(first.train_index[:1])[0] == cl.digits.records()[int(first.train_index[0])]
+
+
+def test_the_reference_mlp_is_bit_identical_from_an_encrypted_dataset(tmp_path):
+    data = cl.digits.split(0)
+    path = tmp_path / "train.cldc"
+    save_encrypted_dataset(data.train_set(), path, recipients=[OWNER.public_key()])
+    encrypted = cl.datasets.EncryptedDataset(path, OWNER, allow_unsigned=True)
+    plain, _ = cl.digits.train_reference_mlp(data.train_set(), epochs=2)
+    secret, _ = cl.digits.train_reference_mlp(encrypted, epochs=2)
+    assert cl.models.fingerprint(plain.state_dict()) == cl.models.fingerprint(secret.state_dict())

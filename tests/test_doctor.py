@@ -1,7 +1,7 @@
 """The preflight command: PASS/WARN/FAIL lines, each failure with a fix."""
 import socket
 
-from course_lib import doctor
+from course_tools import doctor
 
 
 def test_a_healthy_machine_passes_and_the_instructors_port_is_checked(capsys):

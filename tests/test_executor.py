@@ -1,7 +1,7 @@
 import nbformat
 import pytest
 
-from course_lib.executor import NotebookExecutionError, execute_notebook
+from course_tools.executor import NotebookExecutionError, execute_notebook
 
 
 def write(path, *sources, widgets=False):

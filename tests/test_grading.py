@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import course_lib as cl
-from course_lib import grade, student
+from course_tools import grade, student
 from course_lib.check import ExerciseFailed
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))

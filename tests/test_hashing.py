@@ -112,7 +112,7 @@ def test_inclusion_proofs_verify_and_reject(records, data):
 
 
 def test_any_single_byte_change_to_any_sample_is_detected_and_located():
-    records = cl.data.digit_records()[:64]
+    records = cl.digits.records()[:64]
     manifest = hashing.Manifest.build(records)
     manifest.verify(records)
     for index, record in enumerate(records):

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy import stats as scipy_stats
 
-from course_lib import mpc
+from course_lib import digits, mpc
 from course_lib.mpc import PRG, SecretTensor, decode, encode, reconstruct, share
 from course_lib.mpc.bits import from_bit_plane, to_bit_planes
 from course_lib.mpc.runtime import free_port
@@ -241,7 +241,7 @@ def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_i
         assert outputs[0]["rounds"] == 8 and outputs[0]["bytes_sent"] > 0
     else:   # fresh seeds from authenticated key agreement; the digits MLP keeps its plaintext accuracy
         from course_lib.mpc import programs
-        model, _, _, test_x, test_y = programs.digits_task()
+        model, _, _, test_x, test_y = digits.task()
         plain = round((model(test_x).argmax(1) == test_y).float().mean().item(), 4)
         assert outputs[1]["accuracy_private"] == plain
         assert "accuracy_private" not in outputs[0] and "accuracy_private" not in outputs[2]

@@ -3,7 +3,7 @@ import torch
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from course_lib import mpc
+from course_lib import digits, mpc
 from course_lib.mpc import SecretTensor, attacks, programs
 from course_lib.mpc.errors import CheatingDetectedError
 
@@ -31,7 +31,7 @@ def test_authenticated_protocols_agree_with_plaintext(x, y):
 
 
 def test_authenticated_private_inference_keeps_the_plaintext_accuracy():
-    model, _, _, test_x, test_y = programs.digits_task()
+    model, _, _, test_x, test_y = digits.task()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x[:200].double()}}
     results, _ = mpc.run_in_process(programs.private_inference, batch=100, n_samples=200, authenticated=True,
                                     private_inputs=inputs)
@@ -40,7 +40,7 @@ def test_authenticated_private_inference_keeps_the_plaintext_accuracy():
 
 
 def test_the_weight_extraction_attack_is_detected_before_any_output():
-    model, _, _, test_x, _ = programs.digits_task()
+    model, _, _, test_x, _ = digits.task()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"image": test_x[0].double()}}
     with pytest.raises(CheatingDetectedError, match="before any output is revealed"):
         mpc.run_in_process(attacks.extract_second_layer, authenticated=True, private_inputs=inputs, timeout=30)

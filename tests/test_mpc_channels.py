@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from course_lib import mpc
+from course_lib import digits, mpc
 from course_lib.mpc import SecretTensor, attacks, channel, programs
 from course_lib.mpc.comm import InProcessHub
 from course_lib.mpc.errors import (ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
@@ -138,7 +138,7 @@ def test_public_seed_warns_and_fresh_seeds_differ():
 
 def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds():
     """The model owner, from the values it legitimately sees, recovers the data owner's images."""
-    model, _, _, test_x, _ = programs.digits_task()
+    model, _, _, test_x, _ = digits.task()
     images = test_x[:100].double()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": images}}
     for seed, recovered_exactly in ((1234, True), (None, False)):
@@ -152,7 +152,7 @@ def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds()
 
 def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_honest_model():
     """What the semi-honest protocol does not cover (SPDZ-style MACs would detect it)."""
-    model, _, _, test_x, _ = programs.digits_task()
+    model, _, _, test_x, _ = digits.task()
     layers = programs.model_layers(model)
     results, _ = mpc.run_in_process(attacks.extract_second_layer, private_inputs={
         0: {"layers": layers}, 1: {"image": test_x[0].double()}})
@@ -184,7 +184,7 @@ def test_in_clear_batches_travel_unsealed_and_the_channels_resume_afterwards():
 
 
 def test_channel_cost_pairs_sealed_and_clear_batches_and_times_the_crypto():
-    model, _, _, test_x, _ = programs.digits_task()
+    model, _, _, test_x, _ = digits.task()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x[:200].double()}}
     results, _ = mpc.run_in_process(programs.channel_cost, private_inputs=inputs, pairs=4)
     for r in results:

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 import course_lib as cl
-from course_lib import slides
+from course_tools import slides
 from course_lib.quiz_questions import QUIZZES
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
@@ -48,7 +48,7 @@ def test_the_widget_checks_a_picked_answer_and_asks_for_one_otherwise():
 def test_every_chapter_shows_its_quiz_and_carries_current_slide_metadata(path):
     nb = nbformat.read(path, as_version=4)
     assert any(f'cl.quiz.for_chapter("{path.name[:2]}")' in c.source for c in nb.cells if c.cell_type == "code")
-    assert not slides.annotate(nb), "run python -m course_lib.slides after adding cells"
+    assert not slides.annotate(nb), "run python -m course_tools.slides after adding cells"
 
 
 def test_a_chapter_becomes_a_slide_deck_without_its_solutions():

@@ -5,8 +5,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_lib import student
-from course_lib.executor import RAISES_MARK
+from course_tools import student
+from course_tools.executor import RAISES_MARK
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -83,7 +83,7 @@ def test_the_course_opens_on_student_versions_building_only_missing_ones(tmp_pat
     import shutil
     import subprocess
     import sys
-    from course_lib import lab
+    from course_tools import lab
     (tmp_path / "notebooks").mkdir()
     for path in NOTEBOOKS[:2]:
         shutil.copy(path, tmp_path / "notebooks" / path.name)
@@ -111,4 +111,4 @@ def test_the_readme_quickstart_is_two_commands_and_the_second_opens_the_student_
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.strip()]
     assert len(commands) == 2
     assert commands[0].startswith("python3 -m venv") and "pip install -r requirements.txt" in commands[0]
-    assert commands[1] == "python -m course_lib.lab"
+    assert commands[1] == "python -m course_tools.lab"

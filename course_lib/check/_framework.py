@@ -13,7 +13,7 @@ asked for (or earned by a failure) narrows down further than the last.
 Until an exercise is solved, ``fn = cl.check.<exercise>.or_reference(fn)`` hands the cells that
 use ``fn`` the course library's own implementation instead, and says so: *Run All* goes on.
 
-Grading (``python -m course_lib.grade``): with the environment variable ``COURSE_GRADING`` set,
+Grading (``python -m course_tools.grade``): with the environment variable ``COURSE_GRADING`` set,
 every check runs with a fixed seed (``COURSE_CHECK_SEED``, default 0), appends its outcome as a
 JSON line to the file ``COURSE_GRADING`` names, and a check that does not pass raises
 :class:`ExerciseFailed` instead of only showing it.

@@ -4,6 +4,9 @@ import hashlib
 from .. import timing
 from ._framework import exercise
 
+
+__all__ = ["tool_for_threat", "seconds_to_process"]
+
 THREATS = (
     "a stolen backup disk holding the training images",
     "an eavesdropper on the network between data owner and trainer",

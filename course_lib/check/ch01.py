@@ -1,8 +1,14 @@
 """Exercise checks for chapter 01 (symmetric encryption)."""
 import os
 
+import torch
+
+from ..symmetric import decrypt
 from ..toy.modes import RawAES, ctr_encrypt as reference_ctr, pkcs7_pad
 from ._framework import exercise
+
+
+__all__ = ["ctr_encrypt", "pkcs7_unpad", "seal_tensor"]
 
 # NIST SP 800-38A, F.5.1 CTR-AES128.Encrypt
 SP800_38A_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
@@ -59,8 +65,6 @@ def pkcs7_unpad(fn, t, rng):
                 'Opening is the exact reverse, in reverse order; a tampered input must fail in the decryption, before any parsing.'],
           task='seal_tensor(key, tensor, ad) -> bytes and open_tensor(key, sealed, ad) -> torch.Tensor with the same dtype and shape; opening must fail on a wrong key, wrong ad or changed bytes (reread section 5).')
 def seal_tensor(fns, t, rng):
-    import torch
-    from ..symmetric import decrypt
     seal, open_ = fns
     key = os.urandom(32)
     for dtype, shape in ((torch.float32, (8, 8)), (torch.int64, (3,)), (torch.uint8, (2, 3, 4)),

@@ -6,6 +6,9 @@ from ..hashing import Manifest, merkle_root as reference_root
 from ..toy.sha256 import naive_mac
 from ._framework import exercise
 
+
+__all__ = ["reverse_hashed_ages", "merkle_root", "verify_inclusion", "forge_length_extension"]
+
 # RFC 6962 / Certificate Transparency reference tree of 8 leaves
 CT_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
              bytes(range(0x50, 0x58)), bytes(range(0x60, 0x70))]

@@ -1,8 +1,13 @@
 """Exercise checks for chapter 03 (public-key cryptography)."""
 import os
 
+from cryptography.hazmat.primitives.asymmetric import x25519
+
 from ..toy import rsa
 from ._framework import exercise
+
+
+__all__ = ["rsa_from_primes", "guess_the_label", "hybrid_encryption"]
 
 
 @exercise(hint=["d must undo e modulo λ(n); Python's pow can compute a modular inverse.",
@@ -56,7 +61,6 @@ class _PublicKeyOnly:
                 "The recipient needs three things to open: the sender's ephemeral public key, the nonce and the ciphertext. Put them in one byte string in a fixed layout."],
           task='seal(recipient_public_key, message: bytes) -> bytes and open_sealed(private_key, sealed) -> bytes with X25519 + HKDF + AES-GCM; opening must fail for any other key or changed bytes (reread section 6).')
 def hybrid_encryption(fns, t, rng):
-    from cryptography.hazmat.primitives.asymmetric import x25519
     seal, open_ = fns
     alice, mallory = x25519.X25519PrivateKey.generate(), x25519.X25519PrivateKey.generate()
     for size in (0, 1, 100, 100_000):

@@ -1,12 +1,20 @@
 """Exercise checks for chapter 04 (protecting datasets)."""
 import os
+import tempfile
+from pathlib import Path
 
+import torch
+from torch.utils.data import TensorDataset
+
+from ..container import ContainerReader
+from ..datasets import record_bytes, save_encrypted_dataset
 from ._framework import exercise
 
 
+__all__ = ["read_sample", "seal_samples"]
+
+
 def _small_dataset(rng, n):
-    import torch
-    from torch.utils.data import TensorDataset
     return TensorDataset(torch.randint(0, 256, (n, 5), dtype=torch.uint8), torch.arange(n))
 
 
@@ -14,10 +22,6 @@ def _small_dataset(rng, n):
                 'Chunk 0 holds the description; the samples start in chunk 1, records_per_chunk to a chunk, each record_size bytes long.'],
           task="read_sample(reader, layout: dict, i: int) -> bytes: the record of sample i, read with reader.read_chunk (reread section 4's layout).")
 def read_sample(fn, t, rng):
-    import tempfile
-    from pathlib import Path
-    from ..datasets import record_bytes, save_encrypted_dataset
-    from ..container import ContainerReader
     for n in (1, 7, 1000):
         dataset = _small_dataset(rng, n)
         with tempfile.TemporaryDirectory() as tmp:

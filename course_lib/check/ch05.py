@@ -3,7 +3,12 @@ import math
 import tempfile
 from pathlib import Path
 
+import torch
+
 from ._framework import exercise
+
+
+__all__ = ["canonical_fingerprint", "load_untrusted", "check_layout"]
 
 
 class _Marker:
@@ -21,7 +26,6 @@ class _Marker:
                 'numpy has no bfloat16: take a tensor\'s raw bytes through torch (a tensor can be viewed as uint8) rather than through .numpy() of the tensor itself.'],
           task='canonical_fingerprint(state_dict) -> str (hex SHA-256), independent of name order, different for any change of name, dtype, shape or value (reread section 3).')
 def canonical_fingerprint(fn, t, rng):
-    import torch
     torch.manual_seed(rng.randrange(1000))
     state = {"b.weight": torch.randn(3, 4), "a.bias": torch.randn(4), "step": torch.tensor(3)}
     base = fn(state)
@@ -53,7 +57,6 @@ def canonical_fingerprint(fn, t, rng):
                 'When the safe mode refuses a file, that refusal is the answer: the file must not be loaded at all, by any other route.'],
           task='load_untrusted(path) -> the tensors of a benign .pt file; a malicious one must raise without running anything (reread section 2).')
 def load_untrusted(fn, t, rng):
-    import torch
     with tempfile.TemporaryDirectory() as tmp:
         benign, evil, marker = Path(tmp) / "ok.pt", Path(tmp) / "evil.pt", Path(tmp) / "code-ran"
         state = {"w": torch.arange(6.0).reshape(2, 3)}

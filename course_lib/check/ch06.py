@@ -2,8 +2,14 @@
 import hashlib
 import io
 
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
 from .. import errors, training
 from ._framework import exercise
+
+
+__all__ = ["evaluate", "read_released"]
 
 
 @exercise(hint=['Count correct samples and samples, not batches; and no gradients are needed.',
@@ -11,8 +17,6 @@ from ._framework import exercise
           task="evaluate(model, loader) -> float, the fraction of correctly classified samples (reread the deployer's cell).",
           reference=lambda: training.accuracy)
 def evaluate(fn, t, rng):
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
     torch.manual_seed(rng.randrange(1000))
     model = torch.nn.Linear(4, 3)
     for n, batch in ((10, 4), (7, 7), (100, 32)):

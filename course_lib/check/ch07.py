@@ -1,8 +1,12 @@
 """Exercise checks for chapter 07 (secret sharing and MPC)."""
+import random
 from functools import reduce
 from operator import xor
 
 from ._framework import exercise
+
+
+__all__ = ["additive_share", "beaver_multiply", "fixed_point", "and_gate", "truncate_shares"]
 
 MOD = 2**64
 
@@ -38,7 +42,6 @@ def additive_share(fn, t, rng):
         top = sum(s >> 63 for s in column) / len(column)
         t.true(len(set(column)) > 1990, f"share {party} must be a fresh random value on every call")
         t.true(0.45 < top < 0.55, f"share {party} must be uniform on the ring: its top bit was 1 in {top:.0%} of draws")
-    import random
     state = random.getstate()
     try:
         random.seed(1234)

@@ -1,14 +1,17 @@
 """Exercise checks for chapter 08 (private inference and training)."""
 import torch
 
+from ..mpc import SecretTensor, run_in_process
 from ._framework import exercise
+
+
+__all__ = ["secure_max", "secure_mean"]
 
 
 @exercise(hint=['max(x, y) = y + something that is zero when y is larger.',
                 "The course's SecretTensor has a secure ReLU: ReLU(v) is v when v > 0 and 0 otherwise. Nothing but the result may be revealed."],
           task='secure_max(ctx, x: SecretTensor, y: SecretTensor) -> SecretTensor of the element-wise maximum, revealing nothing (reread chapter 07, section 6).')
 def secure_max(fn, t, rng):
-    from ..mpc import SecretTensor, run_in_process
 
     def program(ctx, x=None, y=None, shape=None):
         X = SecretTensor.from_owner(ctx, x, 0, shape=shape)
@@ -36,7 +39,6 @@ def secure_max(fn, t, rng):
                 'Each party owns one input: every party must call SecretTensor.from_owner once per owner (with owner=i, and the shape for those that do not own it). Reveal one value only, then divide in the clear.'],
           task="secure_mean(ctx, value: tensor) -> float, the mean of all parties' values, revealed to everyone, nothing else revealed (reread chapter 07, section 2).")
 def secure_mean(fn, t, rng):
-    from ..mpc import run_in_process
     for parties in (2, 3, 4, 3):
         values = [round(rng.uniform(-1000, 1000), 3) for _ in range(parties)]
         results, stats = run_in_process(lambda ctx, value=None: fn(ctx, value), parties=parties, timeout=30,

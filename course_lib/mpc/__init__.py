@@ -22,4 +22,5 @@ from . import attacks, authentication, baseline, channel, runtime
 __all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "CheatingDetectedError", "ImpersonationError",
            "InsecureSeedWarning", "MessageAuthenticationError", "UnknownPeerError", "Identity", "Roster",
            "new_identities", "FRAC_BITS", "decode", "encode", "PRG",
-           "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process"]
+           "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process",
+           "attacks", "authentication", "baseline", "channel", "runtime"]

@@ -17,6 +17,8 @@ and can be sent ahead of time.
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -66,7 +68,7 @@ class Stats:
 class Communicator:
     """Interface: ``exchange`` among computing parties; ``send``/``recv`` for setup and the dealer.
 
-    Implementations move raw ``uint8`` tensors (``_send_raw``/``_recv_raw``). When ``channels``
+    Implementations move raw ``uint8`` tensors (``send_raw``/``recv_raw``). When ``channels``
     holds a :class:`~course_lib.mpc.channel.Channel` per peer (set up by the handshake), every
     message is sealed with it; without channels messages travel in clear.
     """
@@ -132,20 +134,20 @@ class Communicator:
         if self.is_dealer:
             self.stats.dealer_bytes += tensor.nbytes
         if self.channels is None:
-            self._send_raw(dst, tensor.reshape(-1).view(torch.uint8))
+            self.send_raw(dst, tensor.reshape(-1).view(torch.uint8))
             return
         plain = tensor.numpy().reshape(-1).view(numpy.uint8)   # numpy, not torch: less overhead per message
         sealed = numpy.empty(plain.size + TAG_SIZE, dtype=numpy.uint8)
         self.channels[dst].seal(plain, sealed)
-        self._send_raw(dst, torch.from_numpy(sealed))
+        self.send_raw(dst, torch.from_numpy(sealed))
 
     def recv(self, src: int, like: torch.Tensor) -> torch.Tensor:
         """Receive a tensor shaped like ``like`` from ``src`` (opened and authenticated if there is a channel)."""
         if src == self.parties:
             self.stats.dealer_bytes += like.nbytes
         if self.channels is None:
-            return self._recv_raw(src, like.nbytes).view(like.dtype).reshape(like.shape)
-        sealed = self._recv_raw(src, like.nbytes + TAG_SIZE).numpy()
+            return self.recv_raw(src, like.nbytes).view(like.dtype).reshape(like.shape)
+        sealed = self.recv_raw(src, like.nbytes + TAG_SIZE).numpy()
         opened = numpy.empty(like.shape, dtype=like.numpy().dtype)
         self.channels[src].open(sealed, opened.reshape(-1).view(numpy.uint8))
         return torch.from_numpy(opened)
@@ -163,10 +165,12 @@ class Communicator:
         finally:
             self.channels = channels
 
-    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
+    def send_raw(self, dst: int, data: torch.Tensor) -> None:
+        """Send ``uint8`` bytes as they are, never sealed: for the handshake that sets up the channels."""
         raise NotImplementedError
 
-    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
+    def recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
+        """Receive exactly ``nbytes`` unsealed bytes from ``src`` (the handshake's counterpart of ``send_raw``)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -181,7 +185,6 @@ class InProcessHub:
     """
 
     def __init__(self, parties: int, timeout: float = 60.0, tap=None):
-        import threading
         self.parties, self.timeout, self.tap = parties, timeout, tap
         world = parties + 1
         self.queues = {(s, d): queue.Queue() for s in range(world) for d in range(world) if s != d}
@@ -195,14 +198,13 @@ class InProcessComm(Communicator):
     def __init__(self, hub: InProcessHub, rank: int):
         self.hub, self.rank, self.parties, self.stats = hub, rank, hub.parties, Stats()
 
-    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
+    def send_raw(self, dst: int, data: torch.Tensor) -> None:
         data = data.clone()
         if self.hub.tap is not None:
             data = self.hub.tap(self.rank, dst, data)
         self.hub.queues[(self.rank, dst)].put(data)
 
-    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
-        import time
+    def recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
         deadline = time.monotonic() + self.hub.timeout
         while True:
             try:
@@ -227,12 +229,12 @@ class DistributedComm(Communicator):
         self.group, self.rank, self.parties, self.stats = group, rank, parties, Stats()
         self._pending = []
 
-    def _send_raw(self, dst: int, data: torch.Tensor) -> None:
+    def send_raw(self, dst: int, data: torch.Tensor) -> None:
         self._pending.append((self.group.send([data], dst, 0), data))
         if len(self._pending) > 64:
             self._pending.pop(0)[0].wait()
 
-    def _recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
+    def recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
         buffer = torch.empty(nbytes, dtype=torch.uint8)
         try:
             self.group.recv([buffer], src, 0).wait()

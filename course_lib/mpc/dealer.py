@@ -19,6 +19,9 @@ import torch
 from .bits import from_bit_plane, logical_shift, xor_all
 
 
+__all__ = ["Dealer", "AuthenticatingDealer"]
+
+
 class Dealer:
     def __init__(self, ctx):
         self.ctx = ctx

@@ -2,6 +2,11 @@
 from ..errors import CourseCryptoError
 
 
+__all__ = ["party_label", "MPCError", "MPCTimeoutError", "RankTakenError", "PartyFailedError", "ChannelError",
+           "UnknownPeerError", "ImpersonationError", "MessageAuthenticationError", "InsecureSeedWarning",
+           "CheatingDetectedError"]
+
+
 def party_label(rank: int, parties: int) -> str:
     """"party N", or "the dealer" for the last rank."""
     return "the dealer" if rank == parties else f"party {rank}"

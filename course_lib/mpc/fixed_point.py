@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import torch
 
+
+__all__ = ["FRAC_BITS", "encode", "decode"]
+
 FRAC_BITS = 16
 
 

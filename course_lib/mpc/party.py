@@ -36,12 +36,17 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
+from ..digits import task
 from ..errors import CourseCryptoError
 from ..training import logits_accuracy
 from .channel import Identity, Roster
-from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, digits_task, operation_cost, private_inference
+from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, operation_cost, private_inference
 from .runtime import run_party
+
+
+__all__ = ["ROLES", "SIZES", "prepare", "main"]
 
 ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}   # two-party programs
 SIZES = (64, 32, 10)
@@ -101,7 +106,6 @@ def _roster(args) -> Roster:
 
 
 def _load(path, names) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
     tensors = load_file(path)
     missing = [n for n in names if n not in tensors]
     if missing:
@@ -111,10 +115,9 @@ def _load(path, names) -> dict[str, torch.Tensor]:
 
 def prepare(out) -> list[Path]:
     """The example files: the model owner's trained MLP and the data owner's test images and labels."""
-    from safetensors.torch import save_file
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model, _, _, test_x, test_y = digits_task()
+    model, _, _, test_x, test_y = task()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out / "digits-mlp.safetensors")
     save_file({"images": test_x.contiguous(), "labels": test_y.contiguous()}, out / "digits-test.safetensors")
     return [out / "digits-mlp.safetensors", out / "digits-test.safetensors"]

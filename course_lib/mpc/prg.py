@@ -14,6 +14,9 @@ import torch
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 
+__all__ = ["PRG", "public_seed"]
+
+
 class PRG:
     """AES-256-CTR keystream as ring elements; ``PRG()`` seeds itself from ``os.urandom``."""
 

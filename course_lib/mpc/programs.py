@@ -14,6 +14,11 @@ import torch
 from .fixed_point import FRAC_BITS
 from .tensor import SecretTensor
 
+
+__all__ = ["MODEL_OWNER", "DATA_OWNER", "share_model", "mlp_forward", "private_inference", "channel_cost",
+           "classroom_sum", "OPERATIONS", "operation_cost", "model_layers", "sigmoid_hat", "batches",
+           "logistic_regression_step", "private_training", "plain_training", "private_inference_with_view"]
+
 MODEL_OWNER, DATA_OWNER = 0, 1
 
 
@@ -170,26 +175,6 @@ def operation_cost(ctx, operation="relu", shape=(100_000,), other_shape=None, re
         best = min(best, time.perf_counter() - began)
         cost = ctx.stats.cost() - before
     return {"ms": 1e3 * best, **asdict(cost)}
-
-
-def digits_task(seed: int = 0, epochs: int = 15):
-    """The chapter 06/08 task: digits split 1347/450 (seeded), an MLP 64-32-10 trained in plaintext.
-
-    Returns ``(model, train_x, train_y, test_x, test_y)``; the MLP is what the model owner holds.
-    """
-    from torch.utils.data import DataLoader, TensorDataset
-    from ..data import digits
-    from ..training import mlp, train_classifier
-    images, labels = digits()
-    x = torch.tensor(images, dtype=torch.float32).reshape(-1, 64) / 16
-    y = torch.tensor(labels)
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    train, test = order[:1347], order[1347:]
-    model = mlp((64, 32, 10), seed=seed)
-    loader = DataLoader(TensorDataset(x[train], y[train]), batch_size=32, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed + 1))
-    train_classifier(model, loader, epochs=epochs, lr=0.05)
-    return model, x[train], y[train], x[test], y[test]
 
 
 def model_layers(model) -> list[tuple[torch.Tensor, torch.Tensor]]:

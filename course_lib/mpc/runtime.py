@@ -14,7 +14,8 @@ the dealer (SPMD). ``ctx.rank`` tells who is running it; ``ctx.is_dealer`` is tr
 """
 from __future__ import annotations
 
-import os
+import datetime
+import multiprocessing as mp
 import pickle
 import queue
 import secrets
@@ -25,6 +26,7 @@ import traceback
 import warnings
 
 import torch
+import torch.distributed as dist
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from . import channel
@@ -34,6 +36,9 @@ from .dealer import AuthenticatingDealer, Dealer
 from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankTakenError,
                      UnknownPeerError, party_label)
 from .prg import PRG, public_seed
+
+
+__all__ = ["Context", "new_identities", "run_in_process", "free_port", "run_party", "run_distributed"]
 
 
 def _warn_public_seed() -> None:
@@ -86,8 +91,8 @@ class Context:
         comm, others = self.comm, [r for r in range(self.parties + 1) if r != self.rank]
         states = {other: channel.hello(self.rank, other, identity) for other in others}
         for other in others:
-            comm._send_raw(other, _as_tensor(states[other].hello))
-        hellos = {other: _as_bytes(comm._recv_raw(other, channel.HELLO_SIZE)) for other in others}
+            comm.send_raw(other, _as_tensor(states[other].hello))
+        hellos = {other: _as_bytes(comm.recv_raw(other, channel.HELLO_SIZE)) for other in others}
         trust = roster if secure else Roster({r: channel.fingerprint(
             _ed25519_from(hellos[r][:32])) for r in others})   # unauthenticated: accept whoever answers
         try:
@@ -97,10 +102,10 @@ class Context:
             comm.finish()   # deliver the hellos already sent, so every honest peer reaches its own verdict
             raise
         for other in others:
-            comm._send_raw(other, _as_tensor(signatures[other]))
+            comm.send_raw(other, _as_tensor(signatures[other]))
         channels, seeds = {}, {}
         for other in others:
-            signature = _as_bytes(comm._recv_raw(other, channel.SIGNATURE_SIZE))
+            signature = _as_bytes(comm.recv_raw(other, channel.SIGNATURE_SIZE))
             channels[other], seeds[other] = channel.finish_handshake(states[other], signature, self.parties)
         comm.channels = channels if secure else None
         return seeds
@@ -215,8 +220,6 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
     so no interface name (``lo`` on Linux, ``lo0`` on macOS) is ever needed. Before the group
     forms, every rank claims its rank in the store and waits in the lobby (:func:`_lobby`).
     """
-    import datetime
-    import torch.distributed as dist
     master_host, port = _split_address(master)
     wait = datetime.timedelta(seconds=timeout)
     listener = None
@@ -345,7 +348,6 @@ def run_distributed(program, parties: int = 2, *, insecure_seed=None, secure: bo
     (defined in a module, not in a notebook): the children are started with *spawn*. Each child
     receives only its own identity key, the roster, and its own private inputs.
     """
-    import multiprocessing as mp
     context = mp.get_context("spawn")
     master = f"127.0.0.1:{free_port()}"
     results = context.Queue()

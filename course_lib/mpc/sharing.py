@@ -11,6 +11,9 @@ import torch
 from .prg import PRG
 
 
+__all__ = ["share", "reconstruct"]
+
+
 def share(secret: torch.Tensor, parties: int, prg: PRG | None = None) -> list[torch.Tensor]:
     """Split an int64 tensor into ``parties`` additive shares modulo 2^64."""
     if parties < 2:

@@ -7,6 +7,9 @@ against the FIPS 197 appendix C examples in the tests. Introduced in chapter 01.
 from __future__ import annotations
 
 
+__all__ = ["SBOX", "INV_SBOX", "expand_key", "encrypt_block", "decrypt_block", "ToyAES"]
+
+
 def _xtime(a: int) -> int:
     """Multiply by x (i.e. 2) in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1."""
     a <<= 1

@@ -12,6 +12,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from ..errors import PaddingError
 from .otp import xor_bytes
 
+
+__all__ = ["BLOCK", "RawAES", "pkcs7_pad", "pkcs7_unpad", "ecb_encrypt", "ecb_decrypt", "cbc_encrypt",
+           "cbc_decrypt", "ctr_keystream", "ctr_encrypt", "ctr_decrypt"]
+
 BLOCK = 16
 
 

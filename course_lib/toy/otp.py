@@ -6,6 +6,9 @@ and **never reused**; reuse it once and ``c1 XOR c2 = m1 XOR m2`` leaks both mes
 from __future__ import annotations
 
 
+__all__ = ["xor_bytes", "otp_encrypt"]
+
+
 def xor_bytes(a: bytes, b: bytes) -> bytes:
     """Byte-wise XOR of two equally long byte strings."""
     if len(a) != len(b):

@@ -9,6 +9,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+
+__all__ = ["is_probable_prime", "random_prime", "egcd", "modinv", "PublicKey", "PrivateKey", "key_from_primes",
+           "generate", "encrypt", "decrypt", "sign", "verify"]
+
 _SMALL_PRIMES = [p for p in range(3, 1000) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import struct
 
+
+__all__ = ["K", "H0", "MASK", "compress", "padding", "sha256", "naive_mac", "length_extension"]
+
 # First 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4 §4.2.2)
 K = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

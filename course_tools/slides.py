@@ -1,4 +1,4 @@
-"""Slide decks for projecting a chapter: ``python -m course_lib.slides [NOTEBOOK ...]`` (all chapters).
+"""Slide decks for projecting a chapter: ``python -m course_tools.slides [NOTEBOOK ...]`` (all chapters).
 
 Sets each cell's ``slideshow`` metadata by one rule, so that ``jupyter nbconvert --to slides
 notebooks/02_hashing_and_integrity.ipynb`` makes a reveal.js deck of what is worth projecting:
@@ -13,8 +13,13 @@ from pathlib import Path
 
 import nbformat
 
-from .environment import REPO_ROOT
+from course_lib.environment import REPO_ROOT
+
+from .executor import write_notebook
 from .student import BEGIN as BEGIN_SOLUTION
+
+
+__all__ = ["slide_type", "annotate", "main"]
 
 
 def slide_type(cell, index: int, first_code: int) -> str:
@@ -54,7 +59,7 @@ def main(argv=None) -> int:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         if annotate(nb):
-            nbformat.write(nb, path)
+            write_notebook(nb, path)
             print(f"updated {path.name}")
     return 0
 

@@ -1,4 +1,4 @@
-"""The course's notebook executor: ``python -m course_lib.executor [NOTEBOOK ...]``.
+"""The course's notebook executor: ``python -m course_tools.executor [NOTEBOOK ...]``.
 
 Runs each notebook top to bottom in a fresh kernel (the current Python environment), stores
 the outputs, strips widget state and volatile metadata, replaces this checkout's absolute
@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from .environment import REPO_ROOT
+from course_lib.environment import REPO_ROOT
+from course_lib.files import write_atomic
+
+
+__all__ = ["RAISES_MARK", "SKIP_MARK", "NotebookExecutionError", "clean", "run", "write_notebook",
+           "execute_notebook", "main"]
 
 RAISES_MARK = "NBVAL_RAISES_EXCEPTION"
 SKIP_MARK = "NBVAL_SKIP"
@@ -79,6 +83,12 @@ def run(nb, workdir, timeout: int = 600):
     return nb
 
 
+def write_notebook(nb, path) -> None:
+    """Write a notebook all or nothing, as ``nbformat.write`` formats it."""
+    text = nbformat.writes(nb)
+    write_atomic(path, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
+
+
 def execute_notebook(path: str | os.PathLike, timeout: int = 600) -> float:
     """Execute ``path`` in a fresh kernel and store it with outputs; returns seconds taken.
 
@@ -99,14 +109,7 @@ def execute_notebook(path: str | os.PathLike, timeout: int = 600) -> float:
         raise NotebookExecutionError(f"{path.name}: not stored, it has unexpected errors:\n" + "\n\n".join(problems))
     clean(nb)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_notebook(nb, path)
     return seconds
 
 

@@ -1,4 +1,4 @@
-"""Preflight check before a workshop: ``python -m course_lib.doctor [--reach HOST:PORT]``.
+"""Preflight check before a workshop: ``python -m course_tools.doctor [--reach HOST:PORT]``.
 
 Prints one line per check — PASS, WARN (works, but read the note) or FAIL — each failure with
 the command or setting that fixes it, and exits with status 1 if anything failed. Instructors
@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .environment import cpu_flags, environment_report
-from .timing import throughput
+from course_lib.environment import cpu_flags, environment_report
+from course_lib.timing import throughput
+
+
+__all__ = ["PYTHON_TESTED", "Finding", "check_python", "check_packages", "check_widgets", "check_aes",
+           "check_gloo", "check_reach", "run_checks", "main"]
 
 PYTHON_TESTED = (3, 11)
 
@@ -77,7 +81,7 @@ def check_aes() -> Finding:
 
 def check_gloo(timeout: float = 60.0) -> Finding:
     """Two parties and a dealer as processes on this machine, with secure channels: a tiny secure sum."""
-    from .mpc import programs, run_distributed
+    from course_lib.mpc import programs, run_distributed
     began = time.perf_counter()
     try:
         results, _ = run_distributed(programs.classroom_sum, parties=2, timeout=timeout,
@@ -115,7 +119,7 @@ def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.doctor", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable")
     parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
     args = parser.parse_args(argv)

@@ -1,8 +1,8 @@
-"""Benchmarks: ``python -m course_lib.bench [NAME ...]`` prints one JSON object per line.
+"""Benchmarks: ``python -m course_tools.bench [NAME ...]`` prints one JSON object per line.
 
 Speed is measured here, never in timed unit tests. Each entry reports ratios against a
 baseline measured in the same run, so figures from different machines stay comparable.
-Run ``python -m course_lib.bench --list`` for the names.
+Run ``python -m course_tools.bench --list`` for the names.
 """
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ import os
 import statistics
 import sys
 
-from .timing import throughput
+from course_lib.timing import throughput
+
+
+__all__ = ["BENCHMARKS", "OPTIONS", "benchmark", "bench_primitives", "bench_widgets", "bench_aead_stream",
+           "bench_encrypted_loader", "bench_mpc_inference", "bench_classroom_sum", "bench_mpc_relu",
+           "bench_mpc_mul", "bench_mpc_matmul", "bench_course_runtime", "main"]
 
 BENCHMARKS = {}
 OPTIONS = {"crypten": None}   # --crypten PYTHON: an interpreter with CrypTen 0.4.1, to measure it in the same run
@@ -47,8 +52,8 @@ def bench_widgets() -> dict:
     """Milliseconds per interaction of the widgets that react to every change (target ≤ 50 ms)."""
     import matplotlib
     matplotlib.use("Agg")
-    from .timing import measure
-    from .widgets import Avalanche, ShareViewer
+    from course_lib.timing import measure
+    from course_lib.widgets import Avalanche, ShareViewer
     avalanche, viewer = Avalanche(), ShareViewer()
 
     def move_slider():
@@ -66,7 +71,7 @@ def bench_aead_stream(total_mib: int = 256, repeat: int = 3) -> dict:
     """Container streaming encryption vs raw AESGCM on the same 1 MiB chunks (target ratio ≥ 0.8)."""
     import time
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from .container import ContainerWriter
+    from course_lib.container import ContainerWriter
     mib = 1 << 20
     chunks = [os.urandom(mib) for _ in range(16)]
 
@@ -108,9 +113,9 @@ def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from .datasets import EncryptedDataset, Normalize, PlainRecordDataset, save_encrypted_dataset, save_plain_dataset
-    from .pubkey import new_ed25519_key
-    from .release import Pin
+    from course_lib.datasets import EncryptedDataset, Normalize, PlainRecordDataset, save_encrypted_dataset, save_plain_dataset
+    from course_lib.pubkey import new_ed25519_key
+    from course_lib.release import Pin
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (samples, 3, 32, 32), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (samples,), generator=generator)
@@ -144,7 +149,7 @@ def bench_encrypted_loader(samples: int = 20_000, repeat: int = 11) -> dict:
 
 
 def _mpc_operation(operation: str, shape) -> dict:
-    from .mpc import programs, run_distributed
+    from course_lib.mpc import programs, run_distributed
     results, _ = run_distributed(programs.operation_cost, parties=2, operation=operation, shape=shape, repeat=5)
     return {"ms": round(max(r["ms"] for r in results), 2), "rounds": results[0]["rounds"],
             "bytes_sent_per_party": max(r["bytes_sent"] for r in results),
@@ -163,10 +168,11 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
     figure is the median ratio over the pairs of ``repeat`` runs, taken at the slower party.
     Bytes are sent per party, payload.
     """
-    from .mpc import programs, run_distributed
-    from .mpc.baseline import CRYPTEN_MLP
-    from .training import logits_accuracy
-    model, _, _, test_x, test_y = programs.digits_task()
+    from course_lib import digits
+    from course_lib.mpc import programs, run_distributed
+    from course_lib.mpc.baseline import CRYPTEN_MLP
+    from course_lib.training import logits_accuracy
+    model, _, _, test_x, test_y = digits.task()
     plain = logits_accuracy(model(test_x), test_y)
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}
     best = {"secure": float("inf"), "authenticated": float("inf")}
@@ -209,13 +215,13 @@ def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
 
 
 def _crypten_measured(model, test_x, test_y, ours_ms: float) -> dict:
-    """Run course_lib/crypten_baseline.py under the --crypten interpreter on the same weights and images."""
+    """Run course_tools/crypten_baseline.py under the --crypten interpreter on the same weights and images."""
     import subprocess
     import tempfile
     from pathlib import Path
 
     import torch
-    from .mpc import programs
+    from course_lib.mpc import programs
     layers = programs.model_layers(model)
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs.pt"
@@ -234,7 +240,7 @@ def _crypten_measured(model, test_x, test_y, ours_ms: float) -> dict:
 def bench_classroom_sum(sizes=(10, 30)) -> dict:
     """The room-wide lab: N parties (+ the dealer) as processes on this machine sum one number each."""
     import time
-    from .mpc import programs, run_distributed
+    from course_lib.mpc import programs, run_distributed
     figures = {}
     for n in sizes:
         began = time.perf_counter()
@@ -273,7 +279,7 @@ def bench_course_runtime() -> dict:
     import tempfile
     import time
     import xml.etree.ElementTree as ElementTree
-    from .environment import REPO_ROOT
+    from course_lib.environment import REPO_ROOT
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "junit.xml")
         start = time.perf_counter()

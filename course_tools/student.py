@@ -1,4 +1,4 @@
-"""Student versions of the notebooks: ``python -m course_lib.student [--out DIR] [NOTEBOOK ...]``.
+"""Student versions of the notebooks: ``python -m course_tools.student [--out DIR] [NOTEBOOK ...]``.
 
 In each code cell, every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is
 replaced by ``raise NotImplementedError(...)`` carrying the exercise's title, at the same
@@ -25,7 +25,11 @@ from pathlib import Path
 
 import nbformat
 
-from .environment import REPO_ROOT
+from course_lib.environment import REPO_ROOT
+
+
+__all__ = ["BEGIN", "END", "strip_solutions", "student_notebook", "nbgrader_source", "write_nbgrader_sources",
+           "build", "build_report", "main"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",

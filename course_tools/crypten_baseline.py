@@ -1,4 +1,4 @@
-"""CrypTen 0.4.1 on chapter 08's task, for ``python -m course_lib.bench mpc_inference --crypten PYTHON``.
+"""CrypTen 0.4.1 on chapter 08's task, for ``python -m course_tools.bench mpc_inference --crypten PYTHON``.
 
 Run by *another* interpreter, one that has CrypTen 0.4.1 installed (it does not import
 course_lib): ``PYTHON crypten_baseline.py INPUTS.pt`` prints one JSON line. The inputs file holds
@@ -15,6 +15,9 @@ import sys
 import time
 
 import torch
+
+
+__all__ = ["main"]
 
 
 def _compatibility() -> None:

@@ -1,4 +1,4 @@
-"""Open the course in JupyterLab: ``python -m course_lib.lab [--instructor] [-- JUPYTER-ARGS]``.
+"""Open the course in JupyterLab: ``python -m course_tools.lab [--instructor] [-- JUPYTER-ARGS]``.
 
 Learners land on the student versions (``student/``): any that are missing are built first,
 and existing ones — a learner's work — are never touched. ``--instructor`` opens
@@ -11,8 +11,12 @@ import argparse
 import os
 import sys
 
+from course_lib.environment import REPO_ROOT
+
 from . import student
-from .environment import REPO_ROOT
+
+
+__all__ = ["command", "main"]
 
 
 def command(argv=None) -> list[str]:
@@ -20,7 +24,7 @@ def command(argv=None) -> list[str]:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     ours = argv[:argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(prog="python -m course_lib.lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--instructor", action="store_true",
                         help="open notebooks/ (with the solutions) instead of the student versions")
     args = parser.parse_args(ours)

@@ -1,4 +1,4 @@
-"""Grade collected student notebooks: ``python -m course_lib.grade SUBMISSIONS... [--out grades.csv]``.
+"""Grade collected student notebooks: ``python -m course_tools.grade SUBMISSIONS... [--out grades.csv]``.
 
 Each ``SUBMISSIONS`` argument is a folder holding one folder per student (``alice/07_….ipynb``,
 or nbgrader's ``submitted/alice/07/07_….ipynb``: the first folder below the argument names the
@@ -23,6 +23,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+
+__all__ = ["exercises_in", "grade_notebook", "submissions", "grade", "main"]
 
 _CHECK_CALL = re.compile(r"\bcl\.check\.(\w+)\(")
 
@@ -98,7 +101,7 @@ def grade(arguments, out: Path, seed: int = 0, timeout: int = 300) -> list[dict]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grade", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", nargs="+", help="folders with one subfolder per student, or notebooks")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every check's random tests (default: 0)")
