@@ -42,6 +42,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
@@ -59,7 +60,8 @@ from .release import Pin, Release, read_statement, statement_path
 
 
 __all__ = ["MAGIC", "VERSION", "ALGORITHMS", "FIXED_HEADER", "TAG", "DEFAULT_CHUNK_SIZE", "MAX_CHUNK_SIZE",
-           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "chunk_nonce", "Stanza", "Header",
+           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "Stanza",
+           "Header",
            "read_header", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
            "encrypt_bytes_signed", "decrypt_bytes", "encrypt_file", "decrypt_file", "recipients", "rewrap"]
 
@@ -85,6 +87,15 @@ _KMS_STANZA_SIZES = range(4 + 1 + 1 + 4 + 12 + 32 + TAG, 4 + 1 + KMS_MAX_NAME + 
 
 def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+
+
+def adjacent_runs(indices) -> list[tuple[int, int]]:
+    """``(start, end)`` positions of the runs of consecutive numbers in sorted ``indices``:
+    ``[3, 4, 5, 9]`` gives ``[(0, 3), (3, 4)]`` (chunks 3–5 are read with one system call)."""
+    if not len(indices):
+        return []
+    breaks = (np.flatnonzero(np.diff(indices) != 1) + 1).tolist()
+    return list(zip([0, *breaks], [*breaks, len(indices)]))
 
 
 def chunk_nonce(index: int, last: bool) -> bytes:
@@ -426,6 +437,7 @@ class ContainerReader:
             body = end - self.body_offset
             self.chunk_count = max(1, -(-body // self._stride))
             self._last_size = body - (self.chunk_count - 1) * self._stride
+            self.last_chunk_size = max(0, self._last_size - TAG)     # plaintext bytes of the final chunk
             self._tags = None
             if binding is not None:
                 self._check_binding(header, binding)
@@ -438,7 +450,8 @@ class ContainerReader:
         except BaseException:
             self.close()
             raise
-        self._decrypt = _payload_aead(self.header, self.data_key).decrypt
+        aead = _payload_aead(self.header, self.data_key)   # one AEAD object per reader, so one per worker
+        self._decrypt, self._decrypt_into = aead.decrypt, aead.decrypt_into
         self._digest = self.header.digest
         self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
 
@@ -512,6 +525,70 @@ class ContainerReader:
             raise ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
                                        "(by someone holding the data key)")
         return plaintext
+
+    def read_chunks_into(self, indices, out) -> None:
+        """Decrypt and authenticate several chunks at once into the rows of ``out`` (batched reads).
+
+        ``indices`` are distinct chunk numbers in increasing order; ``out`` is a writable uint8
+        array of shape ``(len(indices), chunk_size)``. Runs of adjacent chunks are read with one
+        ``preadv`` each into a reusable buffer, then decrypted in place into ``out`` with this
+        reader's one AEAD object; a shorter final chunk leaves the rest of its row as zeros. If any
+        chunk fails, every row of ``out`` is wiped before the error is raised: no unauthenticated
+        plaintext is left behind (``decrypt_into`` writes before it checks the tag).
+        """
+        count = len(indices)
+        if not count:
+            return
+        if not (0 <= indices[0] and indices[-1] < self.chunk_count):
+            raise IndexError(f"chunk indices must lie in 0..{self.chunk_count - 1}")
+        raw = self._raw_buffer(count)
+        last_index = self.chunk_count - 1
+        try:
+            for start, end in adjacent_runs(indices):          # one preadv per run of adjacent chunks
+                wanted = (end - start) * self._stride - (self._stride - self._last_size
+                                                          if indices[end - 1] == last_index else 0)
+                offset = self.body_offset + int(indices[start]) * self._stride
+                if self._fd is not None:
+                    got = os.preadv(self._fd, [raw[start:end]], offset)
+                else:
+                    self._f.seek(offset)
+                    got = self._f.readinto(raw[start:end])
+                if got < wanted or (indices[end - 1] == last_index and self._last_size < TAG):
+                    raise TruncatedError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
+            decrypt_into, digest, stride, width = self._decrypt_into, self._digest, self._stride, out.shape[1]
+            sealed, opened = memoryview(raw).cast("B"), memoryview(out).cast("B")
+            for k, index in enumerate(indices.tolist()):
+                size = self._last_size if index == last_index else stride
+                try:
+                    decrypt_into(chunk_nonce(index, index == last_index), sealed[k * stride:k * stride + size], digest,
+                                 opened[k * width:k * width + size - TAG])
+                except InvalidTag:
+                    self._diagnose(index, raw[k, :size].tobytes(), index == last_index)
+            if indices[-1] == last_index:
+                out[-1, self._last_size - TAG:] = 0
+            if self._tags is not None:
+                self._check_tags(indices, raw)
+        except BaseException:
+            out[:] = 0
+            raise
+
+    def _check_tags(self, indices, raw) -> None:
+        """Every chunk's tag must be the one hashed when the file was verified (all rows at once)."""
+        expected = np.frombuffer(self._tags, dtype=np.uint8).reshape(-1, TAG)[indices]
+        ends = np.where(indices == self.chunk_count - 1, self._last_size, self._stride)
+        columns = ends[:, None] - TAG + np.arange(TAG)
+        differs = (np.take_along_axis(raw, columns, axis=1) != expected).any(axis=1)
+        if differs.any():
+            index = int(indices[np.argmax(differs)])
+            raise ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
+                                       "(by someone holding the data key)")
+
+    def _raw_buffer(self, rows: int):
+        """A reusable (rows, stride) uint8 buffer for ciphertext read from disk."""
+        buffer = getattr(self, "_raw_rows", None)
+        if buffer is None or len(buffer) < rows:
+            buffer = self._raw_rows = np.empty((max(rows, 1), self._stride), dtype=np.uint8)
+        return buffer[:rows]
 
     def _diagnose(self, index: int, raw: bytes, last: bool):
         """Say why chunk ``index`` failed: is it authentic at this index with the other last-chunk flag?"""

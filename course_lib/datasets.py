@@ -21,18 +21,19 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate, get_worker_info
 
-from .container import ContainerReader, ContainerWriter
-from .errors import ContainerFormatError, IntegrityError
+from .container import ContainerReader, ContainerWriter, adjacent_runs
+from .errors import ChunkAuthenticationError, ContainerFormatError, IntegrityError, ReleaseMismatchError
 from .hashing import Manifest, leaf_hash
 from .release import Pin, Release
 
 __all__ = ["FORMAT", "plan_layout", "record_bytes", "save_encrypted_dataset", "save_plain_dataset",
-           "EncryptedDataset", "PlainRecordDataset", "Normalize"]
+           "EncryptedDataset", "PlainRecordDataset", "RecordBatch", "collate_records", "Normalize"]
 
 FORMAT = "course_lib records v1"
 TARGET_CHUNK_BYTES = 4096
@@ -138,8 +139,38 @@ def _parse_spec(chunk: bytes) -> dict:
         raise ContainerFormatError(f"not a valid record dataset layout ({error})") from None
 
 
+class RecordBatch(Sequence):
+    """A batch read at once (chapter 04): ``fields`` are tensors with a leading batch dimension.
+
+    Indexing gives one sample as a tuple of views, so any ``collate_fn`` still works;
+    :func:`collate_records` passes the batch through without building per-sample tensors.
+    """
+
+    def __init__(self, fields):
+        self.fields = list(fields)
+
+    def __len__(self) -> int:
+        return len(self.fields[0])
+
+    def __getitem__(self, k):
+        return tuple(field[k] for field in self.fields)
+
+
+def collate_records(batch):
+    """``DataLoader`` collate function: a :class:`RecordBatch` becomes its list of tensors, as
+    ``default_collate`` would return it; anything else goes to ``default_collate``."""
+    if isinstance(batch, RecordBatch):
+        return batch.fields
+    return default_collate(batch)
+
+
 class _RecordDataset(Dataset):
-    """Shared record decoding; subclasses provide ``_chunk(i)`` and ``_open()``."""
+    """Shared record decoding; subclasses provide ``_chunk(i)``, ``_chunks_into(indices, out)`` and ``_open()``.
+
+    ``dataset[i]`` reads one sample. ``__getitems__`` (what a ``DataLoader`` calls for a batch)
+    reads the batch's chunks at once — sorted, adjacent ones in one system call — and builds each
+    field's batch tensor with one copy; the encrypted and plaintext datasets share this code.
+    """
 
     def __init__(self, transform=None):
         self.transform = transform
@@ -151,6 +182,7 @@ class _RecordDataset(Dataset):
                         for f in self.spec["fields"]]
         self._per_chunk = self.spec["records_per_chunk"]
         self._size = self.spec["record_size"]
+        self._torch_dtypes = [torch.from_numpy(np.empty(0, dtype)).dtype for dtype, _, _ in self._fields]
 
     def __len__(self) -> int:
         return self.spec["length"]
@@ -171,7 +203,10 @@ class _RecordDataset(Dataset):
             raise IndexError(f"sample {i} out of range for {len(self)} samples")
         i %= len(self)
         self._ensure_open()
-        chunk = self._cached_chunk(1 + i // self._per_chunk)
+        try:
+            chunk = self._cached_chunk(1 + i // self._per_chunk)
+        except (ChunkAuthenticationError, ReleaseMismatchError) as error:
+            raise type(error)(f"sample {i}: {error}") from None
         offset = (i % self._per_chunk) * self._size
         if offset + self._size > len(chunk):
             raise ContainerFormatError(f"sample {i} lies beyond the end of its chunk: malformed layout")
@@ -181,6 +216,73 @@ class _RecordDataset(Dataset):
             out.append(torch.from_numpy(array.copy()))
             offset += count * dtype.itemsize
         return self.transform(*out) if self.transform else tuple(out)
+
+    def _check_final_chunk(self, plaintext_bytes: int) -> None:
+        """The layout's last records must fit in the file's final chunk (a crafted layout must not
+        make a batch read zeros where records are missing)."""
+        chunks = 1 + -(-len(self) // self._per_chunk)
+        in_final = len(self) - (chunks - 2) * self._per_chunk if len(self) else 0
+        if in_final * self._size > plaintext_bytes:
+            raise ContainerFormatError(f"the layout puts {in_final} records in the final chunk, which holds only "
+                                       f"{plaintext_bytes} bytes: malformed layout")
+
+    def __getitems__(self, indices):
+        """Samples ``indices`` read as one batch: a :class:`RecordBatch` (or, with a per-sample
+        transform, a list of transformed samples)."""
+        fields = self._read_batch(indices)
+        transform = self.transform
+        if transform is None:
+            return RecordBatch(fields)
+        if getattr(transform, "batched", False):
+            return RecordBatch(transform(*fields))
+        return [transform(*(field[k] for field in fields)) for k in range(len(indices))]
+
+    def _read_batch(self, indices) -> list[torch.Tensor]:
+        n = len(self)
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < -n or index.max() >= n):
+            bad = int(index[(index < -n) | (index >= n)][0])
+            raise IndexError(f"sample {bad} out of range for {n} samples")
+        index %= max(n, 1)
+        if not index.size:
+            return [torch.empty((0, *shape), dtype=dt) for (_, shape, _), dt in zip(self._fields, self._torch_dtypes)]
+        self._ensure_open()
+        chunk, position = 1 + index // self._per_chunk, index % self._per_chunk
+        chunks, inverse = np.unique(chunk, return_inverse=True)
+        buffer = self._batch_buffer(len(chunks))
+        try:
+            self._chunks_into(chunks, buffer)
+        except (ChunkAuthenticationError, ReleaseMismatchError) as error:
+            raise type(error)(self._name_samples(error, chunks, index, chunk)) from None
+        usable = self._per_chunk * self._size
+        records = buffer[:, :usable].reshape(len(chunks), self._per_chunk, self._size)[inverse, position]
+        buffer.fill(0)                      # plaintext lives on only in the tensors returned
+        in_worker = get_worker_info() is not None
+        out, offset = [], 0
+        for (dtype, shape, count), torch_dtype in zip(self._fields, self._torch_dtypes):
+            nbytes = count * dtype.itemsize
+            tensor = torch.empty((len(index), *shape), dtype=torch_dtype)
+            if in_worker:   # allocate where the DataLoader sends it: no second copy into shared memory
+                tensor.share_memory_()
+            tensor.numpy().reshape(len(index), -1).view(np.uint8)[:] = records[:, offset:offset + nbytes]
+            out.append(tensor)
+            offset += nbytes
+        return out
+
+    @staticmethod
+    def _name_samples(error, chunks, index, chunk) -> str:
+        """The error's message, naming the samples that live in the failing chunk."""
+        failed = [int(c) for c in chunks if f"chunk {int(c)} " in str(error)]
+        samples = sorted({int(i) for i, c in zip(index, chunk) if int(c) in failed})
+        listed = ", ".join(map(str, samples[:8])) + (", …" if len(samples) > 8 else "")
+        return f"sample{'s' if len(samples) > 1 else ''} {listed}: {error}" if samples else str(error)
+
+    def _batch_buffer(self, rows: int) -> np.ndarray:
+        """A reusable (rows, chunk_size) uint8 buffer for decrypted (or read) chunks."""
+        buffer = getattr(self, "_rows", None)
+        if buffer is None or len(buffer) < rows:
+            buffer = self._rows = np.zeros((max(rows, 1), self.spec["chunk_size"]), dtype=np.uint8)
+        return buffer[:rows]
 
     def _record(self, i: int) -> bytes:
         """The raw record bytes of sample ``i``."""
@@ -195,6 +297,7 @@ class _RecordDataset(Dataset):
             state.pop(volatile, None)
         state["_opened_pid"] = None
         state["_cache"] = (-1, b"")
+        state.pop("_rows", None)
         return state
 
 
@@ -223,6 +326,7 @@ class EncryptedDataset(_RecordDataset):
         if self._reader.chunk_count != chunks or self.spec["chunk_size"] != self._reader.chunk_size:
             raise ContainerFormatError(f"the layout announces {len(self)} samples in {chunks} chunks, "
                                        f"the file has {self._reader.chunk_count}")
+        self._check_final_chunk(self._reader.last_chunk_size)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -253,6 +357,9 @@ class EncryptedDataset(_RecordDataset):
     def _chunk(self, index: int) -> bytes:
         return self._reader.read_chunk(index)
 
+    def _chunks_into(self, indices, out) -> None:
+        self._reader.read_chunks_into(indices, out)
+
 
 class PlainRecordDataset(_RecordDataset):
     """The same record layout read from an unencrypted file (the baseline of chapter 04)."""
@@ -265,6 +372,8 @@ class PlainRecordDataset(_RecordDataset):
         self._file = None
         self._fd = None
         super().__init__(transform)
+        chunks = 1 + -(-len(self) // self._per_chunk)
+        self._check_final_chunk(os.fstat(self._fd).st_size - (chunks - 1) * self._stride)
 
     def _open(self) -> None:
         self._file = open(self.path, "rb")
@@ -275,12 +384,22 @@ class PlainRecordDataset(_RecordDataset):
     def _chunk(self, index: int) -> bytes:
         return os.pread(self._fd, self._stride, index * self._stride)
 
+    def _chunks_into(self, indices, out) -> None:
+        """Read chunks straight into the rows of ``out``: adjacent ones with one ``preadv``."""
+        for start, end in adjacent_runs(indices):
+            got = os.preadv(self._fd, [out[start:end]], int(indices[start]) * self._stride)
+            if got < (end - start - 1) * self._stride:
+                raise ContainerFormatError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
+            out[start:end].reshape(-1)[got:] = 0
+
 
 class Normalize:
     """Sample transform: ``(pixels, label) → ((pixels / scale − mean) / std, label)``, per channel.
 
     A class rather than a lambda so that DataLoader workers started with *spawn* can pickle it.
     """
+
+    batched = True      # works on one sample or on a batch (leading dimension): datasets apply it per batch
 
     def __init__(self, mean, std, scale: float = 1.0):
         self.mean = torch.as_tensor(mean, dtype=torch.float32).view(-1, *([1] * 2))

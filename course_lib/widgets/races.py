@@ -73,9 +73,11 @@ class TimingRace(CourseWidget):
 class EpochRace(CourseWidget):
     """Time one shuffled DataLoader epoch over several datasets (chapter 04): pick workers, press *Run*."""
 
-    def __init__(self, datasets: dict, batch_size: int = 64, workers=(0, 2)):
+    def __init__(self, datasets: dict, batch_size: int = 64, workers=(0, 2), collate_fn=None):
+        """``collate_fn`` is passed to every ``DataLoader`` (e.g. ``datasets.collate_records``)."""
         self.datasets = dict(datasets)
         self.batch_size = batch_size
+        self.collate_fn = collate_fn
         self.workers = w.Dropdown(options=list(workers), value=workers[0], description="workers")
         self.button = w.Button(description="Run epoch", button_style="primary", icon="play")
         self.status = w.HTML("Press <b>Run epoch</b>.")
@@ -96,6 +98,7 @@ class EpochRace(CourseWidget):
             best = float("inf")
             for _ in range(repeat):
                 loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, num_workers=self.workers.value,
+                                    collate_fn=self.collate_fn,
                                     generator=torch.Generator().manual_seed(0), timeout=120 if self.workers.value else 0)
                 start = time.perf_counter()
                 for _batch in loader:

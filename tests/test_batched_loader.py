@@ -1,0 +1,175 @@
+"""Batched reads (chapter 04): a DataLoader batch decrypted at once is exactly the per-sample batch."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_lib import pubkey
+from course_lib.container import TAG, ContainerReader, adjacent_runs, chunk_nonce
+from course_lib.datasets import (EncryptedDataset, Normalize, PlainRecordDataset, RecordBatch, collate_records,
+                                 save_encrypted_dataset, save_plain_dataset)
+from course_lib.errors import ChunkAuthenticationError, ContainerFormatError, ReleaseMismatchError
+from course_lib.release import Pin
+
+OWNER = pubkey.new_x25519_key()
+SIGNER = pubkey.new_ed25519_key()
+PIN = Pin(SIGNER.public_key(), "images")
+
+
+def _images(n=300, shape=(3, 8, 8), seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=generator),
+                         torch.randint(0, 10, (n,), generator=generator))
+
+
+@pytest.fixture(scope="module", params=[(3, 8, 8), (3, 32, 32)], ids=["many-per-chunk", "one-per-chunk"])
+def stored(request, tmp_path_factory):
+    source = _images(shape=request.param)
+    folder = tmp_path_factory.mktemp("batched")
+    save_encrypted_dataset(source, folder / "data.cldc", recipients=[OWNER.public_key()], signer=SIGNER, name="images")
+    save_plain_dataset(source, folder / "data.rec")
+    return source, folder
+
+
+def _datasets(folder, transform=None):
+    return (EncryptedDataset(folder / "data.cldc", OWNER, transform=transform, pin=PIN),
+            PlainRecordDataset(folder / "data.rec", transform=transform))
+
+
+def test_a_batch_read_at_once_equals_the_samples_read_one_by_one(stored):
+    source, folder = stored
+    order = torch.randperm(len(source), generator=torch.Generator().manual_seed(3)).tolist()
+    for dataset in _datasets(folder):
+        for batch in (order[:128], order[128:], [5, 5, 0, -1, 299], [7]):
+            got = dataset.__getitems__(batch)
+            assert isinstance(got, RecordBatch) and len(got) == len(batch)
+            x, y = collate_records(got)
+            assert torch.equal(x, torch.stack([dataset[i][0] for i in batch]))
+            assert torch.equal(y, torch.stack([dataset[i][1] for i in batch]))
+            assert torch.equal(x, source.tensors[0][torch.tensor(batch) % len(source)])
+
+
+def test_out_of_range_indices_are_refused_by_the_batched_read(stored):
+    _, folder = stored
+    encrypted, plain = _datasets(folder)
+    for dataset in (encrypted, plain):
+        with pytest.raises(IndexError, match="sample 300 out of range"):
+            dataset.__getitems__([0, 300])
+        with pytest.raises(IndexError, match="sample -301 out of range"):
+            dataset.__getitems__([-301])
+
+
+@pytest.mark.parametrize("workers,context", [(0, None), (2, "fork"), (2, "spawn")])
+def test_shuffled_loaders_give_identical_batches_batched_or_not(stored, workers, context):
+    source, folder = stored
+    normalize = Normalize(mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], scale=255.0)
+    encrypted, plain = _datasets(folder, transform=normalize)
+
+    def epoch(dataset, collate):
+        return list(DataLoader(dataset, batch_size=64, shuffle=True, num_workers=workers, collate_fn=collate,
+                               multiprocessing_context=context, timeout=120 if workers else 0,
+                               generator=torch.Generator().manual_seed(1)))
+
+    reference = epoch(TensorDataset(*[torch.stack(f) for f in zip(*(normalize(*s) for s in source))]), None)
+    for dataset in (encrypted, plain):
+        for collate in (collate_records, None):          # fast path, and any collate_fn still works
+            got = epoch(dataset, collate)
+            assert len(got) == len(reference)
+            for (x, y), (rx, ry) in zip(got, reference):
+                assert torch.equal(x, rx) and torch.equal(y, ry)
+
+
+def test_a_per_sample_transform_still_sees_one_sample_at_a_time(stored):
+    _, folder = stored
+    shapes = []
+
+    def per_sample(pixels, label):
+        shapes.append(tuple(pixels.shape))
+        return pixels.float(), label
+
+    encrypted, _ = _datasets(folder, transform=per_sample)
+    samples = encrypted.__getitems__([1, 2, 3])
+    assert isinstance(samples, list) and len(samples) == 3 and len(set(shapes)) == 1 and len(shapes[0]) == 3
+
+
+def _flip_chunk_byte(src, dst, chunk, folder):
+    blob = bytearray(src.read_bytes())
+    reader = ContainerReader(src, OWNER, allow_unsigned=True)
+    blob[reader.body_offset + chunk * (reader.header.chunk_size + TAG) + 5] ^= 0x01
+    reader.close()
+    dst.write_bytes(bytes(blob))
+
+
+def test_a_tampered_chunk_inside_a_batch_names_the_sample_and_returns_nothing(stored, tmp_path):
+    source, folder = stored
+    per_chunk = EncryptedDataset(folder / "data.cldc", OWNER, pin=PIN).spec["records_per_chunk"]
+    victim = 200
+    _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 1 + victim // per_chunk, folder)
+    dataset = EncryptedDataset(tmp_path / "tampered.cldc", OWNER, allow_unsigned=True)
+    with pytest.raises(ChunkAuthenticationError, match=rf"^samples? ([0-9, …]*\b)?{victim}\b.*failed authentication"):
+        dataset.__getitems__([3, victim, 17])
+    with pytest.raises(ChunkAuthenticationError, match=rf"^sample {victim}: chunk"):
+        dataset[victim]
+    loader = DataLoader(dataset, batch_size=32, collate_fn=collate_records)
+    with pytest.raises(ChunkAuthenticationError, match=rf"\b{victim}\b"):
+        for _ in loader:
+            pass
+    assert torch.equal(collate_records(dataset.__getitems__([3, 17]))[0], source.tensors[0][[3, 17]])
+
+
+def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer(stored, tmp_path):
+    _, folder = stored
+    _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 2, folder)
+    reader = ContainerReader(tmp_path / "tampered.cldc", OWNER, allow_unsigned=True)
+    out = np.full((3, reader.header.chunk_size), 0xAA, dtype=np.uint8)
+    with pytest.raises(ChunkAuthenticationError, match="chunk 2 failed authentication"):
+        reader.read_chunks_into(np.array([1, 2, 3]), out)
+    assert not out.any()         # decrypt_into had written chunk 1's and chunk 2's plaintext; all wiped
+    reader.close()
+
+
+def test_a_chunk_rewritten_by_a_key_holder_is_refused_in_a_batch(stored, tmp_path):
+    source, folder = stored
+    for name in ("data.cldc", "data.cldc.sig"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    signed = EncryptedDataset(tmp_path / "data.cldc", OWNER, pin=PIN)
+    reader, index = signed._reader, 2
+    forged = reader._decrypt.__self__.encrypt(chunk_nonce(index, False), reader.read_chunk(index)[::-1],
+                                              reader.header.digest)
+    blob = bytearray((tmp_path / "data.cldc").read_bytes())
+    start = reader.body_offset + index * (reader.header.chunk_size + TAG)
+    blob[start:start + len(forged)] = forged
+    (tmp_path / "data.cldc").write_bytes(bytes(blob))      # same size, authentic under the data key
+    with pytest.raises(ReleaseMismatchError, match=r"^samples? .*chunk 2 was rewritten"):
+        signed.__getitems__(list(range(len(source))))
+
+
+def test_a_layout_that_overstates_the_final_chunk_is_refused_on_open(tmp_path):
+    source = _images(n=10, shape=(3, 8, 8))
+    save_plain_dataset(source, tmp_path / "data.rec")
+    blob = (tmp_path / "data.rec").read_bytes()
+    (tmp_path / "short.rec").write_bytes(blob[:-50])
+    with pytest.raises(ContainerFormatError, match="final chunk"):
+        PlainRecordDataset(tmp_path / "short.rec")
+
+
+@given(st.lists(st.integers(0, 40), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_adjacent_runs_cover_sorted_indices_with_consecutive_runs(values):
+    indices = np.array(sorted(set(values)), dtype=np.int64)
+    runs = adjacent_runs(indices)
+    assert [i for start, end in runs for i in range(start, end)] == list(range(len(indices)))
+    for start, end in runs:
+        assert list(indices[start:end]) == list(range(indices[start], indices[start] + end - start))
+    assert all(indices[end] != indices[end - 1] + 1 for _, end in runs[:-1])
+
+
+@given(st.lists(st.integers(-300, 299), min_size=1, max_size=70))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_batch_of_indices_reads_as_its_samples(stored, indices):
+    source, folder = stored
+    for dataset in _datasets(folder):
+        x, y = collate_records(dataset.__getitems__(indices))
+        wanted = torch.tensor(indices) % len(source)
+        assert torch.equal(x, source.tensors[0][wanted]) and torch.equal(y, source.tensors[1][wanted])
