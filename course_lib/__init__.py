@@ -5,12 +5,11 @@ safe by default (AEAD only, random nonces, constant-time comparisons, clear exce
 ``course_lib.toy`` holds the deliberately insecure from-scratch versions the course dissects.
 The tools that build, run, grade and measure the course live apart, in ``course_tools``.
 
-Module map (layers point down: a module imports only modules listed above it or its own part's):
+Module map (layers point down; ``tests/test_layers.py`` keeps them free of cycles):
 
 * **Support** — ``errors`` (every exception), ``environment`` (check, seeds, assets),
   ``timing`` (measuring), ``display`` (random values, source, sizes and rates), ``images``,
-  ``diagrams`` (protocol pictures), ``widgets`` (one module per part), ``quiz``, ``check``
-  (exercise checks, one module per chapter).
+  ``files`` (writing all or nothing).
 * **Recipes** (safe by default) — ``symmetric`` (01), ``hashing`` (02), ``pubkey`` and ``pki``
   (03), ``container``, ``kms``, ``release`` and ``datasets`` (04), ``models`` (05),
   ``training`` and ``digits`` (the task of 04–08).
@@ -20,6 +19,8 @@ Module map (layers point down: a module imports only modules listed above it or 
   ``sharing``, ``channel``; ``comm`` (the communicator), ``dealer``, ``opening``,
   ``authentication``, ``compare``, ``tensor`` (``SecretTensor``); ``runtime`` (``Context``,
   running parties); ``programs``, ``attacks``, ``baseline``; ``party`` (the command line).
+* **Teaching**, on top of everything else — ``widgets`` (one module per part), ``diagrams``
+  (protocol pictures), ``quiz``, ``check`` (exercise checks, one module per chapter).
 """
 from importlib import import_module
 
