@@ -98,6 +98,17 @@ def adjacent_runs(indices) -> list[tuple[int, int]]:
     return list(zip([0, *breaks], [*breaks, len(indices)]))
 
 
+def _about_chunk(error: Exception, index: int) -> Exception:
+    """``error``, tagged with the number of the chunk it is about (``error.chunk``)."""
+    error.chunk = index
+    return error
+
+
+def _rewritten(index: int) -> ReleaseMismatchError:
+    return _about_chunk(ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
+                                             "(by someone holding the data key)"), index)
+
+
 def chunk_nonce(index: int, last: bool) -> bytes:
     """11-byte big-endian chunk counter followed by the last-chunk flag (STREAM)."""
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
@@ -522,8 +533,7 @@ class ContainerReader:
         except InvalidTag:
             return self._diagnose(index, raw, last)
         if self._tags is not None and raw[-TAG:] != self._tags[TAG * index:TAG * (index + 1)]:
-            raise ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
-                                       "(by someone holding the data key)")
+            raise _rewritten(index)
         return plaintext
 
     def read_chunks_into(self, indices, out) -> None:
@@ -579,9 +589,7 @@ class ContainerReader:
         columns = ends[:, None] - TAG + np.arange(TAG)
         differs = (np.take_along_axis(raw, columns, axis=1) != expected).any(axis=1)
         if differs.any():
-            index = int(indices[np.argmax(differs)])
-            raise ReleaseMismatchError(f"chunk {index} was rewritten after the file was verified "
-                                       "(by someone holding the data key)")
+            raise _rewritten(int(indices[np.argmax(differs)]))
 
     def _raw_buffer(self, rows: int):
         """A reusable (rows, stride) uint8 buffer for ciphertext read from disk."""
@@ -591,15 +599,20 @@ class ContainerReader:
         return buffer[:rows]
 
     def _diagnose(self, index: int, raw: bytes, last: bool):
-        """Say why chunk ``index`` failed: is it authentic at this index with the other last-chunk flag?"""
+        """Say why chunk ``index`` failed: is it authentic at this index with the other last-chunk flag?
+
+        The error carries the chunk's number as ``error.chunk`` (datasets name its samples from it).
+        """
         try:
             self._decrypt(chunk_nonce(index, not last), raw, self._digest)
         except InvalidTag:
-            raise ChunkAuthenticationError(
-                f"chunk {index} failed authentication: modified, reordered, or copied from another file") from None
+            raise _about_chunk(ChunkAuthenticationError(
+                f"chunk {index} failed authentication: modified, reordered, or copied from another file"), index) from None
         if last:
-            raise TruncatedError(f"file ends after chunk {index}, which is not the final chunk: truncated")
-        raise ExtendedError(f"chunk {index} is the final chunk but more data follows: the file was extended")
+            raise _about_chunk(TruncatedError(f"file ends after chunk {index}, which is not the final chunk: "
+                                              "truncated"), index)
+        raise _about_chunk(ExtendedError(f"chunk {index} is the final chunk but more data follows: "
+                                         "the file was extended"), index)
 
     def __iter__(self):
         for index in range(self.chunk_count):

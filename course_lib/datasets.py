@@ -187,6 +187,11 @@ class _RecordDataset(Dataset):
     def __len__(self) -> int:
         return self.spec["length"]
 
+    @property
+    def _chunk_count(self) -> int:
+        """Chunks the layout needs: chunk 0 for the layout, then whole chunks of records."""
+        return 1 + -(-len(self) // self._per_chunk)
+
     def _ensure_open(self) -> None:
         if self._opened_pid != os.getpid():  # a DataLoader worker opens its own file
             self._open()
@@ -220,8 +225,7 @@ class _RecordDataset(Dataset):
     def _check_final_chunk(self, plaintext_bytes: int) -> None:
         """The layout's last records must fit in the file's final chunk (a crafted layout must not
         make a batch read zeros where records are missing)."""
-        chunks = 1 + -(-len(self) // self._per_chunk)
-        in_final = len(self) - (chunks - 2) * self._per_chunk if len(self) else 0
+        in_final = len(self) - (self._chunk_count - 2) * self._per_chunk if len(self) else 0
         if in_final * self._size > plaintext_bytes:
             raise ContainerFormatError(f"the layout puts {in_final} records in the final chunk, which holds only "
                                        f"{plaintext_bytes} bytes: malformed layout")
@@ -253,7 +257,7 @@ class _RecordDataset(Dataset):
         try:
             self._chunks_into(chunks, buffer)
         except (ChunkAuthenticationError, ReleaseMismatchError) as error:
-            raise type(error)(self._name_samples(error, chunks, index, chunk)) from None
+            raise type(error)(self._name_samples(error, index, chunk)) from None
         usable = self._per_chunk * self._size
         records = buffer[:, :usable].reshape(len(chunks), self._per_chunk, self._size)[inverse, position]
         buffer.fill(0)                      # plaintext lives on only in the tensors returned
@@ -270,10 +274,9 @@ class _RecordDataset(Dataset):
         return out
 
     @staticmethod
-    def _name_samples(error, chunks, index, chunk) -> str:
-        """The error's message, naming the samples that live in the failing chunk."""
-        failed = [int(c) for c in chunks if f"chunk {int(c)} " in str(error)]
-        samples = sorted({int(i) for i, c in zip(index, chunk) if int(c) in failed})
+    def _name_samples(error, index, chunk) -> str:
+        """The error's message, naming the batch's samples that live in the failing chunk (``error.chunk``)."""
+        samples = sorted(set(index[chunk == getattr(error, "chunk", -1)].tolist()))
         listed = ", ".join(map(str, samples[:8])) + (", …" if len(samples) > 8 else "")
         return f"sample{'s' if len(samples) > 1 else ''} {listed}: {error}" if samples else str(error)
 
@@ -322,9 +325,8 @@ class EncryptedDataset(_RecordDataset):
         self._key = self._reader.data_key  # unwrap once (scrypt is slow); workers reuse the data key
         self._binding = self._reader.binding
         self.statement = self._reader.statement
-        chunks = 1 + -(-len(self) // self._per_chunk)
-        if self._reader.chunk_count != chunks or self.spec["chunk_size"] != self._reader.chunk_size:
-            raise ContainerFormatError(f"the layout announces {len(self)} samples in {chunks} chunks, "
+        if self._reader.chunk_count != self._chunk_count or self.spec["chunk_size"] != self._reader.chunk_size:
+            raise ContainerFormatError(f"the layout announces {len(self)} samples in {self._chunk_count} chunks, "
                                        f"the file has {self._reader.chunk_count}")
         self._check_final_chunk(self._reader.last_chunk_size)
 
@@ -372,8 +374,7 @@ class PlainRecordDataset(_RecordDataset):
         self._file = None
         self._fd = None
         super().__init__(transform)
-        chunks = 1 + -(-len(self) // self._per_chunk)
-        self._check_final_chunk(os.fstat(self._fd).st_size - (chunks - 1) * self._stride)
+        self._check_final_chunk(os.fstat(self._fd).st_size - (self._chunk_count - 1) * self._stride)
 
     def _open(self) -> None:
         self._file = open(self.path, "rb")
