@@ -19,6 +19,7 @@ Module map (layers point down; ``tests/test_layers.py`` keeps them free of cycle
   ``sharing``, ``channel``; ``comm`` (the communicator), ``dealer``, ``opening``,
   ``authentication``, ``compare``, ``tensor`` (``SecretTensor``); ``runtime`` (``Context``,
   running parties); ``programs``, ``attacks``, ``baseline``; ``party`` (the command line).
+* **Attacks** (09) — ``attacks``: gradient inversion, membership inference, model extraction.
 * **Teaching**, on top of everything else — ``widgets`` (one module per part), ``diagrams``
   (protocol pictures), ``quiz``, ``check`` (exercise checks, one module per chapter).
 """
@@ -31,7 +32,7 @@ from .timing import Timing, measure, throughput
 __version__ = "0.1.0"
 
 # Submodules that pull in heavier dependencies (ipywidgets, torch, ...) load on first use.
-_LAZY_SUBMODULES = {"check", "widgets", "toy", "symmetric", "images", "errors", "hashing",
+_LAZY_SUBMODULES = {"attacks", "check", "widgets", "toy", "symmetric", "images", "errors", "hashing",
                     "digits", "pubkey", "pki", "release", "kms", "container",
                     "datasets", "models", "training", "mpc", "quiz", "diagrams"}
 

@@ -1,0 +1,207 @@
+"""Attacks on what a model or its training reveals, which encryption alone does not stop (chapter 09).
+
+* **Gradient inversion** (Zhu, Liu, Han, "Deep Leakage from Gradients", NeurIPS 2019): from one
+  client's gradient, optimise a dummy input and a dummy label until their gradient matches; the
+  dummy becomes the client's image. The optimiser follows the gradient of the *gradient distance*,
+  so the model must be twice differentiable: smooth activations (sigmoid) work, ReLU's second
+  derivative is zero almost everywhere and the attack degrades.
+* **Membership inference** with shadow models (Shokri, Stronati, Song, Shmatikov, IEEE S&P 2017):
+  train models like the target on data the attacker owns, learn how their outputs differ on
+  members and outsiders, then apply that to the target. Reported as the *advantage*
+  max(TPR − FPR) (Yeom et al., CSF 2018).
+* **Model extraction** (Tramèr et al., USENIX Security 2016): query the model, train a copy on
+  its answers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .training import mlp
+
+__all__ = ["client_gradient", "gradient_matching_loss", "Reconstruction", "invert_gradients", "psnr",
+           "best_match_psnr", "attack_advantage", "roc_curve", "membership_features", "ShadowAttack",
+           "train_shadow_attack", "extract_model", "agreement"]
+
+
+# ---------------------------------------------------------------- gradient inversion
+def client_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """The gradient a federated client sends: of the mean cross-entropy on its batch, per parameter."""
+    loss = nn.functional.cross_entropy(model(x), y)
+    return [g.detach() for g in torch.autograd.grad(loss, list(model.parameters()))]
+
+
+def gradient_matching_loss(dummy_grads, target_grads) -> torch.Tensor:
+    """DLG's objective: the squared Euclidean distance between two gradients, summed over parameters."""
+    return sum(((dummy - target) ** 2).sum() for dummy, target in zip(dummy_grads, target_grads, strict=True))
+
+
+@dataclass
+class Reconstruction:
+    """What the attacker recovers: ``images`` (batch × features, clamped to [0, 1]), ``labels``, and
+    ``history``: ``(evaluation, images, gradient distance)`` every few evaluations, for a slider."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    history: list = field(default_factory=list)
+
+
+def invert_gradients(model: nn.Module, target_grads, batch_size: int = 1, *, features: int = 64, classes: int = 10,
+                     steps: int = 200, seed: int = 0, record_every: int = 5) -> Reconstruction:
+    """Recover a client's batch from its gradient by gradient matching (DLG), with L-BFGS.
+
+    Starts from random dummy inputs and soft labels (seeded), and minimises
+    :func:`gradient_matching_loss` between the dummy batch's gradient and ``target_grads`` for at
+    most ``steps`` evaluations.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    dummy_x = torch.rand((batch_size, features), generator=generator).requires_grad_(True)
+    dummy_y = torch.randn((batch_size, classes), generator=generator).requires_grad_(True)
+    optimiser = torch.optim.LBFGS([dummy_x, dummy_y], lr=1, max_iter=steps, history_size=100,
+                                  line_search_fn="strong_wolfe")
+    history, evaluations = [], 0
+
+    def closure():
+        nonlocal evaluations
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(model(dummy_x), dummy_y.softmax(dim=1))
+        dummy_grads = torch.autograd.grad(loss, list(model.parameters()), create_graph=True)
+        distance = gradient_matching_loss(dummy_grads, target_grads)
+        distance.backward()
+        if evaluations % record_every == 0:
+            history.append((evaluations, dummy_x.detach().clamp(0, 1).clone(), distance.item()))
+        evaluations += 1
+        return distance
+
+    optimiser.step(closure)
+    images = dummy_x.detach().clamp(0, 1)
+    history.append((evaluations, images.clone(), closure().item()))
+    return Reconstruction(images, dummy_y.detach().argmax(dim=1), history)
+
+
+def psnr(reconstructed: torch.Tensor, original: torch.Tensor, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB (higher is closer; identical images give infinity)."""
+    mse = ((reconstructed.float() - original.float()) ** 2).mean().item()
+    return float("inf") if mse == 0 else 10 * torch.log10(torch.tensor(peak ** 2 / mse)).item()
+
+
+def best_match_psnr(reconstructed: torch.Tensor, originals: torch.Tensor) -> list[float]:
+    """For each original image, the PSNR of the closest reconstruction (the batch's order is unknown)."""
+    return [max(psnr(r, o) for r in reconstructed) for o in originals]
+
+
+# ---------------------------------------------------------------- membership inference
+def roc_curve(member_scores: torch.Tensor, outsider_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(false-positive rates, true-positive rates) when "member" means score ≥ t, for every threshold t."""
+    scores = torch.cat([member_scores, outsider_scores]).flatten()
+    is_member = torch.cat([torch.ones(member_scores.numel()), torch.zeros(outsider_scores.numel())])
+    order = scores.argsort(descending=True)
+    scores, is_member = scores[order], is_member[order]
+    last_of_each = torch.ones_like(scores, dtype=torch.bool)          # thresholds between distinct scores only
+    last_of_each[:-1] = scores[1:] != scores[:-1]
+    tpr = is_member.cumsum(0)[last_of_each] / max(1, member_scores.numel())
+    fpr = (1 - is_member).cumsum(0)[last_of_each] / max(1, outsider_scores.numel())
+    zero = torch.zeros(1)
+    return torch.cat([zero, fpr]), torch.cat([zero, tpr])
+
+
+def attack_advantage(member_scores: torch.Tensor, outsider_scores: torch.Tensor) -> float:
+    """Membership advantage: the best TPR − FPR over all thresholds (0 = no better than a guess, 1 = perfect)."""
+    fpr, tpr = roc_curve(member_scores, outsider_scores)
+    return max(0.0, (tpr - fpr).max().item())
+
+
+def membership_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """What the attack model sees of one answer: log-probabilities of the true label and of the top 3
+    classes (class-agnostic, as in Salem et al., NDSS 2019)."""
+    with torch.no_grad():
+        probabilities = model(x).softmax(dim=1)
+    top = probabilities.sort(dim=1, descending=True).values[:, :3]
+    return torch.cat([probabilities.gather(1, y[:, None]), top], dim=1).clamp(min=1e-30).log()
+
+
+@dataclass
+class ShadowAttack:
+    """A logistic-regression attack model trained on shadow models' answers: ``score`` is higher for members."""
+    weights: torch.Tensor
+    bias: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def score(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((membership_features(model, x, y) - self.mean) / self.std) @ self.weights + self.bias
+
+    def advantage(self, model: nn.Module, members, outsiders) -> float:
+        """The attack's advantage against ``model``: ``members`` and ``outsiders`` are (x, y) pairs."""
+        return attack_advantage(self.score(model, *members), self.score(model, *outsiders))
+
+
+def train_shadow_attack(train_like_target: Callable, pool_x: torch.Tensor, pool_y: torch.Tensor, *,
+                        shadows: int = 4, size: int = 150) -> ShadowAttack:
+    """Shokri et al.'s attack: ``shadows`` models trained with the target's recipe
+    (``train_like_target(x, y, seed)``) on disjoint slices of the attacker's own data, each on
+    ``size`` samples with ``size`` more held out; an attack model learns members from outsiders."""
+    if pool_x.shape[0] < 2 * size * shadows:
+        raise ValueError(f"{shadows} shadow models of {size} members and {size} outsiders need "
+                         f"{2 * size * shadows} samples, the pool has {pool_x.shape[0]}")
+    features, labels = [], []
+    for k in range(shadows):
+        inside, outside = slice(2 * k * size, (2 * k + 1) * size), slice((2 * k + 1) * size, (2 * k + 2) * size)
+        shadow = train_like_target(pool_x[inside], pool_y[inside], seed=1000 + k)
+        features += [membership_features(shadow, pool_x[inside], pool_y[inside]),
+                     membership_features(shadow, pool_x[outside], pool_y[outside])]
+        labels += [torch.ones(size), torch.zeros(size)]
+    x, y = torch.cat(features), torch.cat(labels)
+    mean, std = x.mean(dim=0), x.std(dim=0) + 1e-6
+    weights, bias = torch.zeros(x.shape[1], requires_grad=True), torch.zeros((), requires_grad=True)
+    optimiser = torch.optim.LBFGS([weights, bias], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(((x - mean) / std) @ weights + bias, y)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return ShadowAttack(weights.detach(), bias.detach(), mean, std)
+
+
+# ---------------------------------------------------------------- model extraction
+def extract_model(query: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, *, sizes=(64, 32, 10),
+                  epochs: int = 200, seed: int = 0) -> nn.Sequential:
+    """Train a copy of a model from its answers to ``inputs``.
+
+    ``query(x)`` returns what the service returns: logits or probabilities, possibly rounded (the
+    copy learns the distribution), or integer labels only (the copy learns the labels).
+    """
+    answers = query(inputs)
+    copy = mlp(sizes, seed=seed)
+    optimiser = torch.optim.Adam(copy.parameters(), lr=1e-2)
+    if not answers.is_floating_point():                       # labels only
+        loss_fn = lambda out: nn.functional.cross_entropy(out, answers)  # noqa: E731
+    else:
+        target = _as_log_probabilities(answers.float())
+        loss_fn = lambda out: nn.functional.kl_div(out.log_softmax(dim=1), target, log_target=True,  # noqa: E731
+                                                   reduction="batchmean")
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = loss_fn(copy(inputs.float()))
+        loss.backward()
+        optimiser.step()
+    return copy
+
+
+def _as_log_probabilities(answers: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities from what a service returned: probabilities (possibly rounded) or logits."""
+    sums = answers.sum(dim=1)
+    if answers.min() >= 0 and ((sums - 1).abs() < 0.05).all():
+        return (answers.clamp(min=1e-6) / sums[:, None]).log()
+    return answers.log_softmax(dim=1)
+
+
+def agreement(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
+    """Fraction of inputs on which two models predict the same class."""
+    with torch.no_grad():
+        return (a(x).argmax(dim=1) == b(x).argmax(dim=1)).float().mean().item()
