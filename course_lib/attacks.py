@@ -5,6 +5,11 @@
   dummy becomes the client's image. The optimiser follows the gradient of the *gradient distance*,
   so the model must be twice differentiable: smooth activations (sigmoid) work, ReLU's second
   derivative is zero almost everywhere and the attack degrades.
+* **A malicious server defeats aggregation** ("Robbing the Fed", Fowl et al., ICLR 2022): it sends
+  a model whose first layer measures each image's brightness against graded thresholds. In the
+  summed update, the difference between two neighbouring neurons' gradients holds only the
+  images whose brightness falls between their thresholds; where that is one image, it comes
+  back exactly, whatever the number of clients summed.
 * **Membership inference** with shadow models (Shokri, Stronati, Song, Shmatikov, IEEE S&P 2017):
   train models like the target on data the attacker owns, learn how their outputs differ on
   members and outsiders, then apply that to the target. Reported as the *advantage*
@@ -20,11 +25,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .mpc import programs
+from .mpc.runtime import run_in_process
 from .training import mlp
 
 __all__ = ["client_gradient", "gradient_matching_loss", "Reconstruction", "invert_gradients", "psnr",
-           "best_match_psnr", "attack_advantage", "roc_curve", "membership_features", "ShadowAttack",
-           "train_shadow_attack", "extract_model", "agreement"]
+           "best_match_psnr", "imprint_model", "recover_from_imprint", "attack_advantage", "roc_curve", "membership_features", "ShadowAttack",
+           "train_shadow_attack", "private_inference_service", "extract_model", "agreement"]
 
 
 # ---------------------------------------------------------------- gradient inversion
@@ -92,6 +99,33 @@ def best_match_psnr(reconstructed: torch.Tensor, originals: torch.Tensor) -> lis
     return [max(psnr(r, o) for r in reconstructed) for o in originals]
 
 
+def imprint_model(bins: int, public_images: torch.Tensor, *, classes: int = 10, seed: int = 0) -> nn.Sequential:
+    """The malicious server's model: ``bins`` neurons, neuron i active when an image's mean brightness
+    exceeds the i-th quantile of ``public_images``' brightness; identical outgoing weights, so every
+    active neuron receives the same gradient from a given image."""
+    features = public_images.shape[1]
+    thresholds = torch.quantile(public_images.mean(dim=1), torch.linspace(0, 1, bins + 2)[1:-1])
+    first, second = nn.Linear(features, bins), nn.Linear(bins, classes)
+    column = torch.randn((classes, 1), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        first.weight.fill_(1.0 / features)
+        first.bias.copy_(-thresholds)
+        second.weight.copy_(column.expand(classes, bins))
+        second.bias.zero_()
+    return nn.Sequential(first, nn.ReLU(), second)
+
+
+def recover_from_imprint(update) -> torch.Tensor:
+    """Images from an (aggregated) update of :func:`imprint_model`: for each pair of neighbouring
+    neurons, (∂W_i − ∂W_i+1) / (∂b_i − ∂b_i+1). Exact where one image alone fell in the bin, an
+    average where several did; empty bins give nothing."""
+    weight_grad, bias_grad = update[0], update[1]
+    dw = torch.cat([weight_grad[:-1] - weight_grad[1:], weight_grad[-1:]])
+    db = torch.cat([bias_grad[:-1] - bias_grad[1:], bias_grad[-1:]])
+    filled = db.abs() > 1e-10
+    return dw[filled] / db[filled, None]
+
+
 # ---------------------------------------------------------------- membership inference
 def roc_curve(member_scores: torch.Tensor, outsider_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(false-positive rates, true-positive rates) when "member" means score ≥ t, for every threshold t."""
@@ -113,7 +147,7 @@ def attack_advantage(member_scores: torch.Tensor, outsider_scores: torch.Tensor)
     return max(0.0, (tpr - fpr).max().item())
 
 
-def membership_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def membership_features(model: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """What the attack model sees of one answer: log-probabilities of the true label and of the top 3
     classes (class-agnostic, as in Salem et al., NDSS 2019)."""
     with torch.no_grad():
@@ -130,7 +164,8 @@ class ShadowAttack:
     mean: torch.Tensor
     std: torch.Tensor
 
-    def score(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def score(self, model: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Attack scores of (x, y) from ``model``'s answers (a model, or any query function returning logits)."""
         return ((membership_features(model, x, y) - self.mean) / self.std) @ self.weights + self.bias
 
     def advantage(self, model: nn.Module, members, outsiders) -> float:
@@ -166,6 +201,22 @@ def train_shadow_attack(train_like_target: Callable, pool_x: torch.Tensor, pool_
 
     optimiser.step(closure)
     return ShadowAttack(weights.detach(), bias.detach(), mean, std)
+
+
+# ---------------------------------------------------------------- the private-inference service
+def private_inference_service(model: nn.Sequential, batch: int = 100) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Chapter 08's private inference as a query function ``x → logits``: the model owner's weights
+    and the client's images stay secret-shared, and only the client learns the logits — which is
+    all the attacks above need."""
+    layers = programs.model_layers(model)
+    sizes = (layers[0][0].shape[1], *(weight.shape[0] for weight, _ in layers))   # public, like the batch size
+
+    def query(x: torch.Tensor) -> torch.Tensor:
+        results, _ = run_in_process(programs.private_inference, sizes=sizes, batch=batch, n_samples=len(x),
+                                    warmup=0, private_inputs={0: {"layers": layers}, 1: {"images": x.double()}})
+        return results[1]["logits"].float()
+
+    return query
 
 
 # ---------------------------------------------------------------- model extraction

@@ -90,3 +90,32 @@ def test_extraction_agrees_more_with_more_queries_and_labels_only_still_works():
     assert attacks.agreement(many, target, test_x) > attacks.agreement(few, target, test_x)
     assert attacks.agreement(many, target, test_x) > 0.9
     assert attacks.agreement(labels, target, test_x) > 0.85 and attacks.agreement(rounded, target, test_x) > 0.85
+
+
+def test_a_malicious_server_recovers_exact_images_from_the_sum_of_eight_clients():
+    model = attacks.imprint_model(128, DATA.test_x)                  # built from public data only
+    clients = [(DATA.train_x[8 * k:8 * k + 8], DATA.train_y[8 * k:8 * k + 8]) for k in range(8)]
+    updates = [attacks.client_gradient(model, x, y) for x, y in clients]
+    aggregate = [sum(parts) for parts in zip(*updates)]               # all secure aggregation reveals
+    images = torch.cat([x for x, _ in clients])
+    exact = [p for p in attacks.best_match_psnr(attacks.recover_from_imprint(aggregate), images) if p > 60]
+    assert len(exact) >= 20                                            # of 64 images, bit-for-bit or nearly
+    honest = cl.digits.task(epochs=1)[0]                               # the same clients, an honest model
+    found = attacks.invert_gradients(honest, [sum(p) for p in zip(*(attacks.client_gradient(honest, x, y)
+                                                                      for x, y in clients))], 1, steps=100)
+    assert max(attacks.best_match_psnr(found.images, images)) < 20
+
+
+def test_mpc_hides_inputs_not_outputs_the_same_attacks_work_on_the_private_service():
+    x, y = cl.digits.tensors()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    x, y = x[order], y[order]
+    members, outsiders = (x[:150], y[:150]), (x[150:300], y[150:300])
+    target = _train(*members, seed=0)
+    attack = attacks.train_shadow_attack(_train, x[300:], y[300:], shadows=4, size=150)
+    service = attacks.private_inference_service(target)
+    plain = attack.advantage(target, members, outsiders)
+    private = attacks.attack_advantage(attack.score(service, *members), attack.score(service, *outsiders))
+    assert plain > 0.2 and abs(private - plain) <= 0.01
+    copy = attacks.extract_model(service, x[300:800], seed=1)
+    assert attacks.agreement(copy, target, x[1300:]) > 0.85
