@@ -94,3 +94,21 @@ def test_kdf_cost_has_argon2id_and_a_gpu_estimate():
     assert pbkdf2["gpu_guesses_per_s"] == pytest.approx(1e4 * 600_000 / 1024)
     assert pbkdf2["all_8_lowercase_gpu_years"] < pbkdf2["all_8_lowercase_years"]
     assert "1 GPU" in kdf.table.value and "tobtu" in kdf.table.value
+
+
+def test_gradient_inversion_viewer_recovers_one_image_and_steps_through_the_attack():
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Sigmoid(), nn.Linear(32, 10))
+    data = cl.digits.split(0)
+    viewer = cl.widgets.GradientInversionViewer(model, data.train_x, data.train_y)
+    assert repr(viewer) == "GradientInversionViewer(batch sizes 1, 4, 16; 200 steps of L-BFGS)"
+    assert viewer.step.disabled
+    scores = viewer.run(batch=1)
+    assert scores[0] > 40 and not viewer.step.disabled and viewer.step.value == viewer.step.max > 0
+    final = viewer.info.value
+    viewer.step.value = 0                                  # the random start is far from the image
+    assert viewer.info.value != final and "evaluation 0" in viewer.info.value
+    assert bytes(viewer.recovered.value).startswith(b"\x89PNG")
+    assert max(viewer.run(batch=16)) < max(scores)

@@ -5,7 +5,8 @@
 * :mod:`.symmetric` — the ECB penguin and password-KDF costs (chapter 01);
 * :mod:`.hashing` — the avalanche effect (chapter 02);
 * :mod:`.public_key` — RSA against elliptic curves (chapter 03);
-* :mod:`.mpc` — secret shares (chapter 07).
+* :mod:`.mpc` — secret shares (chapter 07);
+* :mod:`.attacks` — gradient inversion (chapter 09).
 
 Each widget is also available here (``cl.widgets.Avalanche``); its module is imported on first
 use, so a chapter loads only what it shows. A new chapter adds one module and its names below.
@@ -19,6 +20,7 @@ _HOMES = {
     "Avalanche": "hashing", "flip_bit": "hashing", "differing_bits": "hashing",
     "PublicKeyTimings": "public_key",
     "ShareViewer": "mpc",
+    "GradientInversionViewer": "attacks",
 }
 
 __all__ = sorted(_HOMES)
