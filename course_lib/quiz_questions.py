@@ -218,4 +218,28 @@ QUIZZES = {
              explanation="DP is a property of a randomised mechanism; it limits membership inference to a bound "
                          "that depends on ε."),
     ],
+    "09": [
+        dict(prompt="A model is trained inside MPC and answers queries through private inference. Is it private?",
+             options=("Yes: nobody sees the data", "Its inputs are, but its outputs still reveal membership and let "
+                      "clients copy it", "Only if the dealer is honest"),
+             answer=1, misconception=True,
+             explanation="Section 3 measures the same membership advantage through MPC as in plaintext; section 4 "
+                         "copies the model through the service."),
+        dict(prompt="Why does gradient inversion fail on the sum of 32 clients' updates?",
+             options=("The sum is encrypted", "The sum is the gradient of 32 images at once: no single image's "
+                      "gradient can be matched", "Sums have no second derivatives"),
+             answer=1,
+             explanation="Secure aggregation reveals only the sum; an honest server cannot separate it."),
+        dict(prompt="A server running secure aggregation sends a model with an 'imprint' first layer. What happens?",
+             options=("Nothing: aggregation hides every update", "Images whose brightness bin holds one image come "
+                      "back exactly from the sum", "The clients' training fails"),
+             answer=1,
+             explanation="Robbing the Fed: aggregation protects against an honest server, not one that crafts the "
+                         "model."),
+        dict(prompt="The service returns only labels. Can a client still copy the model?",
+             options=("No, labels carry no information", "Yes: labels of its own inputs are a training set",
+                      "Only with the model's weights"),
+             answer=1,
+             explanation="Exercise 3 trains a copy from labels alone; confidences only make it cheaper."),
+    ],
 }

@@ -191,3 +191,16 @@ def test_07_share_viewer_reshares_and_draws(lab, page):
     histogram_before = image_sources(box)
     box.get_by_role("button", name="Draw sharings").click()
     wait_until_changed(lambda: image_sources(box), histogram_before, what="share histogram")
+
+
+def test_09_gradient_inversion_viewer_runs_and_follows_the_slider(lab, page):
+    run_all(page, lab, "09_attacks_on_ml.ipynb")
+    box = widget(page, "GradientInversionViewer")
+    box.get_by_role("button", name="Run attack").click()
+    wait_until_changed(lambda: "PSNR" in box.locator(".widget-html").last.inner_text(), False, what="attack result")
+    pictures = image_sources(box)
+    assert len(pictures) == 2 and all(pictures), f"the original and the reconstruction, got {pictures}"
+    handle = box.locator(".noUi-handle").first
+    handle.focus()
+    page.keyboard.press("Home")                       # back to the random start of the optimisation
+    wait_until_changed(lambda: image_sources(box), pictures, what="reconstruction at the first iteration")

@@ -392,7 +392,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 26
+    assert len(exercises) == 29
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
@@ -616,3 +616,49 @@ def test_no_hint_gives_a_line_of_the_solution_away():
             hint = " ".join(str(check.hint()).split())
             leaked = [line for line in lines if line in hint]
             assert not leaked, f"{name}'s hint contains solution code: {leaked[0]!r}"
+
+
+# ---- chapter 09: attacks ----
+def test_gradient_distance_check():
+    from course_lib import attacks
+    assert cl.check.gradient_distance(attacks.gradient_matching_loss)
+    assert not cl.check.gradient_distance(lambda a, b: sum((x - y).abs().sum() for x, y in zip(a, b)))   # L1
+
+
+def test_gradient_distance_rejects_a_mean_one_parameter_or_a_detached_number():
+    assert not cl.check.gradient_distance(lambda a, b: sum(((x - y) ** 2).mean() for x, y in zip(a, b)))
+    assert not cl.check.gradient_distance(lambda a, b: ((a[0] - b[0]) ** 2).sum())                     # weights only
+    assert not cl.check.gradient_distance(
+        lambda a, b: torch.tensor(sum(((x - y) ** 2).sum().item() for x, y in zip(a, b))))          # no gradient
+
+
+def test_membership_advantage_check():
+    from course_lib import attacks
+    assert cl.check.membership_advantage(attacks.attack_advantage)
+    assert not cl.check.membership_advantage(lambda m, o: float(m.mean() > o.mean()))               # means only
+
+
+def test_membership_advantage_rejects_balanced_accuracy_and_splitting_ties():
+    from course_lib import attacks
+    assert not cl.check.membership_advantage(lambda m, o: (1 + attacks.attack_advantage(m, o)) / 2)
+
+    def splits_ties(members, outsiders):               # walks the sorted scores one by one, ties included
+        scores = torch.cat([members, outsiders])
+        is_member = torch.cat([torch.ones(len(members)), torch.zeros(len(outsiders))])
+        order = scores.argsort(descending=True, stable=True)
+        tpr = is_member[order].cumsum(0) / len(members)
+        fpr = (1 - is_member[order]).cumsum(0) / len(outsiders)
+        return max(0.0, (tpr - fpr).max().item())
+    assert not cl.check.membership_advantage(splits_ties)
+
+
+def test_copy_from_labels_check():
+    from course_lib import attacks
+    assert cl.check.copy_from_labels(lambda query, inputs: attacks.extract_model(query, inputs, seed=1))
+    assert not cl.check.copy_from_labels(lambda query, inputs: cl.training.mlp((64, 32, 10)))         # untrained
+
+
+def test_copy_from_labels_rejects_querying_beyond_the_budget():
+    from course_lib import attacks
+    more = cl.digits.split(0).test_x                    # the very images the copy is judged on
+    assert not cl.check.copy_from_labels(lambda query, inputs: attacks.extract_model(query, torch.cat([inputs, more])))

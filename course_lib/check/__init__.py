@@ -13,10 +13,12 @@ from .ch05 import canonical_fingerprint, check_layout, load_untrusted
 from .ch06 import evaluate, read_released
 from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, truncate_shares
 from .ch08 import secure_max, secure_mean
+from .ch09 import copy_from_labels, gradient_distance, membership_advantage
 
 __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
            "forge_length_extension", "merkle_root", "reverse_hashed_ages", "verify_inclusion",
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",
            "read_sample", "seal_samples", "canonical_fingerprint", "check_layout", "load_untrusted", "evaluate", "read_released",
-           "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean"]
+           "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean",
+           "gradient_distance", "membership_advantage", "copy_from_labels"]
