@@ -60,7 +60,7 @@ from .release import Pin, Release, read_statement, statement_path
 
 
 __all__ = ["MAGIC", "VERSION", "ALGORITHMS", "FIXED_HEADER", "TAG", "DEFAULT_CHUNK_SIZE", "MAX_CHUNK_SIZE",
-           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "Stanza",
+           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "chunk_nonces", "Stanza",
            "Header",
            "read_header", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
            "encrypt_bytes_signed", "decrypt_bytes", "encrypt_file", "decrypt_file", "recipients", "rewrap"]
@@ -70,6 +70,7 @@ ALGORITHMS = {1: ("aes-256-gcm", AESGCM), 2: ("chacha20-poly1305", ChaCha20Poly1
 ALGORITHM_IDS = {name: number for number, (name, _) in ALGORITHMS.items()}
 FIXED_HEADER = struct.Struct(">4sBBI32s")
 TAG = 16
+NONCE = 12
 DEFAULT_CHUNK_SIZE = 64 * 1024
 # Limits checked while parsing, before anything expensive (a reader allocates at most one chunk).
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
@@ -112,6 +113,15 @@ def _rewritten(index: int) -> ReleaseMismatchError:
 def chunk_nonce(index: int, last: bool) -> bytes:
     """11-byte big-endian chunk counter followed by the last-chunk flag (STREAM)."""
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def chunk_nonces(indices, last_index: int) -> list:
+    """``chunk_nonce`` for many increasing chunk numbers at once (the batched read's nonces)."""
+    nonces = np.zeros((len(indices), NONCE), dtype=np.uint8)
+    nonces[:, NONCE - 9:NONCE - 1] = np.asarray(indices, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    nonces[:, NONCE - 1] = np.asarray(indices) == last_index
+    packed = nonces.tobytes()
+    return [packed[k:k + NONCE] for k in range(0, len(packed), NONCE)]
 
 
 # ---------------------------------------------------------------- header
@@ -565,17 +575,18 @@ class ContainerReader:
                     got = self._f.readinto(raw[start:end])
                 if got < wanted or (indices[end - 1] == last_index and self._last_size < TAG):
                     raise TruncatedError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
-            decrypt_into, digest, stride, width = self._decrypt_into, self._digest, self._stride, out.shape[1]
-            sealed, opened = memoryview(raw).cast("B"), memoryview(out).cast("B")
-            for k, index in enumerate(indices.tolist()):
-                size = self._last_size if index == last_index else stride
-                try:
-                    decrypt_into(chunk_nonce(index, index == last_index), sealed[k * stride:k * stride + size], digest,
-                                 opened[k * width:k * width + size - TAG])
-                except InvalidTag:
-                    self._diagnose(index, raw[k, :size].tobytes(), index == last_index)
-            if indices[-1] == last_index:
+            decrypt_into, digest = self._decrypt_into, self._digest
+            nonces = chunk_nonces(indices, last_index)
+            sealed, opened = list(raw), list(out[:, :self._stride - TAG])   # row views, made once per batch
+            if indices[-1] == last_index:                                   # the shorter final chunk
+                sealed[-1], opened[-1] = raw[-1, :self._last_size], out[-1, :self._last_size - TAG]
                 out[-1, self._last_size - TAG:] = 0
+            for k, (nonce, ciphertext, plaintext) in enumerate(zip(nonces, sealed, opened)):
+                try:
+                    decrypt_into(nonce, ciphertext, digest, plaintext)
+                except InvalidTag:
+                    index = int(indices[k])
+                    self._diagnose(index, ciphertext.tobytes(), index == last_index)
             if self._tags is not None:
                 self._check_tags(indices, raw)
         except BaseException:

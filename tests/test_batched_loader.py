@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import pubkey
-from course_lib.container import TAG, ContainerReader, adjacent_runs, chunk_nonce
+from course_lib.container import TAG, ContainerReader, adjacent_runs, chunk_nonce, chunk_nonces
 from course_lib.datasets import (EncryptedDataset, Normalize, PlainRecordDataset, RecordBatch, collate_records,
                                  save_encrypted_dataset, save_plain_dataset)
 from course_lib.errors import ChunkAuthenticationError, ContainerFormatError, ReleaseMismatchError
@@ -163,6 +163,14 @@ def test_adjacent_runs_cover_sorted_indices_with_consecutive_runs(values):
     for start, end in runs:
         assert list(indices[start:end]) == list(range(indices[start], indices[start] + end - start))
     assert all(indices[end] != indices[end - 1] + 1 for _, end in runs[:-1])
+
+
+@given(st.lists(st.integers(0, 2**40), min_size=1, max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_batched_nonces_are_the_per_chunk_nonces(values):
+    indices = np.array(sorted(set(values)), dtype=np.int64)
+    last = int(indices[-1]) if len(values) % 2 else int(indices[-1]) + 1
+    assert chunk_nonces(indices, last) == [chunk_nonce(int(i), int(i) == last) for i in indices]
 
 
 @given(st.lists(st.integers(-300, 299), min_size=1, max_size=70))
