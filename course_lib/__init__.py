@@ -20,6 +20,8 @@ Module map (layers point down; ``tests/test_layers.py`` keeps them free of cycle
   ``authentication``, ``compare``, ``tensor`` (``SecretTensor``); ``runtime`` (``Context``,
   running parties); ``programs``, ``attacks``, ``baseline``; ``party`` (the command line).
 * **Attacks** (09) — ``attacks``: gradient inversion, membership inference, model extraction.
+* **Federated learning** (10) — ``shamir`` (t-of-n sharing over a prime field), ``secagg``
+  (secure aggregation), ``privacy`` (DP-SGD, accounting, distributed noise), ``federated`` (FedAvg).
 * **Teaching**, on top of everything else — ``widgets`` (one module per part), ``diagrams``
   (protocol pictures), ``quiz``, ``check`` (exercise checks, one module per chapter).
 """
@@ -34,7 +36,8 @@ __version__ = "0.1.0"
 # Submodules that pull in heavier dependencies (ipywidgets, torch, ...) load on first use.
 _LAZY_SUBMODULES = {"attacks", "check", "widgets", "toy", "symmetric", "images", "errors", "hashing",
                     "digits", "pubkey", "pki", "release", "kms", "container",
-                    "datasets", "models", "training", "mpc", "quiz", "diagrams"}
+                    "datasets", "models", "training", "mpc", "quiz", "diagrams",
+                    "shamir", "secagg", "privacy", "federated"}
 
 
 def __getattr__(name):

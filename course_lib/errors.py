@@ -8,7 +8,8 @@ __all__ = ["CourseCryptoError", "DecryptionError", "PaddingError", "IntegrityErr
            "SignatureError", "ContainerError", "ContainerFormatError", "HeaderAuthenticationError",
            "WrongKeyError", "WrongPasswordError", "ChunkAuthenticationError", "TruncatedError", "ExtendedError",
            "NotARecipientError", "UntrustedSignerError", "StatementError", "RollbackError",
-           "ReleaseMismatchError", "UnsignedError", "CertificateError", "KeyManagementError"]
+           "ReleaseMismatchError", "UnsignedError", "CertificateError", "KeyManagementError",
+           "SecureAggregationError", "TooManyDropoutsError", "ProtocolViolationError", "RingOverflowError"]
 
 
 class CourseCryptoError(Exception):
@@ -97,3 +98,20 @@ class CertificateError(SignatureError):
 
 class KeyManagementError(CourseCryptoError):
     """The key-management stand-in refuses: unknown key, disabled or destroyed version (chapter 04)."""
+
+
+class SecureAggregationError(CourseCryptoError):
+    """A secure-aggregation round cannot give a correct sum (chapter 10)."""
+
+
+class TooManyDropoutsError(SecureAggregationError):
+    """Fewer clients than the threshold are left: the round fails rather than return a wrong sum (chapter 10)."""
+
+
+class ProtocolViolationError(SecureAggregationError, IntegrityError):
+    """A message breaks the protocol: forged or replayed key, tampered share, a server asking for both
+    secrets of one client, an unknown client (chapter 10)."""
+
+
+class RingOverflowError(SecureAggregationError, ValueError):
+    """The ring is too small for the sum of the clients' quantised updates: it would wrap (chapter 10)."""

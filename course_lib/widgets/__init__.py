@@ -6,7 +6,8 @@
 * :mod:`.hashing` — the avalanche effect (chapter 02);
 * :mod:`.public_key` — RSA against elliptic curves (chapter 03);
 * :mod:`.mpc` — secret shares (chapter 07);
-* :mod:`.attacks` — gradient inversion (chapter 09).
+* :mod:`.attacks` — gradient inversion (chapter 09);
+* :mod:`.federated` — secure aggregation with dropouts (chapter 10).
 
 Each widget is also available here (``cl.widgets.Avalanche``); its module is imported on first
 use, so a chapter loads only what it shows. A new chapter adds one module and its names below.
@@ -21,6 +22,7 @@ _HOMES = {
     "PublicKeyTimings": "public_key",
     "ShareViewer": "mpc",
     "GradientInversionViewer": "attacks",
+    "SecureAggregationViewer": "federated",
 }
 
 __all__ = sorted(_HOMES)
