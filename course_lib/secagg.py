@@ -36,7 +36,7 @@ from .pubkey import public_bytes
 
 __all__ = ["clip_by_norm", "quantize", "dequantize", "ring_bits_for", "to_ring", "from_ring", "expand_mask",
            "mask_sign", "pack", "unpack", "Config", "Client", "Server", "Result", "secure_aggregate",
-           "new_identities"]
+           "client_bytes_sent", "new_identities"]
 
 MAX_RING_BITS = 62
 _SHARE_BYTES = 66                   # one Shamir share's y, an element of the 521-bit field
@@ -295,7 +295,7 @@ class Result:
     bytes_sent: dict[int, int]              # per client, over the four rounds
     bytes_received: dict[int, int]
     server_seconds: float
-    client_seconds: float                   # the slowest client, all rounds
+    client_seconds: dict[int, float]        # per client, over the four rounds
 
 
 class Server:
@@ -352,6 +352,22 @@ class Server:
         except ValueError:
             raise ProtocolViolationError(f"the shares of client {number}'s {what} do not agree: a client sent a "
                                          f"wrong share") from None
+
+
+def client_bytes_sent(config: Config, peers: int | None = None) -> dict[str, int]:
+    """What one client sends in a round where ``peers`` clients (all by default) take part, by round.
+
+    ``expansion`` is the total over the bytes of the plain update (``length`` × ``bits`` / 8):
+    Bonawitz et al. report 1.73× for 2^10 clients and 2^20 16-bit values (CCS 2017, Table 2).
+    """
+    n = config.clients if peers is None else peers
+    sent = {"advertise": 2 + 64 + 64,
+            "share_keys": (n - 1) * (4 + 12 + 2 * _SHARE_BYTES + 16),
+            "masked_input": (config.length * config.ring_bits + 7) // 8,
+            "unmask": 2 + n * (3 + _SHARE_BYTES)}
+    sent["total"] = sum(sent.values())
+    sent["expansion"] = sent["total"] / (config.length * config.bits / 8)
+    return sent
 
 
 def new_identities(clients: int) -> tuple[dict, dict]:
@@ -412,4 +428,4 @@ def secure_aggregate(updates: dict[int, np.ndarray], config: Config, *, drop_bef
     server_seconds = time.perf_counter() - start
     k = config.ring_bits
     return Result(total, survivors, dropped, {n: unpack(m, k, config.length) for n, m in masked.items()},
-                  sent, received, server_seconds, max(client_time.values()))
+                  sent, received, server_seconds, client_time)

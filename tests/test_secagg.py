@@ -253,4 +253,12 @@ def test_costs_are_counted_per_client():
     masked_bytes = math.ceil(1000 * config.ring_bits / 8)
     assert result.bytes_sent[1] > masked_bytes
     assert result.bytes_sent[4] < masked_bytes                  # dropped before sending its input
-    assert result.server_seconds > 0 and result.client_seconds > 0
+    assert result.server_seconds > 0 and all(seconds > 0 for seconds in result.client_seconds.values())
+    assert result.bytes_sent[1] == secagg.client_bytes_sent(config)["total"]
+
+
+def test_the_cost_model_meets_the_papers_expansion_at_its_scale():
+    """Bonawitz et al., Table 2: 2^10 clients, 2^20 16-bit values, 1.73× expansion."""
+    config = secagg.Config(clients=2 ** 10, threshold=2 ** 9 + 1, length=2 ** 20, bits=16)
+    assert config.ring_bits == 26
+    assert 1.70 < secagg.client_bytes_sent(config)["expansion"] < 1.76
