@@ -242,4 +242,29 @@ QUIZZES = {
              answer=1,
              explanation="Exercise 3 trains a copy from labels alone; confidences only make it cheaper."),
     ],
+    "10": [
+        dict(prompt="In federated learning the data never leaves the hospitals. Is the training private?",
+             options=("Yes: only model updates are sent", "No: the server can turn one update back into training "
+                      "data, and the model still reveals members", "Only with IID data"),
+             answer=1, misconception=True,
+             explanation="Section 1 inverts one client's update; secure aggregation and DP are what protect it."),
+        dict(prompt="Why does each client add a self-mask on top of the pairwise masks?",
+             options=("To make the sum more random", "So that a client wrongly declared dropped (its mask key "
+                      "rebuilt) still has its update hidden", "To save bandwidth"),
+             answer=1,
+             explanation="The server asks for one secret per client: the mask key of a dropped one, the self-mask "
+                         "seed of one that sent its input. Never both."),
+        dict(prompt="Ten clients each send 16-bit values, summed in a ring of 16 bits. What happens?",
+             options=("A clear error", "The sum wraps around modulo 2^16 and is silently wrong",
+                      "The values are rounded"),
+             answer=1,
+             explanation="The ring needs 16 + ⌈log₂ 10⌉ = 20 bits; secagg.Config refuses fewer."),
+        dict(prompt="An audit measures a membership advantage of 0.12 against a model trained with ε = 1. "
+                    "What does it show?",
+             options=("That the model's true ε is about 0.12", "That the implementation did not break the bound; "
+                      "not that ε is tight", "That DP failed"),
+             answer=1,
+             explanation="An attack gives a lower bound on leakage; ε is an upper bound. Beating the bound would "
+                         "reveal a bug."),
+    ],
 }

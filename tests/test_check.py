@@ -392,7 +392,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 29
+    assert len(exercises) == 32
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
@@ -662,3 +662,86 @@ def test_copy_from_labels_rejects_querying_beyond_the_budget():
     from course_lib import attacks
     more = cl.digits.split(0).test_x                    # the very images the copy is judged on
     assert not cl.check.copy_from_labels(lambda query, inputs: attacks.extract_model(query, torch.cat([inputs, more])))
+
+
+# ---------------------------------------------------------------- chapter 10
+def _mask(me, update, pair_seeds, ring_bits, sign=None, reduce=True):
+    from course_lib import secagg
+    masked = update.astype(np.uint64)
+    for peer, seed in pair_seeds.items():
+        mask = secagg.expand_mask(seed, len(update), ring_bits)
+        plus = secagg.mask_sign(me, peer) > 0 if sign is None else sign
+        masked = masked + mask if plus else masked - mask
+    return masked & np.uint64((1 << ring_bits) - 1) if reduce else masked
+
+
+def test_mask_update_check():
+    assert cl.check.mask_update(_mask)
+    assert not cl.check.mask_update(lambda me, update, seeds, k: update)                     # no mask: shows the input
+    assert not cl.check.mask_update(lambda me, update, seeds, k: _mask(me, update, seeds, k, sign=True))  # never cancel
+
+
+def test_mask_update_rejects_one_mask_for_all_peers_and_no_reduction():
+    from course_lib import secagg
+
+    def one_mask(me, update, seeds, k):                 # a single seed for every peer: masks no longer pair up
+        first = seeds[min(seeds)]
+        return _mask(me, update, {peer: first for peer in seeds}, k)
+    assert not cl.check.mask_update(one_mask)
+    assert not cl.check.mask_update(lambda me, update, seeds, k: _mask(me, update, seeds, k, reduce=False))
+    assert secagg.expand_mask(bytes(32), 3, 8).max() < 256
+
+
+def test_reconstruct_secret_check():
+    from course_lib import shamir
+    assert cl.check.reconstruct_secret(
+        lambda shares: sum(w * y for w, (_, y) in zip(shamir.lagrange_at_zero([x for x, _ in shares]), shares))
+        % shamir.PRIME)
+    assert not cl.check.reconstruct_secret(lambda shares: sum(y for _, y in shares) % shamir.PRIME)   # additive
+
+
+def test_reconstruct_secret_rejects_float_division_and_no_reduction():
+    from course_lib import shamir
+
+    def with_floats(shares):
+        total = 0.0
+        for i, (xi, yi) in enumerate(shares):
+            weight = 1.0
+            for j, (xj, _) in enumerate(shares):
+                if j != i:
+                    weight *= -xj / (xi - xj)
+            total += weight * yi
+        return int(round(total)) % shamir.PRIME
+
+    def unreduced(shares):
+        return sum(w * y for w, (_, y) in zip(shamir.lagrange_at_zero([x for x, _ in shares]), shares))
+    assert not cl.check.reconstruct_secret(with_floats)
+    assert not cl.check.reconstruct_secret(unreduced)
+    assert not cl.check.reconstruct_secret(lambda shares: shares[0][1])                                # one share
+
+
+def _dp(per_sample, clip, sigma, expected_batch, generator, *, clip_mean=False, noise_scale=None, divide_by=None):
+    from course_lib import privacy
+    if clip_mean:
+        mean = per_sample.mean(dim=0)
+        clipped_sum = mean * min(1.0, clip / (mean.norm().item() + 1e-12)) * len(per_sample)
+    else:
+        clipped_sum = privacy.clip_per_sample({"g": per_sample}, clip)["g"].sum(dim=0)
+    scale = sigma * clip if noise_scale is None else noise_scale(sigma, clip)
+    noise = torch.normal(0.0, scale, size=per_sample.shape[1:], generator=generator)
+    return (clipped_sum + noise) / (divide_by(per_sample) if divide_by else expected_batch)
+
+
+def test_noisy_clipped_gradient_check():
+    assert cl.check.noisy_clipped_gradient(_dp)
+    assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, s, b, gen, clip_mean=True))  # unbounded
+    assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, s, b, gen, noise_scale=lambda s, c: s))
+
+
+def test_noisy_clipped_gradient_rejects_no_noise_actual_batch_and_no_clipping():
+    from course_lib import privacy
+    assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, 0.0, b, gen))            # no noise
+    assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, s, b, gen, divide_by=len))
+    assert not cl.check.noisy_clipped_gradient(
+        lambda g, c, s, b, gen: (g.sum(dim=0) + torch.normal(0.0, s * c, size=g.shape[1:], generator=gen)) / b)
+    assert privacy.clip_per_sample({"g": torch.ones(1, 4)}, 1.0)["g"].norm() <= 1.0 + 1e-6

@@ -14,6 +14,7 @@ from .ch06 import evaluate, read_released
 from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, truncate_shares
 from .ch08 import secure_max, secure_mean
 from .ch09 import copy_from_labels, gradient_distance, membership_advantage
+from .ch10 import mask_update, noisy_clipped_gradient, reconstruct_secret
 
 __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
@@ -21,4 +22,5 @@ __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "ex
            "guess_the_label", "hybrid_encryption", "rsa_from_primes",
            "read_sample", "seal_samples", "canonical_fingerprint", "check_layout", "load_untrusted", "evaluate", "read_released",
            "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean",
-           "gradient_distance", "membership_advantage", "copy_from_labels"]
+           "gradient_distance", "membership_advantage", "copy_from_labels",
+           "mask_update", "reconstruct_secret", "noisy_clipped_gradient"]
