@@ -204,3 +204,17 @@ def test_09_gradient_inversion_viewer_runs_and_follows_the_slider(lab, page):
     handle.focus()
     page.keyboard.press("Home")                       # back to the random start of the optimisation
     wait_until_changed(lambda: image_sources(box), pictures, what="reconstruction at the first iteration")
+
+
+def test_10_secure_aggregation_viewer_drops_a_client_and_aggregates(lab, page):
+    run_all(page, lab, "10_federated_learning_secure_aggregation.ipynb")
+    box = widget(page, "SecureAggregationViewer")
+    wait_until_changed(lambda: "true sum" in box.inner_text(), False, what="the first aggregation")
+    before = box.inner_text()
+    box.get_by_role("button", name="client 3").click()           # drop one more: 2, 3, 5 dropped of 6
+    box.get_by_role("button", name="Aggregate").click()
+    wait_until_changed(lambda: "Round refused" in box.inner_text(), False, what="the refused round")
+    box.get_by_role("button", name="client 2").click()           # bring client 2 back: 3 and 5 dropped
+    box.get_by_role("button", name="Aggregate").click()
+    wait_until_changed(lambda: "true sum" in box.inner_text(), False, what="the aggregation after the change")
+    assert box.inner_text() != before and "✓" in box.inner_text()

@@ -112,3 +112,19 @@ def test_gradient_inversion_viewer_recovers_one_image_and_steps_through_the_atta
     assert viewer.info.value != final and "evaluation 0" in viewer.info.value
     assert bytes(viewer.recovered.value).startswith(b"\x89PNG")
     assert max(viewer.run(batch=16)) < max(scores)
+
+
+def test_secure_aggregation_viewer_sums_survivors_and_refuses_too_many_dropouts():
+    viewer = cl.widgets.SecureAggregationViewer(clients=6, threshold=4)
+    assert repr(viewer) == "SecureAggregationViewer(6 clients, threshold 4; dropped none)"
+    viewer.tiles[1].value = True                          # a click on client 2's tile
+    assert viewer.dropped() == [2] and viewer.tiles[1].button_style == "danger"
+    result = viewer.aggregate()
+    assert result.survivors == [1, 3, 4, 5, 6] and result.dropped == [2]
+    assert "✓" in viewer.output.value and "rebuilt" in viewer.output.value
+    viewer.drop(1, 2, 3)
+    assert viewer.aggregate() is None and "only 3 clients sent masked inputs" in viewer.error
+    assert "Round refused" in viewer.output.value and "Sum" not in viewer.output.value
+    viewer.threshold.value = 6
+    viewer.drop()
+    assert viewer.aggregate().survivors == [1, 2, 3, 4, 5, 6]
