@@ -262,3 +262,17 @@ def test_the_cost_model_meets_the_papers_expansion_at_its_scale():
     config = secagg.Config(clients=2 ** 10, threshold=2 ** 9 + 1, length=2 ** 20, bits=16)
     assert config.ring_bits == 26
     assert 1.70 < secagg.client_bytes_sent(config)["expansion"] < 1.76
+
+
+def test_shares_replayed_from_an_earlier_round_are_refused():
+    config, plain, ring = _round()
+    private, roster = secagg.new_identities(config.clients)
+    earlier = {n: secagg.Client(n, private[n], roster, config) for n in plain}
+    earlier_keys = {n: c.advertise() for n, c in earlier.items()}
+    old_inboxes = secagg.Server(config).route_shares({n: c.share_keys(earlier_keys) for n, c in earlier.items()})
+    later_config = secagg.Config(clients=8, threshold=5, length=50, bits=12)
+    later = {n: secagg.Client(n, private[n], roster, later_config) for n in plain}
+    later_keys = {n: c.advertise() for n, c in later.items()}
+    inboxes = secagg.Server(later_config).route_shares({n: c.share_keys(later_keys) for n, c in later.items()})
+    with pytest.raises(ProtocolViolationError, match="shares from client 2 to client 1 failed authentication"):
+        later[1].masked_input(ring[1], inboxes[1] | {2: old_inboxes[1][2]})
