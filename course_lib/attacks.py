@@ -31,7 +31,7 @@ from .training import mlp
 
 __all__ = ["client_gradient", "gradient_matching_loss", "Reconstruction", "invert_gradients", "psnr",
            "best_match_psnr", "imprint_model", "recover_from_imprint", "attack_advantage", "roc_curve", "membership_features", "ShadowAttack",
-           "train_shadow_attack", "private_inference_service", "extract_model", "agreement"]
+           "train_wide_mlp", "train_shadow_attack", "private_inference_service", "extract_model", "agreement"]
 
 
 # ---------------------------------------------------------------- gradient inversion
@@ -171,6 +171,19 @@ class ShadowAttack:
     def advantage(self, model: nn.Module, members, outsiders) -> float:
         """The attack's advantage against ``model``: ``members`` and ``outsiders`` are (x, y) pairs."""
         return attack_advantage(self.score(model, *members), self.score(model, *outsiders))
+
+
+def train_wide_mlp(x: torch.Tensor, y: torch.Tensor, seed: int, weight_decay: float = 0.0,
+                   epochs: int = 300) -> nn.Sequential:
+    """The membership-inference target of chapters 09 and 10: an MLP 64-256-10 trained hard on few
+    records (full batch, Adam, learning rate 0.01, ``epochs`` steps) — and the attacker's shadow recipe."""
+    net = mlp((64, 256, 10), seed=seed)
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=weight_decay)
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimiser.step()
+    return net
 
 
 def train_shadow_attack(train_like_target: Callable, pool_x: torch.Tensor, pool_y: torch.Tensor, *,
