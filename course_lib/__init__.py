@@ -14,7 +14,7 @@ Module map (layers point down; ``tests/test_layers.py`` keeps them free of cycle
   (03), ``container``, ``kms``, ``release`` and ``datasets`` (04), ``models`` (05),
   ``training`` and ``digits`` (the task of 04–08).
 * **Toys** (INSECURE — for learning) — ``toy.aes``, ``toy.modes``, ``toy.otp``, ``toy.sha256``,
-  ``toy.rsa``.
+  ``toy.rsa``, ``toy.paillier``.
 * **MPC** (07–08) — ``mpc``: bottom up, ``errors``, ``bits``, ``fixed_point``, ``prg``,
   ``sharing``, ``channel``; ``comm`` (the communicator), ``dealer``, ``opening``,
   ``authentication``, ``compare``, ``tensor`` (``SecretTensor``); ``runtime`` (``Context``,
@@ -22,6 +22,8 @@ Module map (layers point down; ``tests/test_layers.py`` keeps them free of cycle
 * **Attacks** (09) — ``attacks``: gradient inversion, membership inference, model extraction.
 * **Federated learning** (10) — ``shamir`` (t-of-n sharing over a prime field), ``secagg``
   (secure aggregation), ``privacy`` (DP-SGD, accounting, distributed noise), ``federated`` (FedAvg).
+* **Homomorphic encryption** (11) — ``he`` (CKKS through TenSEAL: parameters, precision, encrypted
+  inference); the from-scratch Paillier is a toy, ``toy.paillier``.
 * **Teaching**, on top of everything else — ``widgets`` (one module per part), ``diagrams``
   (protocol pictures), ``quiz``, ``check`` (exercise checks, one module per chapter).
 """
@@ -37,7 +39,7 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = {"attacks", "check", "widgets", "toy", "symmetric", "images", "errors", "hashing",
                     "digits", "pubkey", "pki", "release", "kms", "container",
                     "datasets", "models", "training", "mpc", "quiz", "diagrams",
-                    "shamir", "secagg", "privacy", "federated"}
+                    "shamir", "secagg", "privacy", "federated", "he"}
 
 
 def __getattr__(name):

@@ -9,7 +9,7 @@ __all__ = ["CourseCryptoError", "DecryptionError", "PaddingError", "IntegrityErr
            "WrongKeyError", "WrongPasswordError", "ChunkAuthenticationError", "TruncatedError", "ExtendedError",
            "NotARecipientError", "UntrustedSignerError", "StatementError", "RollbackError",
            "ReleaseMismatchError", "UnsignedError", "CertificateError", "KeyManagementError",
-           "SecureAggregationError", "TooManyDropoutsError", "ProtocolViolationError", "RingOverflowError"]
+           "SecureAggregationError", "TooManyDropoutsError", "ProtocolViolationError", "RingOverflowError", "ChainTooShortError"]
 
 
 class CourseCryptoError(Exception):
@@ -115,3 +115,7 @@ class ProtocolViolationError(SecureAggregationError, IntegrityError):
 
 class RingOverflowError(SecureAggregationError, ValueError):
     """The ring is too small for the sum of the clients' quantised updates: it would wrap (chapter 10)."""
+
+
+class ChainTooShortError(CourseCryptoError, ValueError):
+    """A CKKS circuit needs more multiplications than the modulus chain has levels (chapter 11)."""

@@ -1,0 +1,210 @@
+"""Homomorphic encryption with CKKS through TenSEAL: parameters, precision, encrypted inference (chapter 11).
+
+CKKS (Cheon, Kim, Kim, Song, ASIACRYPT 2017) encrypts vectors of N/2 real numbers ("slots") and
+computes on them approximately: additions, and multiplications that each consume one prime of
+the *coefficient-modulus chain*. A value is stored multiplied by the *scale* Δ = 2^scale_bits;
+after a multiplication the scale is Δ², and *rescaling* divides by the next prime of the chain
+(≈ Δ) to bring it back. A circuit of multiplicative depth d therefore needs d primes of about
+scale_bits bits between a first prime (the final value's precision plus integer part) and the
+"special" last prime used for key switching. When the chain is used up, SEAL refuses: "scale out of
+bounds". The total modulus is capped by N for 128-bit security (the Homomorphic Encryption
+Standard, homomorphicencryption.org, 2018): 109 bits for N = 4096, 218 for 8192, 438 for 16384.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tenseal as ts
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import ChainTooShortError
+
+__all__ = ["MAX_MODULUS_BITS", "Square", "square_mlp", "train_square_mlp", "multiplicative_depth",
+           "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "encrypt_columns",
+           "evaluate_columns", "decrypt_columns", "infer_one_per_ciphertext", "precision_bits"]
+
+MAX_MODULUS_BITS = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
+
+
+class Square(nn.Module):
+    """x ↦ x², the activation CKKS can compute (one multiplication)."""
+
+    def forward(self, x):
+        return x * x
+
+
+def square_mlp(sizes=(64, 32, 10), seed: int = 0) -> nn.Sequential:
+    """An MLP with x² activations: Linear, Square, Linear, … (CryptoNets, Gilad-Bachrach et al., ICML 2016)."""
+    generator = torch.Generator().manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        linear = nn.Linear(fan_in, fan_out)
+        bound = 1 / math.sqrt(fan_in)
+        with torch.no_grad():
+            linear.weight.uniform_(-bound, bound, generator=generator)
+            linear.bias.uniform_(-bound, bound, generator=generator)
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers.append(Square())
+    return nn.Sequential(*layers)
+
+
+def train_square_mlp(train_set: Dataset, *, epochs: int = 30, lr: float = 3e-3, seed: int = 0,
+                     sizes=(64, 32, 10)) -> nn.Sequential:
+    """The x² MLP trained in plaintext with Adam, batches of 32 (the model the server evaluates encrypted)."""
+    model = square_mlp(sizes, seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed + 1))
+    for _ in range(epochs):
+        for x, y in loader:
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimiser.step()
+    return model
+
+
+def multiplicative_depth(model: nn.Sequential) -> int:
+    """Levels the model consumes: one per Linear (plaintext weights × ciphertext) and one per Square."""
+    depth = 0
+    for layer in model:
+        if isinstance(layer, (nn.Linear, Square)):
+            depth += 1
+        else:
+            raise ValueError(f"CKKS evaluates Linear and Square layers only, not {type(layer).__name__}")
+    return depth
+
+
+# ------------------------------------------------------------------ parameters
+def chain_for_depth(depth: int, scale_bits: int = 30, outer_bits: int = 50) -> list[int]:
+    """The coefficient-modulus chain for ``depth`` multiplications: [outer, scale × depth, outer]."""
+    return [outer_bits] + [scale_bits] * depth + [outer_bits]
+
+
+def parameters_for_depth(depth: int, scale_bits: int = 30, outer_bits: int = 50) -> tuple[int, list[int]]:
+    """The smallest ring dimension N whose 128-bit-security budget holds the chain, and the chain."""
+    chain = chain_for_depth(depth, scale_bits, outer_bits)
+    for degree, budget in MAX_MODULUS_BITS.items():
+        if sum(chain) <= budget:
+            return degree, chain
+    raise ValueError(f"a chain of {sum(chain)} bits exceeds every supported ring dimension at 128-bit security")
+
+
+def context(depth: int = 3, *, scale_bits: int = 30, outer_bits: int = 50, poly_modulus_degree: int | None = None,
+            galois: bool = False) -> ts.Context:
+    """A CKKS context (with its secret key: the client's) for circuits of ``depth`` multiplications."""
+    degree, chain = parameters_for_depth(depth, scale_bits, outer_bits)
+    ctx = ts.context(ts.SCHEME_TYPE.CKKS, poly_modulus_degree=poly_modulus_degree or degree, coeff_mod_bit_sizes=chain)
+    ctx.global_scale = 2 ** scale_bits
+    if galois:
+        ctx.generate_galois_keys()          # rotations: needed by vector–matrix products, not by column packing
+    return ctx
+
+
+def levels(ctx: ts.Context) -> int:
+    """Multiplications a fresh ciphertext of ``ctx`` can still take: the chain's middle primes."""
+    probe = ts.ckks_vector(ctx, [0.0])
+    count = 0
+    while True:
+        try:
+            probe = probe * probe
+        except ValueError:                   # "scale out of bounds": the chain is used up
+            return count
+        count += 1
+
+
+def key_sizes(ctx: ts.Context) -> dict[str, int]:
+    """Bytes of the serialised public context, with and without relinearisation and Galois keys."""
+    public = len(ctx.serialize(save_public_key=True, save_secret_key=False, save_galois_keys=False,
+                               save_relin_keys=False))
+    with_relin = len(ctx.serialize(save_public_key=True, save_secret_key=False, save_galois_keys=False,
+                                   save_relin_keys=True))
+    sizes = {"public_key": public, "relinearisation_keys": with_relin - public}
+    if ctx.has_galois_keys():
+        sizes["galois_keys"] = len(ctx.serialize(save_public_key=True, save_secret_key=False, save_galois_keys=True,
+                                                 save_relin_keys=True)) - with_relin
+    return sizes
+
+
+# ------------------------------------------------------------------ encrypted inference
+def encrypt_columns(ctx: ts.Context, images: torch.Tensor) -> list[ts.CKKSVector]:
+    """Column packing: ciphertext i holds feature i of every image, one image per slot (up to N/2)."""
+    x = images.double().numpy()
+    capacity = slots(ctx)
+    if len(x) > capacity:
+        raise ValueError(f"{len(x)} images do not fit in {capacity} slots: split the batch")
+    return [ts.ckks_vector(ctx, x[:, i].tolist()) for i in range(x.shape[1])]
+
+
+def slots(ctx: ts.Context) -> int:
+    """Values one ciphertext holds: N/2."""
+    return ctx.seal_context().data.key_context_data().parms().poly_modulus_degree() // 2
+
+
+def evaluate_columns(columns: list[ts.CKKSVector], model: nn.Sequential, available_levels: int) -> list[ts.CKKSVector]:
+    """The server's work: ``model`` (Linear and Square layers, plaintext weights) on column-packed ciphertexts.
+
+    Each output neuron is Σ_i w_i·x_i + b: one plaintext-scalar multiplication per weight, no
+    rotations. Refuses, before any work, a model deeper than the chain (``ChainTooShortError``).
+    """
+    depth = multiplicative_depth(model)
+    if depth > available_levels:
+        raise ChainTooShortError(f"the model needs {depth} multiplications, the chain has {available_levels} levels: "
+                                 f"use chain_for_depth({depth}) (the result would otherwise be refused or wrong)")
+    values = columns
+    try:
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                weight, bias = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
+                outputs = []
+                for row, b in zip(weight, bias):
+                    total = values[0] * float(row[0])
+                    for value, w in zip(values[1:], row[1:]):
+                        total += value * float(w)
+                    outputs.append(total + float(b))
+                values = outputs
+            else:
+                values = [v * v for v in values]
+    except ValueError as error:
+        raise ChainTooShortError(f"CKKS refused a multiplication ({error}): the chain is used up") from None
+    return values
+
+
+def decrypt_columns(outputs: list[ts.CKKSVector]) -> np.ndarray:
+    """The client decrypts: one column per output neuron → (images, outputs) scores."""
+    return np.stack([np.array(vector.decrypt()) for vector in outputs], axis=1)
+
+
+def infer_one_per_ciphertext(ctx: ts.Context, image: torch.Tensor, model: nn.Sequential) -> np.ndarray:
+    """The tutorials' pattern (baseline): one image per ciphertext, each layer a vector–matrix product
+    (rotations, so the context needs Galois keys)."""
+    vector = ts.ckks_vector(ctx, image.double().tolist())
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            vector = vector.mm(layer.weight.detach().double().T.tolist()) + layer.bias.detach().double().tolist()
+        else:
+            vector = vector * vector
+    return np.array(vector.decrypt())
+
+
+def precision_bits(ctx: ts.Context, multiplications: int, *, size: int = 256, seed: int = 0) -> list[float]:
+    """Bits of precision (−log2 of the largest error) of values in [−1, 1] after 0, 1, … squarings.
+
+    Stops early, with fewer entries, where the chain is used up.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size)
+    vector = ts.ckks_vector(ctx, x.tolist())
+    bits = []
+    for k in range(multiplications + 1):
+        if k:
+            try:
+                vector = vector * vector
+            except ValueError:
+                break
+            x = x * x
+        error = np.abs(np.array(vector.decrypt()) - x).max()
+        bits.append(float(-math.log2(max(error, 2.0 ** -60))))
+    return bits
