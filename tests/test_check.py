@@ -392,7 +392,7 @@ def test_every_exercise_check_is_tested_here_and_used_in_a_chapter():
     here = Path(__file__).read_text()
     notebooks = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     exercises = [name for name in check.__all__ if name in check.REGISTRY]   # not checks made up by tests
-    assert len(exercises) == 32
+    assert len(exercises) == 35
     for name in exercises:
         calls = re.findall(rf"cl\.check\.{name}\(", here)
         assert len(calls) >= 2, f"{name}: test it with a right and a wrong answer"
@@ -745,3 +745,48 @@ def test_noisy_clipped_gradient_rejects_no_noise_actual_batch_and_no_clipping():
     assert not cl.check.noisy_clipped_gradient(
         lambda g, c, s, b, gen: (g.sum(dim=0) + torch.normal(0.0, s * c, size=g.shape[1:], generator=gen)) / b)
     assert privacy.clip_per_sample({"g": torch.ones(1, 4)}, 1.0)["g"].norm() <= 1.0 + 1e-6
+
+
+# ---------------------------------------------------------------- chapter 11
+def _product(public, ciphertexts, modulus=None):
+    total = 1
+    for c in ciphertexts:
+        total = total * c if modulus is None else total * c % modulus
+    return total
+
+
+def test_encrypted_sum_check():
+    from course_lib.toy import paillier
+    assert cl.check.encrypted_sum(lambda public, cs: _product(public, cs, public.n_squared))
+    assert cl.check.encrypted_sum.or_reference(None) is not None
+    assert not cl.check.encrypted_sum(lambda public, cs: sum(cs) % public.n_squared)        # "+" on ciphertexts
+    assert paillier.ciphertext_bytes(paillier.generate(256).public) == 64
+
+
+def test_encrypted_sum_rejects_no_reduction_and_the_wrong_modulus():
+    assert not cl.check.encrypted_sum(lambda public, cs: _product(public, cs))                    # grows unbounded
+    assert not cl.check.encrypted_sum(lambda public, cs: _product(public, cs, public.n))          # mod n, not n²
+
+
+def test_ckks_parameters_check():
+    from course_lib import he
+    assert cl.check.ckks_parameters(he.parameters_for_depth)
+    assert not cl.check.ckks_parameters(lambda d, s, o: (8192, [o] + [s] * d + [o]))              # always N = 8192
+
+
+def test_ckks_parameters_rejects_off_by_one_chains():
+    from course_lib import he
+    assert not cl.check.ckks_parameters(lambda d, s, o: he.parameters_for_depth(d - 1, s, o) if d > 1 else
+                                        he.parameters_for_depth(d, s, o))                          # one level short
+    assert not cl.check.ckks_parameters(lambda d, s, o: he.parameters_for_depth(d + 1, s, o))   # a wasted level
+    assert not cl.check.ckks_parameters(lambda d, s, o: (he.parameters_for_depth(d, s, o)[0], [s] * (d + 2)))
+
+
+def test_pack_columns_check():
+    assert cl.check.pack_columns(lambda images: [images[:, i].tolist() for i in range(images.shape[1])])
+    assert not cl.check.pack_columns(lambda images: images.tolist())                              # one row per image
+
+
+def test_pack_columns_rejects_a_flat_vector_and_a_shuffled_layout():
+    assert not cl.check.pack_columns(lambda images: [images.flatten().tolist()])
+    assert not cl.check.pack_columns(lambda images: [images[:, i].flip(0).tolist() for i in range(images.shape[1])])

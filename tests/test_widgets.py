@@ -128,3 +128,13 @@ def test_secure_aggregation_viewer_sums_survivors_and_refuses_too_many_dropouts(
     viewer.threshold.value = 6
     viewer.drop()
     assert viewer.aggregate().survivors == [1, 2, 3, 4, 5, 6]
+
+
+def test_precision_viewer_shows_bits_per_squaring_and_the_refusal():
+    viewer = cl.widgets.PrecisionViewer()
+    assert repr(viewer) == "PrecisionViewer(scale 2^30, 3 levels)"
+    bits = viewer.run()
+    assert len(bits) == 4 and bits[0] > bits[-1] and "refused" in viewer.info.value
+    assert bytes(viewer.chart.value).startswith(b"\x89PNG")
+    viewer.scale.value = 40
+    assert viewer.run()[-1] > bits[-1] and "chain [60, 40, 40, 40, 60]" in viewer.info.value

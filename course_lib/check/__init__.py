@@ -15,6 +15,7 @@ from .ch07 import additive_share, and_gate, beaver_multiply, fixed_point, trunca
 from .ch08 import secure_max, secure_mean
 from .ch09 import copy_from_labels, gradient_distance, membership_advantage
 from .ch10 import mask_update, noisy_clipped_gradient, reconstruct_secret
+from .ch11 import ckks_parameters, encrypted_sum, pack_columns
 
 __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "exercise",
            "seconds_to_process", "tool_for_threat", "ctr_encrypt", "pkcs7_unpad", "seal_tensor",
@@ -23,4 +24,5 @@ __all__ = ["REGISTRY", "CheckResult", "ExerciseFailed", "Mismatch", "Tally", "ex
            "read_sample", "seal_samples", "canonical_fingerprint", "check_layout", "load_untrusted", "evaluate", "read_released",
            "additive_share", "and_gate", "beaver_multiply", "fixed_point", "truncate_shares", "secure_max", "secure_mean",
            "gradient_distance", "membership_advantage", "copy_from_labels",
-           "mask_update", "reconstruct_secret", "noisy_clipped_gradient"]
+           "mask_update", "reconstruct_secret", "noisy_clipped_gradient",
+           "encrypted_sum", "ckks_parameters", "pack_columns"]

@@ -7,7 +7,8 @@
 * :mod:`.public_key` — RSA against elliptic curves (chapter 03);
 * :mod:`.mpc` — secret shares (chapter 07);
 * :mod:`.attacks` — gradient inversion (chapter 09);
-* :mod:`.federated` — secure aggregation with dropouts (chapter 10).
+* :mod:`.federated` — secure aggregation with dropouts (chapter 10);
+* :mod:`.he` — CKKS precision along the modulus chain (chapter 11).
 
 Each widget is also available here (``cl.widgets.Avalanche``); its module is imported on first
 use, so a chapter loads only what it shows. A new chapter adds one module and its names below.
@@ -23,6 +24,7 @@ _HOMES = {
     "ShareViewer": "mpc",
     "GradientInversionViewer": "attacks",
     "SecureAggregationViewer": "federated",
+    "PrecisionViewer": "he",
 }
 
 __all__ = sorted(_HOMES)
