@@ -13,6 +13,7 @@ Standard, homomorphicencryption.org, 2018): 109 bits for N = 4096, 218 for 8192,
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import tenseal as ts
@@ -24,7 +25,7 @@ from .errors import ChainTooShortError
 
 __all__ = ["MAX_MODULUS_BITS", "Square", "square_mlp", "train_square_mlp", "multiplicative_depth",
            "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "encrypt_columns",
-           "evaluate_columns", "decrypt_columns", "infer_one_per_ciphertext", "precision_bits"]
+           "evaluate_columns", "decrypt_columns", "inference_service", "infer_one_per_ciphertext", "precision_bits"]
 
 MAX_MODULUS_BITS = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
 
@@ -175,6 +176,22 @@ def evaluate_columns(columns: list[ts.CKKSVector], model: nn.Sequential, availab
 def decrypt_columns(outputs: list[ts.CKKSVector]) -> np.ndarray:
     """The client decrypts: one column per output neuron → (images, outputs) scores."""
     return np.stack([np.array(vector.decrypt()) for vector in outputs], axis=1)
+
+
+def inference_service(model: nn.Sequential) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Encrypted inference as a query function ``x → scores``: the client's key encrypts, the server
+    evaluates, the client decrypts (chapter 11's pipeline in one call, for chapter 09's attacks)."""
+    depth = multiplicative_depth(model)
+    ctx = context(depth)
+
+    def query(x: torch.Tensor) -> torch.Tensor:
+        scores = []
+        for start in range(0, len(x), slots(ctx)):
+            columns = encrypt_columns(ctx, x[start:start + slots(ctx)])
+            scores.append(decrypt_columns(evaluate_columns(columns, model, depth)))
+        return torch.tensor(np.concatenate(scores), dtype=torch.float32)
+
+    return query
 
 
 def infer_one_per_ciphertext(ctx: ts.Context, image: torch.Tensor, model: nn.Sequential) -> np.ndarray:

@@ -267,4 +267,26 @@ QUIZZES = {
              explanation="An attack gives a lower bound on leakage; ε is an upper bound. Beating the bound would "
                          "reveal a bug."),
     ],
+    "11": [
+        dict(prompt="A hospital's images are classified by a server under homomorphic encryption. Is the model's "
+                    "use private?",
+             options=("Yes: everything is encrypted", "The images are hidden from the server, but the scores the "
+                      "client decrypts still leak the model and its training data", "Only with bootstrapping"),
+             answer=1, misconception=True,
+             explanation="Section 5 copies the model through the encrypted service, as chapter 09 did in plaintext."),
+        dict(prompt="With Paillier, what does multiplying two ciphertexts E(a)·E(b) mod n² give?",
+             options=("E(a·b)", "E(a + b)", "Nothing meaningful"),
+             answer=1,
+             explanation="Paillier is additively homomorphic; no operation gives E(a·b) from the two ciphertexts."),
+        dict(prompt="TenSEAL raises \"scale out of bounds\" on the fourth multiplication. Why?",
+             options=("The values grew too large", "The modulus chain had three levels: each multiplication "
+                      "consumed one prime when rescaling", "The key expired"),
+             answer=1,
+             explanation="A circuit of depth d needs d middle primes; derive the chain from the depth."),
+        dict(prompt="Why does column packing make encrypted inference of 450 images much cheaper per image?",
+             options=("It uses a smaller key", "Each ciphertext holds one pixel of every image, so one operation "
+                      "serves all images and no rotations are needed", "It skips the activation"),
+             answer=1,
+             explanation="The cost of a batch is about the same for 1 or 4096 images: it amortises."),
+    ],
 }

@@ -111,3 +111,13 @@ def test_key_sizes_name_each_key():
     sizes = he.key_sizes(he.context(3))
     assert set(sizes) == {"public_key", "relinearisation_keys"} and sizes["relinearisation_keys"] > sizes["public_key"]
     assert "galois_keys" in he.key_sizes(he.context(1, galois=True))
+
+
+def test_the_inference_service_answers_like_the_model_and_can_be_copied(trained):
+    from course_lib import attacks
+    data, model = trained
+    query = he.inference_service(model)
+    with torch.no_grad():
+        assert torch.allclose(query(data.test_x[:50]), model(data.test_x[:50]), atol=0.05)
+    copy = attacks.extract_model(query, data.train_x[:300], epochs=100)
+    assert attacks.agreement(copy, model, data.test_x) > 0.8
