@@ -18,7 +18,7 @@ from course_lib.timing import throughput
 
 __all__ = ["BENCHMARKS", "OPTIONS", "benchmark", "bench_primitives", "bench_widgets", "bench_aead_stream",
            "bench_encrypted_loader", "bench_mpc_inference", "bench_classroom_sum", "bench_mpc_relu",
-           "bench_mpc_mul", "bench_mpc_matmul", "bench_secagg", "bench_course_runtime", "main"]
+           "bench_mpc_mul", "bench_mpc_matmul", "bench_secagg", "bench_he_inference", "bench_course_runtime", "main"]
 
 BENCHMARKS = {}
 OPTIONS = {"crypten": None}   # --crypten PYTHON: an interpreter with CrypTen 0.4.1, to measure it in the same run
@@ -370,6 +370,60 @@ def bench_secagg(sizes=(10, 50, 100), lengths=(10_000, 100_000), dropout_rates=(
     figures["paper_scale_expansion"] = {"ours_cost_model": round(secagg.client_bytes_sent(paper)["expansion"], 3),
                                         "bonawitz_2017": 1.73}
     return figures
+
+
+@benchmark
+def bench_he_inference(baseline_images: int = 10) -> dict:
+    """Encrypted inference (chapter 11): the x² MLP 64-32-10 on the 450 test images, column-packed CKKS
+    (N = 8192, chain [50, 30, 30, 30, 50]) against the tutorials' one image per ciphertext, measured in
+    the same run, with ``mpc_inference``'s figures (2 parties + dealer as processes) beside it.
+    """
+    import time
+
+    import numpy as np
+    import tenseal as ts
+    import torch
+
+    from course_lib import digits, he
+    torch.set_num_threads(1)
+    data = digits.split(0)
+    model = he.train_square_mlp(data.train_set())
+    with torch.no_grad():
+        plain = model(data.test_x).numpy()
+    depth = he.multiplicative_depth(model)
+    ctx = he.context(depth)
+    began = time.perf_counter()
+    columns = he.encrypt_columns(ctx, data.test_x)
+    encrypted = time.perf_counter()
+    outputs = he.evaluate_columns(columns, model, he.levels(ctx))
+    evaluated = time.perf_counter()
+    scores = he.decrypt_columns(outputs)
+    batch_s, encrypt_s = time.perf_counter() - began, encrypted - began
+    galois = he.context(depth, galois=True)
+    began = time.perf_counter()
+    baseline = [he.infer_one_per_ciphertext(galois, data.test_x[i], model) for i in range(baseline_images)]
+    baseline_ms = 1e3 * (time.perf_counter() - began) / baseline_images
+    per_image_ms = 1e3 * batch_s / len(data.test_x)
+    keys = he.key_sizes(galois)
+    return {
+        "images": len(data.test_x), "poly_modulus_degree": he.slots(ctx) * 2, "chain": he.chain_for_depth(depth),
+        "packed_batch_ms": round(1e3 * batch_s, 1),
+        "packed_encrypt_ms": round(1e3 * encrypt_s, 1),
+        "packed_evaluate_ms": round(1e3 * (evaluated - encrypted), 1),
+        "packed_ms_per_image": round(per_image_ms, 2),
+        "baseline_ms_per_image": round(baseline_ms, 1),
+        "speedup_per_image": round(baseline_ms / per_image_ms, 1),
+        "argmax_agreement": float((scores.argmax(1) == plain.argmax(1)).mean()),
+        "baseline_agreement": float(np.mean([b.argmax() == plain[i].argmax() for i, b in enumerate(baseline)])),
+        "accuracy_encrypted": round(float((scores.argmax(1) == data.test_y.numpy()).mean()), 4),
+        "accuracy_plain": round(float((plain.argmax(1) == data.test_y.numpy()).mean()), 4),
+        "max_score_error": round(float(np.abs(scores - plain).max()), 4),
+        "bytes_client_sends": sum(len(c.serialize()) for c in columns),
+        "bytes_client_receives": sum(len(o.serialize()) for o in outputs),
+        "key_bytes": keys,
+        "tenseal": ts.__version__,
+        "mpc_inference_same_run": bench_mpc_inference(),
+    }
 
 
 @benchmark

@@ -218,3 +218,16 @@ def test_10_secure_aggregation_viewer_drops_a_client_and_aggregates(lab, page):
     box.get_by_role("button", name="Aggregate").click()
     wait_until_changed(lambda: "true sum" in box.inner_text(), False, what="the aggregation after the change")
     assert box.inner_text() != before and "✓" in box.inner_text()
+
+
+def test_11_precision_viewer_redraws_for_another_scale(lab, page):
+    run_all(page, lab, "11_homomorphic_encryption.ipynb")
+    box = widget(page, "PrecisionViewer")
+    wait_until_changed(lambda: "refused" in box.inner_text(), False, what="the first run")
+    before, pictures = box.inner_text(), image_sources(box)
+    handle = box.locator(".noUi-handle").first
+    handle.focus()
+    page.keyboard.press("End")                                   # scale 2^40
+    box.get_by_role("button", name="Square repeatedly").click()
+    wait_until_changed(lambda: "[60, 40, 40, 40, 60]" in box.inner_text(), False, what="the run at scale 2^40")
+    assert box.inner_text() != before and image_sources(box) != pictures
