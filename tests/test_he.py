@@ -121,3 +121,15 @@ def test_the_inference_service_answers_like_the_model_and_can_be_copied(trained)
         assert torch.allclose(query(data.test_x[:50]), model(data.test_x[:50]), atol=0.05)
     copy = attacks.extract_model(query, data.train_x[:300], epochs=100)
     assert attacks.agreement(copy, model, data.test_x) > 0.8
+
+
+def test_the_servers_context_cannot_decrypt():
+    import tenseal as ts
+    client = he.context(1)
+    server = ts.context_from(client.serialize(save_secret_key=False))
+    assert client.is_private() and not server.is_private()
+    sent = ts.ckks_vector_from(server, ts.ckks_vector(client, [0.25, 0.5]).serialize())
+    with pytest.raises(ValueError, match="secret"):
+        sent.decrypt()
+    doubled = ts.ckks_vector_from(client, (sent + sent).serialize())
+    assert np.allclose(doubled.decrypt(), [0.5, 1.0], atol=1e-3)

@@ -56,14 +56,7 @@ def test_advantage_and_roc_known_values():
     assert fpr.tolist() == [0, 0, 0, 0.5, 1] and tpr.tolist() == [0, 0.5, 1, 1, 1]
 
 
-def _train(x, y, seed, weight_decay=0.0, epochs=300):
-    net = cl.training.mlp((64, 256, 10), seed=seed)
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=weight_decay)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        optimiser.step()
-    return net
+_train = attacks.train_wide_mlp
 
 
 def test_membership_advantage_is_larger_on_an_overfitted_model_than_on_a_regularised_one():
