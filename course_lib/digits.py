@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .training import mlp, train_classifier
@@ -27,6 +26,7 @@ SIZES = (64, 32, 10)        # the reference MLP's layer widths
 @lru_cache(maxsize=1)
 def images_and_labels() -> tuple[np.ndarray, np.ndarray]:
     """Digits as ``(images uint8 (1797, 8, 8) with values 0..16, labels int64 (1797,))``, read-only."""
+    from sklearn.datasets import load_digits     # scikit-learn takes 0.8 s to import: only when data is needed
     bunch = load_digits()
     images = bunch.images.astype(np.uint8)
     labels = bunch.target.astype(np.int64)
