@@ -577,16 +577,20 @@ class ContainerReader:
                     raise TruncatedError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
             decrypt_into, digest = self._decrypt_into, self._digest
             nonces = chunk_nonces(indices, last_index)
-            sealed, opened = list(raw), list(out[:, :self._stride - TAG])   # row views, made once per batch
+            stride, width = self._stride, out.shape[1]        # row slices of flat memoryviews, made once per batch
+            flat_raw, flat_out = memoryview(raw).cast("B"), memoryview(out).cast("B")
+            sealed = [flat_raw[k * stride:(k + 1) * stride] for k in range(count)]
+            opened = [flat_out[k * width:k * width + stride - TAG] for k in range(count)]
             if indices[-1] == last_index:                                   # the shorter final chunk
-                sealed[-1], opened[-1] = raw[-1, :self._last_size], out[-1, :self._last_size - TAG]
+                sealed[-1] = flat_raw[(count - 1) * stride:(count - 1) * stride + self._last_size]
+                opened[-1] = flat_out[(count - 1) * width:(count - 1) * width + self._last_size - TAG]
                 out[-1, self._last_size - TAG:] = 0
             for k, (nonce, ciphertext, plaintext) in enumerate(zip(nonces, sealed, opened)):
                 try:
                     decrypt_into(nonce, ciphertext, digest, plaintext)
                 except InvalidTag:
                     index = int(indices[k])
-                    self._diagnose(index, ciphertext.tobytes(), index == last_index)
+                    self._diagnose(index, bytes(ciphertext), index == last_index)
             if self._tags is not None:
                 self._check_tags(indices, raw)
         except BaseException:
