@@ -124,10 +124,7 @@ def fedavg(x: torch.Tensor, y: torch.Tensor, parts: list[torch.Tensor], test_x: 
         updates = {number: local_update(model, x[part], y[part], epochs=local_epochs, lr=lr,
                                         seed=seed + 1000 * round_number + number)
                    for number, part in enumerate(parts, start=1)}
-        step = aggregate(updates)
-        vector_to_parameters(parameters_to_vector(model.parameters()).detach() + step, model.parameters())
-        with torch.no_grad():
-            accuracy.append(logits_accuracy(model(test_x), test_y))
+        accuracy.append(_step_and_score(model, aggregate(updates), test_x, test_y))
     return History(accuracy, model)
 
 
@@ -138,7 +135,12 @@ def centralised(x: torch.Tensor, y: torch.Tensor, test_x: torch.Tensor, test_y: 
     accuracy = []
     for round_number in range(rounds):
         step = local_update(model, x, y, epochs=1, lr=lr, seed=seed + round_number)
-        vector_to_parameters(parameters_to_vector(model.parameters()).detach() + step, model.parameters())
-        with torch.no_grad():
-            accuracy.append(logits_accuracy(model(test_x), test_y))
+        accuracy.append(_step_and_score(model, step, test_x, test_y))
     return History(accuracy, model)
+
+
+def _step_and_score(model: nn.Module, step: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+    """Add ``step`` to the model's weights; return its test accuracy after the round."""
+    vector_to_parameters(parameters_to_vector(model.parameters()).detach() + step, model.parameters())
+    with torch.no_grad():
+        return logits_accuracy(model(test_x), test_y)

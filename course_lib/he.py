@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from .errors import ChainTooShortError
 
 __all__ = ["MAX_MODULUS_BITS", "Square", "square_mlp", "train_square_mlp", "multiplicative_depth",
-           "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "encrypt_columns",
+           "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "pack_columns", "encrypt_columns",
            "evaluate_columns", "decrypt_columns", "inference_service", "infer_one_per_ciphertext", "precision_bits"]
 
 MAX_MODULUS_BITS = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
@@ -130,13 +130,18 @@ def key_sizes(ctx: ts.Context) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ encrypted inference
-def encrypt_columns(ctx: ts.Context, images: torch.Tensor) -> list[ts.CKKSVector]:
-    """Column packing: ciphertext i holds feature i of every image, one image per slot (up to N/2)."""
+def pack_columns(images: torch.Tensor) -> list[list[float]]:
+    """Column packing: list i holds feature i of every image, one image per slot."""
     x = images.double().numpy()
+    return [x[:, i].tolist() for i in range(x.shape[1])]
+
+
+def encrypt_columns(ctx: ts.Context, images: torch.Tensor) -> list[ts.CKKSVector]:
+    """The client encrypts a column-packed batch: one ciphertext per feature (up to N/2 images)."""
     capacity = slots(ctx)
-    if len(x) > capacity:
-        raise ValueError(f"{len(x)} images do not fit in {capacity} slots: split the batch")
-    return [ts.ckks_vector(ctx, x[:, i].tolist()) for i in range(x.shape[1])]
+    if len(images) > capacity:
+        raise ValueError(f"{len(images)} images do not fit in {capacity} slots: split the batch")
+    return [ts.ckks_vector(ctx, column) for column in pack_columns(images)]
 
 
 def slots(ctx: ts.Context) -> int:

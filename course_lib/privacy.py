@@ -102,12 +102,8 @@ def train_private(train_set: Dataset, target_epsilon: float, *, delta: float = 1
     reproducible for teaching, not secure — its ``secure_mode`` needs a cryptographic generator.
     """
     chosen = DP_SETTINGS.get(float(target_epsilon), DP_SETTINGS[8.0])
-    lr, batch = lr or chosen["lr"], batch or chosen["batch"]
-    momentum = chosen["momentum"] if momentum is None else momentum
-    torch.manual_seed(seed)
-    model = mlp(sizes, seed=seed)
-    optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed + 1))
+    model, optimiser, loader = _sgd_setup(train_set, lr or chosen["lr"], batch or chosen["batch"],
+                                          chosen["momentum"] if momentum is None else momentum, sizes, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")        # Opacus's reminder that its default generator is not secure
         engine = PrivacyEngine(accountant="prv")
@@ -122,12 +118,18 @@ def train_private(train_set: Dataset, target_epsilon: float, *, delta: float = 1
 def train_non_private(train_set: Dataset, *, epochs: int = 40, lr: float = 0.1, batch: int = 64,
                       sizes=(64, 32, 10), seed: int = 0) -> nn.Module:
     """The same MLP and loop without privacy: the baseline of the accuracy-vs-ε table."""
-    torch.manual_seed(seed)
-    model = mlp(sizes, seed=seed)
-    optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed + 1))
+    model, optimiser, loader = _sgd_setup(train_set, lr, batch, 0.9, sizes, seed)
     _fit(model, optimiser, loader, epochs)
     return model
+
+
+def _sgd_setup(train_set: Dataset, lr: float, batch: int, momentum: float, sizes, seed: int):
+    """The MLP from ``seed``, SGD, and a shuffled loader: what both trainings start from."""
+    torch.manual_seed(seed)
+    model = mlp(sizes, seed=seed)
+    optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    loader = DataLoader(train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed + 1))
+    return model, optimiser, loader
 
 
 def _fit(model, optimiser, loader, epochs: int) -> None:

@@ -35,7 +35,7 @@ from .mpc.prg import PRG
 from .pubkey import public_bytes
 
 __all__ = ["clip_by_norm", "quantize", "dequantize", "ring_bits_for", "to_ring", "from_ring", "expand_mask",
-           "mask_sign", "pack", "unpack", "Config", "Client", "Server", "Result", "secure_aggregate",
+           "mask_sign", "add_pairwise_masks", "pack", "unpack", "Config", "Client", "Server", "Result", "secure_aggregate",
            "client_bytes_sent", "new_identities"]
 
 MAX_RING_BITS = 62
@@ -97,6 +97,16 @@ def mask_sign(me: int, peer: int) -> int:
     return 1 if me < peer else -1
 
 
+def add_pairwise_masks(me: int, values: np.ndarray, pair_seeds: dict[int, bytes], ring_bits: int) -> np.ndarray:
+    """``values`` (ring elements) with the mask of every seed in ``pair_seeds`` ({peer: seed}) added or
+    subtracted as :func:`mask_sign` says, mod 2^k: the masks of all clients cancel in the sum."""
+    total = values.astype(np.uint64)
+    for peer, seed in pair_seeds.items():
+        mask = expand_mask(seed, len(values), ring_bits)
+        total = total + mask if mask_sign(me, peer) > 0 else total - mask
+    return total & np.uint64((1 << ring_bits) - 1)
+
+
 def pack(elements: np.ndarray, ring_bits: int) -> bytes:
     """Elements of Z_2^k packed into exactly ⌈count · k / 8⌉ bytes: what a client sends."""
     bits = np.unpackbits(elements.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
@@ -149,6 +159,12 @@ def _hkdf(shared: bytes, info: bytes) -> bytes:
 
 def _pair(a: int, b: int) -> bytes:
     return _number(min(a, b)) + _number(max(a, b))
+
+
+def _mask_seed(private: x25519.X25519PrivateKey, peer_public: x25519.X25519PublicKey, round_id: bytes,
+               me: int, peer: int) -> bytes:
+    """The pairwise mask seed of ``me`` and ``peer``: both sides (and a server that rebuilt a key) get the same."""
+    return _hkdf(private.exchange(peer_public), b"secagg mask" + round_id + _pair(me, peer))
 
 
 class Client:
@@ -209,17 +225,14 @@ class Client:
         if len(self._senders) < self.config.threshold:
             raise TooManyDropoutsError(f"only {len(self._senders)} clients shared keys; the threshold is "
                                        f"{self.config.threshold}")
-        k, length = self.config.ring_bits, self.config.length
-        total = update.astype(np.uint64) + expand_mask(self._self_seed, length, k)
-        for peer in sorted(self._senders - {self.number}):
-            mask = expand_mask(self.pairwise_seed(peer), length, k)
-            total = total + mask if mask_sign(self.number, peer) > 0 else total - mask
-        return pack(total & np.uint64((1 << k) - 1), k)
+        k = self.config.ring_bits
+        self_masked = update.astype(np.uint64) + expand_mask(self._self_seed, self.config.length, k)
+        seeds = {peer: self.pairwise_seed(peer) for peer in sorted(self._senders - {self.number})}
+        return pack(add_pairwise_masks(self.number, self_masked, seeds, k), k)
 
     def pairwise_seed(self, peer: int) -> bytes:
         """The PRG seed I share with ``peer``: X25519 of our mask keys, through HKDF (chapter 03)."""
-        shared = self._mask_key.exchange(self._peers[peer][1])
-        return _hkdf(shared, b"secagg mask" + self.config.round_id + _pair(self.number, peer))
+        return _mask_seed(self._mask_key, self._peers[peer][1], self.config.round_id, self.number, peer)
 
     # round 3
     def unmask(self, survivors) -> bytes:
@@ -336,9 +349,9 @@ class Server:
         dropped = sorted(senders - survivors)
         for number in dropped:
             mask_key = x25519.X25519PrivateKey.from_private_bytes(self._rebuild(key_shares, number, "mask key"))
-            for peer in sorted(survivors):
-                shared = mask_key.exchange(x25519.X25519PublicKey.from_public_bytes(mask_public_keys[peer]))
-                mask = expand_mask(_hkdf(shared, b"secagg mask" + config.round_id + _pair(number, peer)), length, k)
+            for peer in sorted(survivors):      # undo what the survivor added for the dropped client
+                peer_key = x25519.X25519PublicKey.from_public_bytes(mask_public_keys[peer])
+                mask = expand_mask(_mask_seed(mask_key, peer_key, config.round_id, number, peer), length, k)
                 total = total - mask if mask_sign(peer, number) > 0 else total + mask
         return total & np.uint64((1 << k) - 1), dropped
 
@@ -396,19 +409,21 @@ def secure_aggregate(updates: dict[int, np.ndarray], config: Config, *, drop_bef
         client_time[number] += time.perf_counter() - start
         return result
 
+    drop_before_sharing, drop_before_masking = set(drop_before_sharing), set(drop_before_masking)
+    drop_before_unmasking = set(drop_before_unmasking)
     server = Server(config)
-    alive = [n for n in clients if n not in set(drop_before_sharing)]
+    alive = [n for n in clients if n not in drop_before_sharing]
     adverts = {n: timed(n, clients[n].advertise) for n in alive}
     for n in alive:
         sent[n] += len(adverts[n])
         received[n] += sum(len(m) for m in adverts.values())
     outboxes = {n: timed(n, clients[n].share_keys, adverts) for n in alive}
     inboxes = server.route_shares(outboxes)
-    alive = [n for n in alive if n not in set(drop_before_masking)]
+    alive = [n for n in alive if n not in drop_before_masking]
     masked = {}
     for n in alive:
         sent[n] += sum(len(m) for m in outboxes[n].values())
-        inbox = {s: m for s, m in inboxes.get(n, {}).items()}
+        inbox = inboxes.get(n, {})
         received[n] += sum(len(m) for m in inbox.values())
         masked[n] = timed(n, clients[n].masked_input, updates[n], inbox)
         sent[n] += len(masked[n])
@@ -419,7 +434,7 @@ def secure_aggregate(updates: dict[int, np.ndarray], config: Config, *, drop_bef
     answers = {}
     for n in survivors:
         received[n] += 2 * len(survivors)
-        if n not in set(drop_before_unmasking):
+        if n not in drop_before_unmasking:
             answers[n] = timed(n, clients[n].unmask, survivors)
             sent[n] += len(answers[n])
     senders = set(outboxes)

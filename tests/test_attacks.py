@@ -21,7 +21,7 @@ from course_lib.errors import (CertificateError, ChunkAuthenticationError, Conta
                                HeaderAuthenticationError, IntegrityError, KeyManagementError, ReleaseMismatchError,
                                RollbackError, SignatureError, StatementError, UnsignedError, UntrustedSignerError,
                                WrongKeyError)
-from course_lib.release import Pin, Release, Statement, sign_statement
+from course_lib.release import Pin, Statement, sign_statement
 
 OWNER_SIGNS = pubkey.new_ed25519_key()
 TRAINER = pubkey.new_x25519_key()

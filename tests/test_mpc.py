@@ -240,7 +240,6 @@ def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_i
     if program == "relu":
         assert outputs[0]["rounds"] == 8 and outputs[0]["bytes_sent"] > 0
     else:   # fresh seeds from authenticated key agreement; the digits MLP keeps its plaintext accuracy
-        from course_lib.mpc import programs
         model, _, _, test_x, test_y = digits.task()
         plain = round((model(test_x).argmax(1) == test_y).float().mean().item(), 4)
         assert outputs[1]["accuracy_private"] == plain

@@ -1,5 +1,4 @@
 """Secure channels between MPC parties (chapter 08): every attack on the wire is refused, naming the party."""
-import os
 import warnings
 
 import pytest

@@ -11,14 +11,6 @@ from ._framework import exercise
 __all__ = ["mask_update", "reconstruct_secret", "noisy_clipped_gradient"]
 
 
-def _mask_update_reference(me, update, pair_seeds, ring_bits):
-    masked = update.astype(np.uint64)
-    for peer, seed in pair_seeds.items():
-        mask = secagg.expand_mask(seed, len(update), ring_bits)
-        masked = masked + mask if secagg.mask_sign(me, peer) > 0 else masked - mask
-    return masked & np.uint64((1 << ring_bits) - 1)
-
-
 @exercise(hint=['Each pair of clients shares one seed; both expand it with secagg.expand_mask to the same mask. For '
                 'the pair to cancel in the sum, one of them must add it and the other subtract it.',
                 'secagg.mask_sign(me, peer) says which: +1 for the smaller number. Do the arithmetic in uint64 and '
@@ -26,7 +18,7 @@ def _mask_update_reference(me, update, pair_seeds, ring_bits):
           task='mask_update(me, update, pair_seeds, ring_bits) -> uint64 array: client `me`\'s update (uint64 ring '
                'elements) plus one pairwise mask per peer in pair_seeds ({peer: 32-byte seed}), such that the '
                'clients\' masked updates sum to the sum of their updates mod 2^ring_bits.',
-          reference=lambda: _mask_update_reference)
+          reference=lambda: secagg.add_pairwise_masks)
 def mask_update(fn, t, rng):
     for trial in range(4):
         clients, k, length = rng.randrange(3, 7), rng.choice([8, 20, 33]), rng.randrange(5, 200)
@@ -40,7 +32,7 @@ def mask_update(fn, t, rng):
             own = {peer: seeds[n, peer] for peer in updates if peer != n}
             masked[n] = np.asarray(fn(n, updates[n].copy(), own, k))
         kind = "random" if trial else "known"
-        t.true(all(np.array_equal(masked[n].astype(np.uint64), _mask_update_reference(
+        t.true(all(np.array_equal(masked[n].astype(np.uint64), secagg.add_pairwise_masks(
             n, updates[n], {p: seeds[n, p] for p in updates if p != n}, k)) for n in updates),
             f"{clients} clients, ring Z_2^{k}: each client must add (+) or subtract (−) the mask expanded from each "
             f"shared seed, reduced mod 2^{k}", kind=kind)
