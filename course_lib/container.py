@@ -40,6 +40,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -577,25 +578,44 @@ class ContainerReader:
                     raise TruncatedError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
             decrypt_into, digest = self._decrypt_into, self._digest
             nonces = chunk_nonces(indices, last_index)
-            stride, width = self._stride, out.shape[1]        # row slices of flat memoryviews, made once per batch
-            flat_raw, flat_out = memoryview(raw).cast("B"), memoryview(out).cast("B")
-            sealed = [flat_raw[k * stride:(k + 1) * stride] for k in range(count)]
-            opened = [flat_out[k * width:k * width + stride - TAG] for k in range(count)]
+            sealed, opened = self._row_views(raw, out)
             if indices[-1] == last_index:                                   # the shorter final chunk
-                sealed[-1] = flat_raw[(count - 1) * stride:(count - 1) * stride + self._last_size]
-                opened[-1] = flat_out[(count - 1) * width:(count - 1) * width + self._last_size - TAG]
+                sealed[-1] = sealed[-1][:self._last_size]
+                opened[-1] = opened[-1][:self._last_size - TAG]
                 out[-1, self._last_size - TAG:] = 0
-            for k, (nonce, ciphertext, plaintext) in enumerate(zip(nonces, sealed, opened)):
-                try:
-                    decrypt_into(nonce, ciphertext, digest, plaintext)
-                except InvalidTag:
-                    index = int(indices[k])
-                    self._diagnose(index, bytes(ciphertext), index == last_index)
+            try:
+                for _ in map(decrypt_into, nonces, sealed, repeat(digest), opened):   # the loop in C
+                    pass
+            except InvalidTag:
+                self._diagnose_first_failure(indices, nonces, sealed)
             if self._tags is not None:
                 self._check_tags(indices, raw)
         except BaseException:
             out[:] = 0
             raise
+
+    def _row_views(self, raw, out) -> tuple[list, list]:
+        """Memoryviews of the rows of ``raw`` (sealed chunks) and of ``out`` (their plaintexts), as
+        new lists. The views are made once per pair of buffers (they keep both alive) and reused
+        by later batches: making 256 of them costs more per batch than the loop that uses them."""
+        count, width = len(raw), out.shape[1]
+        key = (raw.ctypes.data, out.ctypes.data, out.strides[0])
+        cached = getattr(self, "_views", None)
+        if cached is None or cached[0] != key or len(cached[1]) < count:
+            flat_raw, flat_out = memoryview(raw).cast("B"), memoryview(out).cast("B")
+            stride = self._stride
+            cached = self._views = (key, [flat_raw[k * stride:(k + 1) * stride] for k in range(count)],
+                                    [flat_out[k * width:k * width + stride - TAG] for k in range(count)])
+        return cached[1][:count], cached[2][:count]
+
+    def _diagnose_first_failure(self, indices, nonces, sealed) -> None:
+        """Raise the error of the first chunk of a batch that fails authentication."""
+        for index, nonce, ciphertext in zip(indices.tolist(), nonces, sealed):
+            try:
+                self._decrypt(nonce, ciphertext, self._digest)
+            except InvalidTag:
+                self._diagnose(index, bytes(ciphertext), index == self.chunk_count - 1)
+        raise ChunkAuthenticationError("a chunk of this batch failed authentication")   # the same bytes cannot pass
 
     def _check_tags(self, indices, raw) -> None:
         """Every chunk's tag must be the one hashed when the file was verified (all rows at once)."""

@@ -50,6 +50,17 @@ def test_a_batch_read_at_once_equals_the_samples_read_one_by_one(stored):
             assert torch.equal(x, source.tensors[0][torch.tensor(batch) % len(source)])
 
 
+def test_one_dataset_reads_batches_of_changing_sizes_correctly(stored):
+    """A reader reuses its row views between batches: smaller, larger, and with the short final chunk."""
+    source, folder = stored
+    rng = np.random.default_rng(4)
+    for dataset in _datasets(folder):
+        for size in (64, 3, 128, 1, 300, 17, 200, 2):
+            batch = rng.choice(len(source), size=size, replace=False).tolist()
+            x, y = collate_records(dataset.__getitems__(batch))
+            assert torch.equal(x, source.tensors[0][batch]) and torch.equal(y, source.tensors[1][batch])
+
+
 def test_out_of_range_indices_are_refused_by_the_batched_read(stored):
     _, folder = stored
     encrypted, plain = _datasets(folder)
@@ -116,6 +127,20 @@ def test_a_tampered_chunk_inside_a_batch_names_the_sample_and_returns_nothing(st
         for _ in loader:
             pass
     assert torch.equal(collate_records(dataset.__getitems__([3, 17]))[0], source.tensors[0][[3, 17]])
+
+
+def test_a_tampered_chunk_is_found_after_good_batches_have_been_read(stored, tmp_path):
+    """The failing chunk is named even when the batch reuses the views of earlier batches."""
+    _, folder = stored
+    _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 5, folder)
+    reader = ContainerReader(tmp_path / "tampered.cldc", OWNER, allow_unsigned=True)
+    out = np.zeros((8, reader.header.chunk_size), dtype=np.uint8)
+    reader.read_chunks_into(np.array([1, 2, 3, 4]), out[:4])
+    reader.read_chunks_into(np.array([1, 2, 3, 4, 6, 7, 8, 9]), out)
+    with pytest.raises(ChunkAuthenticationError, match="^chunk 5 failed authentication"):
+        reader.read_chunks_into(np.array([1, 2, 5, 7]), out[:4])
+    assert not out[:4].any() and out[4:].any()          # the failed batch's rows wiped, no others touched
+    reader.close()
 
 
 def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer(stored, tmp_path):
