@@ -154,19 +154,21 @@ def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer
     reader.close()
 
 
-def test_a_chunk_rewritten_by_a_key_holder_is_refused_in_a_batch(stored, tmp_path):
+@pytest.mark.parametrize("which", ["middle", "final"])
+def test_a_chunk_rewritten_by_a_key_holder_is_refused_in_a_batch(stored, tmp_path, which):
     source, folder = stored
     for name in ("data.cldc", "data.cldc.sig"):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     signed = EncryptedDataset(tmp_path / "data.cldc", OWNER, pin=PIN)
-    reader, index = signed._reader, 2
-    forged = reader._decrypt.__self__.encrypt(chunk_nonce(index, False), reader.read_chunk(index)[::-1],
+    reader = signed._reader
+    index = 2 if which == "middle" else reader.chunk_count - 1
+    forged = reader._decrypt.__self__.encrypt(chunk_nonce(index, which == "final"), reader.read_chunk(index)[::-1],
                                               reader.header.digest)
     blob = bytearray((tmp_path / "data.cldc").read_bytes())
     start = reader.body_offset + index * (reader.header.chunk_size + TAG)
     blob[start:start + len(forged)] = forged
     (tmp_path / "data.cldc").write_bytes(bytes(blob))      # same size, authentic under the data key
-    with pytest.raises(ReleaseMismatchError, match=r"^samples? .*chunk 2 was rewritten"):
+    with pytest.raises(ReleaseMismatchError, match=rf"^samples? .*chunk {index} was rewritten"):
         signed.__getitems__(list(range(len(source))))
 
 
