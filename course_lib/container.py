@@ -562,6 +562,10 @@ class ContainerReader:
             return
         if not (0 <= indices[0] and indices[-1] < self.chunk_count):
             raise IndexError(f"chunk indices must lie in 0..{self.chunk_count - 1}")
+        if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape[:1] == (count,) and out.ndim == 2
+                and out.shape[1] >= self.header.chunk_size and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be a writable, C-contiguous uint8 array of shape ({count}, ≥ "
+                             f"{self.header.chunk_size}): one row per chunk")
         raw = self._raw_buffer(count)
         last_index = self.chunk_count - 1
         try:

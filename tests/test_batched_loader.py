@@ -143,6 +143,25 @@ def test_a_tampered_chunk_is_found_after_good_batches_have_been_read(stored, tmp
     reader.close()
 
 
+def test_an_output_buffer_of_the_wrong_shape_is_refused_before_anything_is_written(stored):
+    """Rows narrower than a chunk would make one chunk's plaintext spill into the next row."""
+    _, folder = stored
+    reader = ContainerReader(folder / "data.cldc", OWNER, pin=PIN, kind="dataset")
+    size, chunks = reader.header.chunk_size, np.array([1, 2, 3])
+    wrong = {"narrow rows": np.zeros((3, size - 1), np.uint8), "too few rows": np.zeros((2, size), np.uint8),
+             "not uint8": np.zeros((3, size), np.int16), "a column slice": np.zeros((3, size + 8), np.uint8)[:, 8:],
+             "flat": np.zeros(3 * size, np.uint8), "read-only": np.zeros((3, size), np.uint8)}
+    wrong["read-only"].flags.writeable = False
+    for name, out in wrong.items():
+        with pytest.raises(ValueError, match="one row per chunk"):
+            reader.read_chunks_into(chunks, out)
+        assert not out.any(), name
+    wider = np.zeros((3, size + 5), np.uint8)                              # wider rows are fine
+    reader.read_chunks_into(chunks, wider)
+    assert [bytes(row[:size]) for row in wider] == [reader.read_chunk(i) for i in (1, 2, 3)] and not wider[:, size:].any()
+    reader.close()
+
+
 def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer(stored, tmp_path):
     _, folder = stored
     _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 2, folder)
