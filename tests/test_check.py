@@ -738,6 +738,16 @@ def test_noisy_clipped_gradient_check():
     assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, s, b, gen, noise_scale=lambda s, c: s))
 
 
+@pytest.mark.parametrize("noise_scale", [lambda s, c: s, lambda s, c: c, lambda s, c: s * c * c, lambda s, c: s / c],
+                         ids=["sigma", "clip", "sigma_clip_squared", "sigma_over_clip"])
+def test_noisy_clipped_gradient_rejects_wrong_noise_scale_under_every_seed(noise_scale):
+    """The check draws its clip values at random; no seed may pick only clips where a wrong scale looks right."""
+    wrong = lambda g, c, s, b, gen: _dp(g, c, s, b, gen, noise_scale=noise_scale)   # noqa: E731
+    accepted = [seed for seed in range(12) if cl.check.noisy_clipped_gradient(wrong, seed=seed)]
+    assert accepted == []
+    assert all(cl.check.noisy_clipped_gradient(_dp, seed=seed) for seed in range(3))
+
+
 def test_noisy_clipped_gradient_rejects_no_noise_actual_batch_and_no_clipping():
     from course_lib import privacy
     assert not cl.check.noisy_clipped_gradient(lambda g, c, s, b, gen: _dp(g, c, 0.0, b, gen))            # no noise
