@@ -40,6 +40,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from pathlib import Path
 
@@ -61,7 +62,7 @@ from .release import Pin, Release, read_statement, statement_path
 
 
 __all__ = ["MAGIC", "VERSION", "ALGORITHMS", "FIXED_HEADER", "TAG", "DEFAULT_CHUNK_SIZE", "MAX_CHUNK_SIZE",
-           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "chunk_nonces", "Stanza",
+           "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "chunk_nonces", "RowViews", "Stanza",
            "Header",
            "read_header", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
            "encrypt_bytes_signed", "decrypt_bytes", "encrypt_file", "decrypt_file", "recipients", "rewrap"]
@@ -76,6 +77,9 @@ DEFAULT_CHUNK_SIZE = 64 * 1024
 # Limits checked while parsing, before anything expensive (a reader allocates at most one chunk).
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
 MAX_STANZAS = 32
+# A batched read stages ciphertext in loads of at most this size (a core's L2 cache on the reference
+# machine), so that each load is decrypted while it is still in cache.
+STAGING_BYTES = 1 << 20
 STANZA_X25519, STANZA_SCRYPT, STANZA_KMS = 1, 2, 3
 _STANZA_KINDS = {STANZA_X25519: "x25519", STANZA_SCRYPT: "scrypt", STANZA_KMS: "kms"}
 SCRYPT_R, SCRYPT_P = 8, 1                       # fixed: only N is a parameter
@@ -100,6 +104,32 @@ def adjacent_runs(indices) -> list[tuple[int, int]]:
     return list(zip([0, *breaks], [*breaks, len(indices)]))
 
 
+def _pieces(indices, limit: int) -> list[tuple[int, int]]:
+    """``adjacent_runs``, also cut where every ``limit``-th position begins (a staging load)."""
+    runs = adjacent_runs(indices)
+    if limit >= len(indices):
+        return runs
+    return [(max(start, cut), min(end, cut + limit)) for start, end in runs
+            for cut in range(start - start % limit, end, limit)]
+
+
+class RowViews:
+    """Memoryviews of the first ``width`` bytes of each row of a C-contiguous 2-D uint8 buffer,
+    for the batched reads of chapter 04. They are made once per buffer (they keep it alive) and
+    reused by later batches: making 128 of them costs more per batch than the loop that uses them.
+    Each call returns a new list, which the caller may change."""
+
+    def __init__(self, width: int):
+        self.width, self._key, self._views = width, None, []
+
+    def __call__(self, buffer) -> list:
+        key = (buffer.ctypes.data, buffer.strides[0])
+        if key != self._key or len(self._views) < len(buffer):
+            flat, step, width = memoryview(buffer).cast("B"), buffer.strides[0], self.width
+            self._key, self._views = key, [flat[k * step:k * step + width] for k in range(len(buffer))]
+        return self._views[:len(buffer)]
+
+
 def _about_chunk(error: Exception, index: int) -> Exception:
     """``error``, tagged with the number of the chunk it is about (``error.chunk``)."""
     error.chunk = index
@@ -111,18 +141,24 @@ def _rewritten(index: int) -> ReleaseMismatchError:
                                              "(by someone holding the data key)"), index)
 
 
+def _truncated(index: int) -> TruncatedError:
+    return TruncatedError(f"file ends inside chunk {index}: truncated")
+
+
 def chunk_nonce(index: int, last: bool) -> bytes:
     """11-byte big-endian chunk counter followed by the last-chunk flag (STREAM)."""
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
+_NONCE_LAYOUT = np.dtype([("zeros", "V3"), ("index", ">u8"), ("last", "u1")])    # chunk_nonce's bytes
+
+
 def chunk_nonces(indices, last_index: int) -> list:
     """``chunk_nonce`` for many increasing chunk numbers at once (the batched read's nonces)."""
-    nonces = np.zeros((len(indices), NONCE), dtype=np.uint8)
-    nonces[:, NONCE - 9:NONCE - 1] = np.asarray(indices, dtype=">u8").view(np.uint8).reshape(-1, 8)
-    nonces[:, NONCE - 1] = np.asarray(indices) == last_index
-    packed = nonces.tobytes()
-    return [packed[k:k + NONCE] for k in range(0, len(packed), NONCE)]
+    indices = np.asarray(indices)
+    nonces = np.zeros(len(indices), dtype=_NONCE_LAYOUT)
+    nonces["index"], nonces["last"] = indices, indices == last_index
+    return nonces.view(f"V{NONCE}").tolist()
 
 
 # ---------------------------------------------------------------- header
@@ -475,6 +511,7 @@ class ContainerReader:
         aead = _payload_aead(self.header, self.data_key)   # one AEAD object per reader, so one per worker
         self._decrypt, self._decrypt_into = aead.decrypt, aead.decrypt_into
         self._digest = self.header.digest
+        self._sealed_rows, self._opened_rows = RowViews(self._stride), RowViews(self.header.chunk_size)
         self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
 
     def _verify_release(self, source, header: Header, pin: Pin, statement: bytes | None, kind: str) -> None:
@@ -517,7 +554,7 @@ class ContainerReader:
         size = self._last_size if index == self.chunk_count - 1 else self._stride
         offset = self.body_offset + index * self._stride
         if size < TAG:
-            raise TruncatedError(f"file ends inside chunk {index}: truncated")
+            raise _truncated(index)
         if self._fd is not None:
             return os.pread(self._fd, size, offset)
         self._f.seek(offset)
@@ -552,10 +589,12 @@ class ContainerReader:
 
         ``indices`` are distinct chunk numbers in increasing order; ``out`` is a writable uint8
         array of shape ``(len(indices), chunk_size)``. Runs of adjacent chunks are read with one
-        ``preadv`` each into a reusable buffer, then decrypted in place into ``out`` with this
-        reader's one AEAD object; a shorter final chunk leaves the rest of its row as zeros. If any
-        chunk fails, every row of ``out`` is wiped before the error is raised: no unauthenticated
-        plaintext is left behind (``decrypt_into`` writes before it checks the tag).
+        ``preadv`` each into a reusable staging buffer of at most ``STAGING_BYTES`` (or one chunk),
+        and each load of it is decrypted into ``out`` with this reader's one AEAD object while it
+        is still in the CPU's cache: a batch of small chunks in one load, large chunks a few at a
+        time. A shorter final chunk leaves the rest of its row as zeros. If any chunk fails, every
+        row of ``out`` is wiped before the error is raised: no unauthenticated plaintext is left
+        behind (``decrypt_into`` writes before it checks the tag).
         """
         count = len(indices)
         if not count:
@@ -566,51 +605,60 @@ class ContainerReader:
                 and out.shape[1] >= self.header.chunk_size and out.flags.c_contiguous and out.flags.writeable):
             raise ValueError(f"out must be a writable, C-contiguous uint8 array of shape ({count}, ≥ "
                              f"{self.header.chunk_size}): one row per chunk")
-        raw = self._raw_buffer(count)
-        last_index = self.chunk_count - 1
+        stride, last_index = self._stride, self.chunk_count - 1
+        limit = max(1, min(count, STAGING_BYTES // stride))      # chunks staged at once
+        raw = self._raw_buffer(limit)
+        sealed, opened = self._sealed_rows(raw), self._opened_rows(out)
+        nonces, offsets = chunk_nonces(indices, last_index), (self.body_offset + stride * indices).tolist()
+        tail = count if indices[-1] == last_index else -1   # where the run with the shorter final chunk ends
+        decrypt_into, digest, fd, tags = self._decrypt_into, self._digest, self._fd, self._tags
+        single = 1 if fd is not None else 0                  # runs of one chunk read inline (file objects: never)
+        load = end = 0                                       # the staged load: chunks indices[load:end]
         try:
-            for start, end in adjacent_runs(indices):          # one preadv per run of adjacent chunks
-                wanted = (end - start) * self._stride - (self._stride - self._last_size
-                                                          if indices[end - 1] == last_index else 0)
-                offset = self.body_offset + int(indices[start]) * self._stride
-                if self._fd is not None:
-                    got = os.preadv(self._fd, [raw[start:end]], offset)
-                else:
-                    self._f.seek(offset)
-                    got = self._f.readinto(raw[start:end])
-                if got < wanted or (indices[end - 1] == last_index and self._last_size < TAG):
-                    raise TruncatedError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
-            decrypt_into, digest = self._decrypt_into, self._digest
-            nonces = chunk_nonces(indices, last_index)
-            sealed, opened = self._row_views(raw, out)
-            if indices[-1] == last_index:                                   # the shorter final chunk
-                sealed[-1] = sealed[-1][:self._last_size]
+            if tail > 0:
+                if self._last_size < TAG:
+                    raise _truncated(last_index)
                 opened[-1] = opened[-1][:self._last_size - TAG]
                 out[-1, self._last_size - TAG:] = 0
-            try:
-                for _ in map(decrypt_into, nonces, sealed, repeat(digest), opened):   # the loop in C
-                    pass
-            except InvalidTag:
-                self._diagnose_first_failure(indices, nonces, sealed)
-            if self._tags is not None:
-                self._check_tags(indices, raw)
+            for start, end in _pieces(indices, limit):
+                row = start - load                                          # where the run is staged
+                if end - start == single and end != tail:                   # most runs of a shuffled batch
+                    if os.preadv(fd, [sealed[row]], offsets[start]) < stride:
+                        raise _truncated(int(indices[start]))
+                else:
+                    self._read_run(indices[start:end], raw[row:row + end - start], offsets[start])
+                if end - load == limit or end == count:         # staging full, or batch read: decrypt, check tags
+                    for _ in map(decrypt_into, nonces[load:end], self._staged(sealed, end - load, end == tail),
+                                 repeat(digest), opened[load:end]):         # the loop in C
+                        pass
+                    if tags is not None:
+                        self._check_tags(indices[load:end], raw[:end - load])
+                    load = end
+        except InvalidTag:
+            out[:] = 0
+            self._diagnose_first_failure(indices[load:end], nonces[load:end],
+                                         self._staged(sealed, end - load, end == tail))
         except BaseException:
             out[:] = 0
             raise
 
-    def _row_views(self, raw, out) -> tuple[list, list]:
-        """Memoryviews of the rows of ``raw`` (sealed chunks) and of ``out`` (their plaintexts), as
-        new lists. The views are made once per pair of buffers (they keep both alive) and reused
-        by later batches: making 256 of them costs more per batch than the loop that uses them."""
-        count, width = len(raw), out.shape[1]
-        key = (raw.ctypes.data, out.ctypes.data, out.strides[0])
-        cached = getattr(self, "_views", None)
-        if cached is None or cached[0] != key or len(cached[1]) < count:
-            flat_raw, flat_out = memoryview(raw).cast("B"), memoryview(out).cast("B")
-            stride = self._stride
-            cached = self._views = (key, [flat_raw[k * stride:(k + 1) * stride] for k in range(count)],
-                                    [flat_out[k * width:k * width + stride - TAG] for k in range(count)])
-        return cached[1][:count], cached[2][:count]
+    def _read_run(self, indices, rows, offset: int) -> None:
+        """Read the adjacent chunks ``indices`` into ``rows``, from file position ``offset``, with one system call."""
+        if self._fd is not None:
+            got = os.preadv(self._fd, [rows], offset)
+        else:
+            self._f.seek(offset)
+            got = self._f.readinto(rows)
+        ends_file = indices[-1] == self.chunk_count - 1
+        if got < len(indices) * self._stride - (self._stride - self._last_size if ends_file else 0):
+            raise _truncated(int(indices[-1]))
+
+    def _staged(self, sealed, rows: int, ends_file: bool) -> list:
+        """The first ``rows`` sealed views; the file's final chunk, if it ends them, is shorter than a row."""
+        views = sealed[:rows]
+        if ends_file:
+            views[-1] = views[-1][:self._last_size]
+        return views
 
     def _diagnose_first_failure(self, indices, nonces, sealed) -> None:
         """Raise the error of the first chunk of a batch that fails authentication."""
@@ -621,16 +669,20 @@ class ContainerReader:
                 self._diagnose(index, bytes(ciphertext), index == self.chunk_count - 1)
         raise ChunkAuthenticationError("a chunk of this batch failed authentication")   # the same bytes cannot pass
 
+    @cached_property
+    def _tag_rows(self):
+        """The tags hashed on open, one 16-byte row per chunk."""
+        return np.frombuffer(self._tags, dtype=np.uint8).reshape(-1, TAG)
+
     def _check_tags(self, indices, raw) -> None:
         """Every chunk's tag must be the one hashed when the file was verified (all rows at once)."""
-        expected = np.frombuffer(self._tags, dtype=np.uint8).reshape(-1, TAG)[indices]
+        expected = self._tag_rows[indices]
         stored = raw[:, self._stride - TAG:]
         if indices[-1] == self.chunk_count - 1:             # the final chunk's tag ends where the file does
             stored = stored.copy()
             stored[-1] = raw[-1, self._last_size - TAG:self._last_size]
-        differs = (stored != expected).any(axis=1)
-        if differs.any():
-            raise _rewritten(int(indices[np.argmax(differs)]))
+        if not np.array_equal(stored, expected):
+            raise _rewritten(int(indices[np.argmax((stored != expected).any(axis=1))]))
 
     def _raw_buffer(self, rows: int):
         """A reusable (rows, stride) uint8 buffer for ciphertext read from disk."""

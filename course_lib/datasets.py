@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
-from .container import ContainerReader, ContainerWriter, adjacent_runs
+from .container import ContainerReader, ContainerWriter, RowViews, adjacent_runs
 from .errors import ChunkAuthenticationError, ContainerFormatError, IntegrityError, ReleaseMismatchError
 from .hashing import Manifest, leaf_hash
 from .release import Pin, Release
@@ -366,7 +366,7 @@ class EncryptedDataset(_RecordDataset):
 class PlainRecordDataset(_RecordDataset):
     """The same record layout read from an unencrypted file (the baseline of chapter 04)."""
 
-    _volatile = ("_file",)
+    _volatile = ("_file", "_read_rows")
 
     def __init__(self, path, transform=None):
         self.path = os.fspath(path)
@@ -381,17 +381,21 @@ class PlainRecordDataset(_RecordDataset):
         self._fd = self._file.fileno()
         (n,) = struct.unpack(">I", os.pread(self._fd, 4, 0))
         self._stride = json.loads(os.pread(self._fd, n, 4))["chunk_size"]
+        self._read_rows = RowViews(self._stride)
 
     def _chunk(self, index: int) -> bytes:
         return os.pread(self._fd, self._stride, index * self._stride)
 
     def _chunks_into(self, indices, out) -> None:
         """Read chunks straight into the rows of ``out``: adjacent ones with one ``preadv``."""
+        rows, stride = self._read_rows(out), self._stride
+        offsets = (stride * indices).tolist()
         for start, end in adjacent_runs(indices):
-            got = os.preadv(self._fd, [out[start:end]], int(indices[start]) * self._stride)
-            if got < (end - start - 1) * self._stride:
-                raise ContainerFormatError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
-            out[start:end].reshape(-1)[got:] = 0
+            got = os.preadv(self._fd, [rows[start] if end - start == 1 else out[start:end]], offsets[start])
+            if got < (end - start) * stride:
+                if got < (end - start - 1) * stride:
+                    raise ContainerFormatError(f"file ends inside chunk {int(indices[end - 1])}: truncated")
+                out[start:end].reshape(-1)[got:] = 0
 
 
 class Normalize:

@@ -5,11 +5,11 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import pubkey
-from course_lib.container import TAG, ContainerReader, adjacent_runs, chunk_nonce, chunk_nonces
+from course_lib import container, pubkey
+from course_lib.container import TAG, ContainerReader, _pieces, adjacent_runs, chunk_nonce, chunk_nonces
 from course_lib.datasets import (EncryptedDataset, Normalize, PlainRecordDataset, RecordBatch, collate_records,
                                  save_encrypted_dataset, save_plain_dataset)
-from course_lib.errors import ChunkAuthenticationError, ContainerFormatError, ReleaseMismatchError
+from course_lib.errors import ChunkAuthenticationError, ContainerFormatError, ReleaseMismatchError, TruncatedError
 from course_lib.release import Pin
 
 OWNER = pubkey.new_x25519_key()
@@ -32,12 +32,24 @@ def stored(request, tmp_path_factory):
     return source, folder
 
 
+@pytest.fixture(params=["whole batch", "one chunk", "three chunks"])
+def staging(request, stored, monkeypatch):
+    """How much ciphertext a batched read stages at once: the whole batch (the default for small
+    chunks), or pieces of one or three chunks (what large chunks get)."""
+    _, folder = stored
+    with ContainerReader(folder / "data.cldc", OWNER, allow_unsigned=True) as reader:
+        stride = reader.header.chunk_size + TAG
+    limit = {"whole batch": container.STAGING_BYTES, "one chunk": 1, "three chunks": 3 * stride}[request.param]
+    monkeypatch.setattr(container, "STAGING_BYTES", limit)
+    return limit
+
+
 def _datasets(folder, transform=None):
     return (EncryptedDataset(folder / "data.cldc", OWNER, transform=transform, pin=PIN),
             PlainRecordDataset(folder / "data.rec", transform=transform))
 
 
-def test_a_batch_read_at_once_equals_the_samples_read_one_by_one(stored):
+def test_a_batch_read_at_once_equals_the_samples_read_one_by_one(stored, staging):
     source, folder = stored
     order = torch.randperm(len(source), generator=torch.Generator().manual_seed(3)).tolist()
     for dataset in _datasets(folder):
@@ -50,7 +62,7 @@ def test_a_batch_read_at_once_equals_the_samples_read_one_by_one(stored):
             assert torch.equal(x, source.tensors[0][torch.tensor(batch) % len(source)])
 
 
-def test_one_dataset_reads_batches_of_changing_sizes_correctly(stored):
+def test_one_dataset_reads_batches_of_changing_sizes_correctly(stored, staging):
     """A reader reuses its row views between batches: smaller, larger, and with the short final chunk."""
     source, folder = stored
     rng = np.random.default_rng(4)
@@ -112,7 +124,7 @@ def _flip_chunk_byte(src, dst, chunk, folder):
     dst.write_bytes(bytes(blob))
 
 
-def test_a_tampered_chunk_inside_a_batch_names_the_sample_and_returns_nothing(stored, tmp_path):
+def test_a_tampered_chunk_inside_a_batch_names_the_sample_and_returns_nothing(stored, staging, tmp_path):
     source, folder = stored
     per_chunk = EncryptedDataset(folder / "data.cldc", OWNER, pin=PIN).spec["records_per_chunk"]
     victim = 200
@@ -129,7 +141,7 @@ def test_a_tampered_chunk_inside_a_batch_names_the_sample_and_returns_nothing(st
     assert torch.equal(collate_records(dataset.__getitems__([3, 17]))[0], source.tensors[0][[3, 17]])
 
 
-def test_a_tampered_chunk_is_found_after_good_batches_have_been_read(stored, tmp_path):
+def test_a_tampered_chunk_is_found_after_good_batches_have_been_read(stored, staging, tmp_path):
     """The failing chunk is named even when the batch reuses the views of earlier batches."""
     _, folder = stored
     _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 5, folder)
@@ -162,7 +174,7 @@ def test_an_output_buffer_of_the_wrong_shape_is_refused_before_anything_is_writt
     reader.close()
 
 
-def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer(stored, tmp_path):
+def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer(stored, staging, tmp_path):
     _, folder = stored
     _flip_chunk_byte(folder / "data.cldc", tmp_path / "tampered.cldc", 2, folder)
     reader = ContainerReader(tmp_path / "tampered.cldc", OWNER, allow_unsigned=True)
@@ -174,7 +186,7 @@ def test_a_failed_batch_leaves_no_unauthenticated_plaintext_in_the_output_buffer
 
 
 @pytest.mark.parametrize("which", ["middle", "final"])
-def test_a_chunk_rewritten_by_a_key_holder_is_refused_in_a_batch(stored, tmp_path, which):
+def test_a_chunk_rewritten_by_a_key_holder_is_refused_in_a_batch(stored, staging, tmp_path, which):
     source, folder = stored
     for name in ("data.cldc", "data.cldc.sig"):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
@@ -211,6 +223,20 @@ def test_adjacent_runs_cover_sorted_indices_with_consecutive_runs(values):
     assert all(indices[end] != indices[end - 1] + 1 for _, end in runs[:-1])
 
 
+@given(st.lists(st.integers(0, 60), max_size=40), st.integers(1, 45))
+@settings(max_examples=300, deadline=None)
+def test_staging_pieces_are_adjacent_runs_cut_at_every_load(values, limit):
+    """Each piece is a run of consecutive chunks that stays inside one load of ``limit`` positions."""
+    indices = np.array(sorted(set(values)), dtype=np.int64)
+    pieces = _pieces(indices, limit)
+    assert [i for start, end in pieces for i in range(start, end)] == list(range(len(indices)))
+    for start, end in pieces:
+        assert list(indices[start:end]) == list(range(indices[start], indices[start] + end - start))
+        assert start // limit == (end - 1) // limit
+    if limit >= len(indices):
+        assert pieces == adjacent_runs(indices)
+
+
 @given(st.lists(st.integers(0, 2**40), min_size=1, max_size=30))
 @settings(max_examples=200, deadline=None)
 def test_batched_nonces_are_the_per_chunk_nonces(values):
@@ -221,9 +247,45 @@ def test_batched_nonces_are_the_per_chunk_nonces(values):
 
 @given(st.lists(st.integers(-300, 299), min_size=1, max_size=70))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_any_batch_of_indices_reads_as_its_samples(stored, indices):
+def test_any_batch_of_indices_reads_as_its_samples(stored, staging, indices):
     source, folder = stored
     for dataset in _datasets(folder):
         x, y = collate_records(dataset.__getitems__(indices))
         wanted = torch.tensor(indices) % len(source)
         assert torch.equal(x, source.tensors[0][wanted]) and torch.equal(y, source.tensors[1][wanted])
+
+
+def test_a_batch_of_large_chunks_is_staged_in_pieces_that_fit(stored, staging):
+    """Large chunks are read and decrypted a few at a time: the staging buffer never holds more
+    than ``STAGING_BYTES`` (or one chunk), whatever the batch size."""
+    source, folder = stored
+    reader = ContainerReader(folder / "data.cldc", OWNER, pin=PIN, kind="dataset")
+    chunks = np.arange(1, reader.chunk_count)
+    out = np.zeros((len(chunks), reader.header.chunk_size), np.uint8)
+    reader.read_chunks_into(chunks, out)
+    assert [bytes(row) for row in out[:-1]] == [reader.read_chunk(int(i)) for i in chunks[:-1]]
+    stride = reader.header.chunk_size + TAG
+    staged = reader._raw_rows.nbytes
+    assert staged == len(chunks) * stride if len(chunks) * stride <= staging else staged <= max(staging, stride)
+    reader.close()
+
+
+@pytest.mark.parametrize("cut", ["inside the final chunk", "inside its tag"])
+def test_a_container_truncated_inside_its_final_chunk_is_refused_in_a_batch(stored, staging, tmp_path, cut):
+    """An unsigned container cut short: the batch that reaches the final chunk raises TruncatedError
+    (or fails authentication) and leaves nothing in the output buffer; earlier chunks still read."""
+    _, folder = stored
+    blob = (folder / "data.cldc").read_bytes()
+    with ContainerReader(folder / "data.cldc", OWNER, allow_unsigned=True) as reader:
+        last_size = len(blob) - reader.body_offset - (reader.chunk_count - 1) * (reader.header.chunk_size + TAG)
+    (tmp_path / "cut.cldc").write_bytes(blob[:len(blob) - (last_size - 8 if cut == "inside its tag" else 7)])
+    reader = ContainerReader(tmp_path / "cut.cldc", OWNER, allow_unsigned=True)
+    chunks = np.arange(max(1, reader.chunk_count - 4), reader.chunk_count)
+    out = np.full((len(chunks), reader.header.chunk_size), 0xAA, np.uint8)
+    error = TruncatedError if cut == "inside its tag" else ChunkAuthenticationError
+    with pytest.raises(error, match=f"chunk {reader.chunk_count - 1}"):
+        reader.read_chunks_into(chunks, out)
+    assert not out.any()
+    reader.read_chunks_into(chunks[:-1], out[:-1])
+    assert [bytes(row) for row in out[:-1]] == [reader.read_chunk(int(i)) for i in chunks[:-1]]
+    reader.close()
