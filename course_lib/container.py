@@ -611,36 +611,46 @@ class ContainerReader:
         sealed, opened = self._sealed_rows(raw), self._opened_rows(out)
         nonces, offsets = chunk_nonces(indices, last_index), (self.body_offset + stride * indices).tolist()
         tail = count if indices[-1] == last_index else -1   # where the run with the shorter final chunk ends
-        decrypt_into, digest, fd, tags = self._decrypt_into, self._digest, self._fd, self._tags
-        single = 1 if fd is not None else 0                  # runs of one chunk read inline (file objects: never)
-        load = end = 0                                       # the staged load: chunks indices[load:end]
         try:
             if tail > 0:
                 if self._last_size < TAG:
                     raise _truncated(last_index)
                 opened[-1] = opened[-1][:self._last_size - TAG]
                 out[-1, self._last_size - TAG:] = 0
-            for start, end in _pieces(indices, limit):
-                row = start - load                                          # where the run is staged
-                if end - start == single and end != tail:                   # most runs of a shuffled batch
-                    if os.preadv(fd, [sealed[row]], offsets[start]) < stride:
-                        raise _truncated(int(indices[start]))
-                else:
-                    self._read_run(indices[start:end], raw[row:row + end - start], offsets[start])
-                if end - load == limit or end == count:         # staging full, or batch read: decrypt, check tags
-                    for _ in map(decrypt_into, nonces[load:end], self._staged(sealed, end - load, end == tail),
-                                 repeat(digest), opened[load:end]):         # the loop in C
-                        pass
-                    if tags is not None:
-                        self._check_tags(indices[load:end], raw[:end - load])
-                    load = end
-        except InvalidTag:
-            out[:] = 0
-            self._diagnose_first_failure(indices[load:end], nonces[load:end],
-                                         self._staged(sealed, end - load, end == tail))
+            if limit == count:      # small chunks: read the whole batch, then decrypt and check it at once
+                runs = adjacent_runs(indices)
+                final = runs.pop() if tail > 0 else None             # the file's final chunk is shorter
+                fd, single = self._fd, 1 if self._fd is not None else 0    # file objects: no inline reads
+                for start, end in runs:
+                    if end - start == single:                       # most runs of a shuffled batch
+                        if os.preadv(fd, [sealed[start]], offsets[start]) < stride:
+                            raise _truncated(int(indices[start]))
+                    else:
+                        self._read_run(indices[start:end], raw[start:end], offsets[start])
+                if final:
+                    self._read_run(indices[final[0]:], raw[final[0]:], offsets[final[0]])
+                self._open_load(indices, 0, count, raw, sealed, opened, nonces, tail > 0)
+            else:                   # large chunks: a few at a time, each load decrypted while in cache
+                load = 0
+                for start, end in _pieces(indices, limit):
+                    self._read_run(indices[start:end], raw[start - load:end - load], offsets[start])
+                    if end - load == limit or end == count:
+                        self._open_load(indices, load, end, raw, sealed, opened, nonces, end == tail)
+                        load = end
         except BaseException:
             out[:] = 0
             raise
+
+    def _open_load(self, indices, load: int, end: int, raw, sealed, opened, nonces, ends_file: bool) -> None:
+        """Decrypt the staged chunks ``indices[load:end]`` into their rows of ``out``, then check their tags."""
+        staged = self._staged(sealed, end - load, ends_file)
+        try:
+            for _ in map(self._decrypt_into, nonces[load:end], staged, repeat(self._digest), opened[load:end]):
+                pass                                                        # the loop in C
+        except InvalidTag:
+            self._diagnose_first_failure(indices[load:end], nonces[load:end], staged)
+        if self._tags is not None:
+            self._check_tags(indices[load:end], raw[:end - load])
 
     def _read_run(self, indices, rows, offset: int) -> None:
         """Read the adjacent chunks ``indices`` into ``rows``, from file position ``offset``, with one system call."""
@@ -675,7 +685,7 @@ class ContainerReader:
         return np.frombuffer(self._tags, dtype=np.uint8).reshape(-1, TAG)
 
     def _check_tags(self, indices, raw) -> None:
-        """Every chunk's tag must be the one hashed when the file was verified (all rows at once)."""
+        """Every chunk's tag must be the one hashed when the file was verified (a load's rows at once)."""
         expected = self._tag_rows[indices]
         stored = raw[:, self._stride - TAG:]
         if indices[-1] == self.chunk_count - 1:             # the final chunk's tag ends where the file does

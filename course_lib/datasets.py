@@ -261,12 +261,12 @@ class _RecordDataset(Dataset):
         usable = self._per_chunk * self._size
         records = buffer[:, :usable].reshape(len(chunks), self._per_chunk, self._size)[inverse, position]
         buffer.fill(0)                      # plaintext lives on only in the tensors returned
-        in_worker = get_worker_info() is not None
+        shared = self.transform is None and get_worker_info() is not None   # returned as they are, from a worker
         out, offset = [], 0
         for (dtype, shape, count), torch_dtype in zip(self._fields, self._torch_dtypes):
             nbytes = count * dtype.itemsize
             tensor = torch.empty((len(index), *shape), dtype=torch_dtype)
-            if in_worker:   # allocate where the DataLoader sends it: no second copy into shared memory
+            if shared:      # allocate where the DataLoader sends it: no second copy into shared memory
                 tensor.share_memory_()
             tensor.numpy().reshape(len(index), -1).view(np.uint8)[:] = records[:, offset:offset + nbytes]
             out.append(tensor)

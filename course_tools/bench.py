@@ -137,7 +137,7 @@ def _aead_decrypt_rate(chunk_bytes: int, total_bytes: int = 64 << 20, rows: int 
 
 
 @benchmark
-def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, repeat: int = 15,
+def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, repeat: int = 25,
                            large_repeat: int = 10) -> dict:
     """One shuffled DataLoader epoch, encrypted container vs the same records in a plain file.
 
