@@ -289,3 +289,20 @@ def test_a_container_truncated_inside_its_final_chunk_is_refused_in_a_batch(stor
     reader.read_chunks_into(chunks[:-1], out[:-1])
     assert [bytes(row) for row in out[:-1]] == [reader.read_chunk(int(i)) for i in chunks[:-1]]
     reader.close()
+
+
+def test_a_reader_on_a_file_object_reads_batches_like_one_on_a_path(stored, staging):
+    """Without a file descriptor of its own, the reader seeks and reads runs instead of ``preadv``."""
+    _, folder = stored
+    with open(folder / "data.cldc", "rb") as f:
+        by_object = ContainerReader(f, OWNER, allow_unsigned=True)
+        assert by_object._fd is None
+        by_path = ContainerReader(folder / "data.cldc", OWNER, pin=PIN, kind="dataset")
+        last = by_path.chunk_count - 1
+        chunks = np.unique([k for k in (1, 2, 4, 7, last - 1, last) if 1 <= k <= last])
+        got, wanted = (np.zeros((len(chunks), by_path.header.chunk_size), np.uint8) for _ in range(2))
+        by_object.read_chunks_into(chunks, got)
+        by_path.read_chunks_into(chunks, wanted)
+        assert np.array_equal(got, wanted) and wanted.any()
+        assert bytes(got[0]) == by_path.read_chunk(1)
+        by_path.close()
