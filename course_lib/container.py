@@ -106,10 +106,7 @@ def adjacent_runs(indices) -> list[tuple[int, int]]:
 
 def _pieces(indices, limit: int) -> list[tuple[int, int]]:
     """``adjacent_runs``, also cut where every ``limit``-th position begins (a staging load)."""
-    runs = adjacent_runs(indices)
-    if limit >= len(indices):
-        return runs
-    return [(max(start, cut), min(end, cut + limit)) for start, end in runs
+    return [(max(start, cut), min(end, cut + limit)) for start, end in adjacent_runs(indices)
             for cut in range(start - start % limit, end, limit)]
 
 

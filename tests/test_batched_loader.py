@@ -277,7 +277,7 @@ def test_a_container_truncated_inside_its_final_chunk_is_refused_in_a_batch(stor
     _, folder = stored
     blob = (folder / "data.cldc").read_bytes()
     with ContainerReader(folder / "data.cldc", OWNER, allow_unsigned=True) as reader:
-        last_size = len(blob) - reader.body_offset - (reader.chunk_count - 1) * (reader.header.chunk_size + TAG)
+        last_size = reader._last_size                       # bytes of the final chunk, tag included
     (tmp_path / "cut.cldc").write_bytes(blob[:len(blob) - (last_size - 8 if cut == "inside its tag" else 7)])
     reader = ContainerReader(tmp_path / "cut.cldc", OWNER, allow_unsigned=True)
     chunks = np.arange(max(1, reader.chunk_count - 4), reader.chunk_count)
