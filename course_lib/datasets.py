@@ -412,6 +412,6 @@ class Normalize:
         self.scale = scale
 
     def __call__(self, pixels, label):
-        x = pixels.float().div_(self.scale)
+        x = pixels.to(torch.float32, copy=True)     # the one new tensor: the caller's pixels stay as they were
         mean, std = (self.mean, self.std) if x.dim() >= 3 else (self.mean.flatten(), self.std.flatten())
-        return (x - mean) / std, label
+        return x.div_(self.scale).sub_(mean).div_(std), label     # in place: one batch-sized float allocation

@@ -103,6 +103,18 @@ def test_shuffled_loaders_give_identical_batches_batched_or_not(stored, workers,
                 assert torch.equal(x, rx) and torch.equal(y, ry)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+@pytest.mark.parametrize("shape", [(3, 4, 4), (5, 3, 4, 4)])
+def test_normalize_leaves_its_input_alone_and_computes_the_formula(dtype, shape):
+    normalize = Normalize(mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], scale=255.0)
+    pixels = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    before = pixels.clone()
+    x, label = normalize(pixels, 7)
+    assert torch.equal(pixels, before) and label == 7            # a float input used to be divided in place
+    assert x.dtype == torch.float32 and x.shape == pixels.shape and x.data_ptr() != pixels.data_ptr()
+    assert torch.equal(x, (pixels.float() / 255.0 - normalize.mean) / normalize.std)    # the same float32 steps
+
+
 def test_a_per_sample_transform_still_sees_one_sample_at_a_time(stored):
     _, folder = stored
     shapes = []
