@@ -136,9 +136,64 @@ def _aead_decrypt_rate(chunk_bytes: int, total_bytes: int = 64 << 20, rows: int 
     return batches * rows * chunk_bytes / best
 
 
+_LOADER_CASES = (("", "small", 2, True), ("_bare", "small", 0, False), ("_large", "large", 2, True))
+# (suffix of the figures, dataset, DataLoader workers, normalised)
+
+
+def _loader_epochs(job: dict) -> dict:
+    """One process's share of ``encrypted_loader`` (run in a fresh interpreter; see its docstring):
+    for each case, ABBA blocks of (plain, encrypted) epoch seconds, plain per-sample epochs, and
+    this process's AEAD rate for the case's chunk size."""
+    import gc
+    import time
+    from pathlib import Path
+
+    import torch
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from torch.utils.data import DataLoader
+
+    from course_lib.datasets import EncryptedDataset, Normalize, PlainRecordDataset, collate_records
+    from course_lib.release import Pin
+    normalize = Normalize(mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], scale=255.0)
+
+    def epoch(dataset, workers, count) -> float:
+        loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=workers, collate_fn=collate_records,
+                            generator=torch.Generator().manual_seed(1), persistent_workers=False)
+        start = time.perf_counter()
+        assert sum(len(batch[1]) for batch in loader) == count
+        seconds = time.perf_counter() - start
+        del loader
+        gc.collect()            # the finished epoch's garbage is not collected inside the next one
+        return seconds
+
+    results = {}
+    for suffix, name, workers, normalised in _LOADER_CASES:
+        stored, rounds = job["datasets"][name], job["blocks"][suffix]
+        folder, count, transform = Path(job["folder"]), stored["count"], normalize if normalised else None
+        pin = Pin(Ed25519PublicKey.from_public_bytes(bytes.fromhex(stored["signer"])), name)
+        plain = PlainRecordDataset(folder / f"{name}.rec", transform=transform)
+        encrypted = EncryptedDataset(folder / f"{name}.cldc", bytes.fromhex(stored["key"]), transform=transform, pin=pin)
+        epoch(plain, workers, count), epoch(encrypted, workers, count)       # warm the page cache and allocator
+        blocks = []
+        for _ in range(rounds):     # ABBA blocks: plain, encrypted, encrypted, plain
+            plain_1, encrypted_1 = epoch(plain, workers, count), epoch(encrypted, workers, count)
+            encrypted_2, plain_2 = epoch(encrypted, workers, count), epoch(plain, workers, count)
+            blocks.append((statistics.geometric_mean([plain_1, plain_2]),
+                           statistics.geometric_mean([encrypted_1, encrypted_2])))
+        per_sample = [epoch(_PerSample(plain), workers, count)] if name == "small" else []
+        results[suffix] = {"blocks": blocks, "per_sample": per_sample,
+                           "rate": _aead_decrypt_rate(stored["chunk_size"])}
+    return results
+
+
+def _loader_process() -> None:
+    """Entry point of one measuring process: the job (JSON) on stdin, the results (JSON) on stdout."""
+    print(json.dumps(_loader_epochs(json.load(sys.stdin))))
+
+
 @benchmark
-def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, repeat: int = 25,
-                           large_repeat: int = 10) -> dict:
+def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, processes: int = 8,
+                           repeat: int = 4, bare_repeat: int = 16, large_repeat: int = 2) -> dict:
     """One shuffled DataLoader epoch, encrypted container vs the same records in a plain file.
 
     Both datasets read a batch at once (``__getitems__``: sorted chunks, one ``preadv`` per run of
@@ -150,93 +205,89 @@ def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, re
     * "ratio_bare": the same without workers or transform;
     * "ratio_large": ImageNet-sized samples (3×224×224 bytes, 150 KB), 2 workers, normalised.
 
-    Epochs run in ``repeat`` (``4 × repeat`` without workers, ``large_repeat`` for 150 KB) blocks
-    of four — plain, encrypted, encrypted, plain — and each ratio is the median over blocks of the
-    ratio of the geometric means. With workers, epoch times alternate slow, fast, slow, fast
-    whatever the loader; in a block each loader gets one slot of each kind, so the alternation
-    cancels instead of deciding the median. Garbage is collected between epochs, outside the
-    timing.
+    The datasets are written once; then ``processes`` fresh Python processes, one after another,
+    each run ``repeat`` (``bare_repeat`` without workers, ``large_repeat`` for 150 KB) blocks of
+    four epochs — plain, encrypted, encrypted, plain — and each ratio is the median, over the
+    blocks of all processes, of the ratio of the geometric means. In a block each loader gets one
+    epoch of each slot, so a drift or an alternation of slow and fast epochs cancels instead of
+    deciding the median. Several processes because a process's memory layout shifts every figure
+    it measures, by a few per cent here: one process's layout would decide the whole run
+    (Mytkowicz et al., "Producing wrong data without doing anything obviously wrong!", ASPLOS 2009;
+    pyperf, for the same reason, spreads its measurements over many processes). "ratio_by_process"
+    lists each process's median, to show that spread. Garbage is collected between epochs,
+    outside the timing.
 
     Each "limit_ratio" is the ratio the epoch would have if the only extra cost were AES-GCM
-    decryption at the rate measured in this run: 1 + bytes ÷ (AEAD rate × plaintext epoch). The
-    rate is that of one ``decrypt_into`` call per chunk, made as the batched read makes it. The
-    bulk rate of AES-GCM on 1 MiB messages ("aead_bulk_gb_s") is several times higher: on a 3 KB
-    chunk, setting up the call costs more than the arithmetic. "beyond_aead_us_per_sample" is
-    the extra time per sample minus that one call: the loader's own bookkeeping (nonces, the
-    comparison with the signed tags, staging), or less than nothing where workers hide the call.
-    "plain_per_sample_epoch_s" is the plaintext loader without batched reads, measured after the
-    blocks (the baseline the batched loader must not be slower than).
+    decryption at the rate measured in this run (the median of the processes' rates): 1 + bytes ÷
+    (AEAD rate × plaintext epoch). The rate is that of one ``decrypt_into`` call per chunk, made as
+    the batched read makes it. The bulk rate of AES-GCM on 1 MiB messages ("aead_bulk_gb_s") is
+    several times higher: on a 3 KB chunk, setting up the call costs more than the arithmetic.
+    "beyond_aead_us_per_sample" is the extra time per sample minus that one call: the loader's own
+    bookkeeping (nonces, the comparison with the signed tags, staging), or less than nothing where
+    workers hide the call. "plain_per_sample_epoch_s" is the plaintext loader without batched
+    reads, one epoch per process after its blocks (the baseline the batched loader must not be
+    slower than).
 
     "targets" says whether each target holds in this run: every ratio within 0.02 of its limit
     (3 KB with workers, 150 KB), the 150 KB ratio ≤ 1.03, at most 0.3 µs per sample beyond the
     AEAD call without workers, and batched plaintext epochs no slower than per-sample ones. (At
     3 KB the AEAD call alone puts the limit above 1.03, and far above 1.10 without workers.)
     """
-    import gc
+    import subprocess
     import tempfile
-    import time
     from pathlib import Path
 
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
+    from cryptography.hazmat.primitives import serialization
+    from torch.utils.data import TensorDataset
 
-    from course_lib.datasets import (EncryptedDataset, Normalize, PlainRecordDataset, collate_records,
-                                     save_encrypted_dataset, save_plain_dataset)
+    from course_lib.datasets import save_encrypted_dataset, save_plain_dataset
     from course_lib.pubkey import new_ed25519_key
-    from course_lib.release import Pin
-    normalize = Normalize(mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], scale=255.0)
-    figures = {"samples": samples, "large_samples": large_samples, "batch": 128, "workers": 2}
+    figures = {"samples": samples, "large_samples": large_samples, "batch": 128, "workers": 2, "processes": processes}
+    counts = {"small": samples, "large": large_samples}
     with tempfile.TemporaryDirectory() as tmp:
-        def stored(name, count, side):
+        datasets = {}
+        for name, side in (("small", 32), ("large", 224)):
             generator = torch.Generator().manual_seed(0)
-            source = TensorDataset(torch.randint(0, 256, (count, 3, side, side), dtype=torch.uint8, generator=generator),
-                                   torch.randint(0, 10, (count,), generator=generator))
+            source = TensorDataset(torch.randint(0, 256, (counts[name], 3, side, side), dtype=torch.uint8,
+                                                 generator=generator),
+                                   torch.randint(0, 10, (counts[name],), generator=generator))
             key, signer = os.urandom(32), new_ed25519_key()   # the real path: a signed dataset read under a pin
             save_plain_dataset(source, Path(tmp) / f"{name}.rec")
             spec = save_encrypted_dataset(source, Path(tmp) / f"{name}.cldc", data_key=key, signer=signer, name=name)
-            return key, Pin(signer.public_key(), name), spec
-
-        def epoch(dataset, workers, count) -> float:
-            loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=workers, collate_fn=collate_records,
-                                generator=torch.Generator().manual_seed(1), persistent_workers=False)
-            start = time.perf_counter()
-            assert sum(len(batch[1]) for batch in loader) == count
-            seconds = time.perf_counter() - start
-            del loader
-            gc.collect()            # the finished epoch's garbage is not collected inside the next one
-            return seconds
-
-        cases = (("", "small", samples, 32, 2, normalize, repeat), ("_bare", "small", samples, 32, 0, None, 4 * repeat),
-                 ("_large", "large", large_samples, 224, 2, normalize, large_repeat))
-        made = {}
-        for suffix, name, count, side, workers, transform, rounds in cases:
-            if name not in made:
-                made[name] = stored(name, count, side)
-            key, pin, spec = made[name]
-            plain = PlainRecordDataset(Path(tmp) / f"{name}.rec", transform=transform)
-            encrypted = EncryptedDataset(Path(tmp) / f"{name}.cldc", key, transform=transform, pin=pin)
-            epoch(plain, workers, count), epoch(encrypted, workers, count)       # warm the page cache and allocator
-            blocks, per_sample = [], []
-            for _ in range(rounds):     # ABBA blocks: plain, encrypted, encrypted, plain (see above)
-                plain_1, encrypted_1 = epoch(plain, workers, count), epoch(encrypted, workers, count)
-                encrypted_2, plain_2 = epoch(encrypted, workers, count), epoch(plain, workers, count)
-                blocks.append((statistics.geometric_mean([plain_1, plain_2]),
-                               statistics.geometric_mean([encrypted_1, encrypted_2])))
-            if name == "small":             # the baseline before batched reads, after the blocks
-                per_sample = [epoch(_PerSample(plain), workers, count) for _ in range(max(3, rounds // 3))]
-            plain_s = statistics.median([p for p, _ in blocks])
-            rate = _aead_decrypt_rate(spec["chunk_size"])
-            call_us, extra_us = 1e6 * spec["chunk_size"] / rate, 1e6 * statistics.median([e - p for p, e in blocks]) / count
-            figures.update({f"plain_epoch_s{suffix}": round(plain_s, 4),
-                            f"encrypted_epoch_s{suffix}": round(statistics.median([e for _, e in blocks]), 4),
-                            f"ratio{suffix}": round(statistics.median([e / p for p, e in blocks]), 3),   # median over blocks
-                            f"limit_ratio{suffix}": round(1 + count * spec["record_size"] / (rate * plain_s), 3),
-                            f"aead_gb_s{suffix}": round(rate / 1e9, 2),
-                            f"aead_call_us{suffix}": round(call_us, 2),
-                            f"extra_us_per_sample{suffix}": round(extra_us, 2),
-                            f"beyond_aead_us_per_sample{suffix}": round(extra_us - call_us, 2)})
-            if per_sample:
-                figures[f"plain_per_sample_epoch_s{suffix}"] = round(statistics.median(per_sample), 4)
+            public = signer.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            datasets[name] = {"count": counts[name], "key": key.hex(), "signer": public.hex(),
+                              "chunk_size": spec["chunk_size"], "record_size": spec["record_size"]}
+        job = json.dumps({"folder": tmp, "datasets": datasets,
+                          "blocks": {"": repeat, "_bare": bare_repeat, "_large": large_repeat}})
+        root = str(Path(__file__).resolve().parents[1])
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        runs = []
+        for _ in range(processes):          # one after another: each has the machine to itself
+            done = subprocess.run([sys.executable, "-c", "import course_tools.bench as b; b._loader_process()"],
+                                  input=job, capture_output=True, text=True, timeout=900, env=environment, cwd=root)
+            if done.returncode:
+                raise RuntimeError(f"a measuring process failed:\n{done.stderr[-2000:]}")
+            runs.append(json.loads(done.stdout.splitlines()[-1]))
+    for suffix, name, _, _ in _LOADER_CASES:
+        count, stored = counts[name], datasets[name]
+        blocks = [tuple(block) for run in runs for block in run[suffix]["blocks"]]
+        plain_s = statistics.median([p for p, _ in blocks])
+        rate = statistics.median([run[suffix]["rate"] for run in runs])
+        call_us, extra_us = 1e6 * stored["chunk_size"] / rate, 1e6 * statistics.median([e - p for p, e in blocks]) / count
+        figures.update({f"plain_epoch_s{suffix}": round(plain_s, 4),
+                        f"encrypted_epoch_s{suffix}": round(statistics.median([e for _, e in blocks]), 4),
+                        f"ratio{suffix}": round(statistics.median([e / p for p, e in blocks]), 3),
+                        f"ratio_by_process{suffix}": [round(statistics.median([e / p for p, e in run[suffix]["blocks"]]), 3)
+                                                      for run in runs],
+                        f"limit_ratio{suffix}": round(1 + count * stored["record_size"] / (rate * plain_s), 3),
+                        f"aead_gb_s{suffix}": round(rate / 1e9, 2),
+                        f"aead_call_us{suffix}": round(call_us, 2),
+                        f"extra_us_per_sample{suffix}": round(extra_us, 2),
+                        f"beyond_aead_us_per_sample{suffix}": round(extra_us - call_us, 2)})
+        per_sample = [seconds for run in runs for seconds in run[suffix]["per_sample"]]
+        if per_sample:
+            figures[f"plain_per_sample_epoch_s{suffix}"] = round(statistics.median(per_sample), 4)
     figures["aead_bulk_gb_s"] = round(_aead_decrypt_rate(1 << 20, rows=16) / 1e9, 2)   # once: it is the same for every case
     figures["targets"] = {
         "ratio within 0.02 of its limit": figures["ratio"] <= figures["limit_ratio"] + 0.02,

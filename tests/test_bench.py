@@ -39,3 +39,24 @@ def test_crypten_baseline_needs_an_interpreter_with_crypten(monkeypatch):
     model = digits.task(epochs=1)[0]
     with pytest.raises(RuntimeError, match="CrypTen baseline failed"):
         bench._crypten_measured(model, torch.zeros(4, 64), torch.zeros(4, dtype=torch.int64), ours_ms=1.0)
+
+
+def test_encrypted_loader_pools_the_blocks_of_several_fresh_processes():
+    """The orchestration only (tiny sizes): every process's blocks arrive, and each figure the
+    README quotes is there, with one median per process."""
+    figures = bench.bench_encrypted_loader(samples=300, large_samples=10, processes=2, repeat=1, bare_repeat=2,
+                                           large_repeat=1)
+    for suffix in ("", "_bare", "_large"):
+        assert len(figures[f"ratio_by_process{suffix}"]) == 2
+        assert figures[f"ratio{suffix}"] > 0 and figures[f"limit_ratio{suffix}"] > 1
+        assert figures[f"aead_call_us{suffix}"] > 0 and figures[f"plain_epoch_s{suffix}"] > 0
+    assert figures["plain_per_sample_epoch_s"] > 0 and figures["plain_per_sample_epoch_s_bare"] > 0
+    assert figures["processes"] == 2 and set(figures["targets"]) == {
+        "ratio within 0.02 of its limit", "ratio_large within 0.02 of its limit", "ratio_large <= 1.03",
+        "bare: <= 0.3 us per sample beyond the AEAD call", "batched plaintext no slower than per sample"}
+
+
+def test_a_failing_measuring_process_is_reported_with_its_error(monkeypatch):
+    monkeypatch.setattr(bench.sys, "executable", "/bin/false")       # an interpreter that exits with status 1
+    with pytest.raises(RuntimeError, match="a measuring process failed"):
+        bench.bench_encrypted_loader(samples=50, large_samples=5, processes=1, repeat=1)
