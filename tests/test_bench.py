@@ -50,6 +50,7 @@ def test_encrypted_loader_pools_the_blocks_of_several_fresh_processes():
         assert len(figures[f"ratio_by_process{suffix}"]) == 2
         assert figures[f"ratio{suffix}"] > 0 and figures[f"limit_ratio{suffix}"] > 1
         assert figures[f"aead_call_us{suffix}"] > 0 and figures[f"plain_epoch_s{suffix}"] > 0
+        assert figures[f"aead_call_in_loader_us{suffix}"] > 0       # timed inside the loader's own epochs
     assert figures["plain_per_sample_epoch_s"] > 0 and figures["plain_per_sample_epoch_s_bare"] > 0
     assert figures["processes"] == 2 and set(figures["targets"]) == {
         "ratio within 0.02 of its limit", "ratio_large within 0.02 of its limit", "ratio_large <= 1.03",
