@@ -278,19 +278,17 @@ def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, pr
     from course_lib.datasets import save_encrypted_dataset, save_plain_dataset
     from course_lib.pubkey import new_ed25519_key
     figures = {"samples": samples, "large_samples": large_samples, "batch": 128, "workers": 2, "processes": processes}
-    counts = {"small": samples, "large": large_samples}
     with tempfile.TemporaryDirectory() as tmp:
         datasets = {}
-        for name, side in (("small", 32), ("large", 224)):
+        for name, side, count in (("small", 32, samples), ("large", 224, large_samples)):
             generator = torch.Generator().manual_seed(0)
-            source = TensorDataset(torch.randint(0, 256, (counts[name], 3, side, side), dtype=torch.uint8,
-                                                 generator=generator),
-                                   torch.randint(0, 10, (counts[name],), generator=generator))
+            source = TensorDataset(torch.randint(0, 256, (count, 3, side, side), dtype=torch.uint8, generator=generator),
+                                   torch.randint(0, 10, (count,), generator=generator))
             key, signer = os.urandom(32), new_ed25519_key()   # the real path: a signed dataset read under a pin
             save_plain_dataset(source, Path(tmp) / f"{name}.rec")
             spec = save_encrypted_dataset(source, Path(tmp) / f"{name}.cldc", data_key=key, signer=signer, name=name)
             public = signer.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            datasets[name] = {"count": counts[name], "key": key.hex(), "signer": public.hex(),
+            datasets[name] = {"count": count, "key": key.hex(), "signer": public.hex(),
                               "chunk_size": spec["chunk_size"], "record_size": spec["record_size"]}
         job = json.dumps({"folder": tmp, "datasets": datasets,
                           "blocks": {"": repeat, "_bare": bare_repeat, "_large": large_repeat}})
@@ -304,7 +302,8 @@ def bench_encrypted_loader(samples: int = 20_000, large_samples: int = 2_000, pr
                 raise RuntimeError(f"a measuring process failed:\n{done.stderr[-2000:]}")
             runs.append(json.loads(done.stdout.splitlines()[-1]))
     for suffix, name, _, _ in _LOADER_CASES:
-        count, stored = counts[name], datasets[name]
+        stored = datasets[name]
+        count = stored["count"]
         blocks = [tuple(block) for run in runs for block in run[suffix]["blocks"]]
         plain_s = statistics.median([p for p, _ in blocks])
         rate = statistics.median([run[suffix]["rate"] for run in runs])
