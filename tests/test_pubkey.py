@@ -146,3 +146,21 @@ def test_hybrid_rejects_wrong_recipient_tampering_truncation_and_wrong_ad():
     with pytest.raises(DecryptionError):
         pubkey.hybrid_decrypt(recipient, sealed, b"v2")
     assert pubkey.hybrid_encrypt(recipient.public_key(), b"x") != pubkey.hybrid_encrypt(recipient.public_key(), b"x")
+
+
+def test_guessing_the_label_works_on_textbook_rsa_and_fails_on_oaep_and_hybrid():
+    """Chapter 03's attack: encrypt each candidate with the public key and compare. Textbook RSA is
+    deterministic, so the label is found; OAEP and hybrid encryption are randomised, so no guess matches."""
+    labels = [b"cat", b"dog", b"ship"]
+    key = textbook.generate(512)
+    secret = textbook.encrypt(key.public, int.from_bytes(b"dog", "big"))
+    found = [l for l in labels if textbook.encrypt(key.public, int.from_bytes(l, "big")) == secret]
+    assert found == [b"dog"]
+
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    sealed = rsa_key.encrypt(b"dog", oaep)
+    assert not [l for l in labels if rsa_key.encrypt(l, oaep) == sealed]
+    recipient = pubkey.new_x25519_key().public_key()
+    sealed = pubkey.hybrid_encrypt(recipient, b"dog")
+    assert not [l for l in labels if pubkey.hybrid_encrypt(recipient, l) == sealed]

@@ -143,3 +143,15 @@ def test_argon2id_defaults_are_owasps_and_gpu_estimates_follow_the_reference():
     assert symmetric.gpu_guesses_per_second("scrypt", 2**16) == 2e4          # half the cost, twice the guesses
     with pytest.raises(ValueError, match="argon2id, scrypt, pbkdf2"):
         symmetric.derive_key("pw", salt, "bcrypt")
+
+
+def test_the_two_time_pad_attack_finds_nothing_against_the_recipe():
+    """Chapter 01's nonce-reuse attack: knowing m1, recover m2 as c1 ⊕ c2 ⊕ m1. With a reused
+    keystream that works; the recipe draws a fresh nonce per call, so the guess is noise."""
+    key = symmetric.new_key()
+    m1, m2 = b"label=cat;  patient=0001", b"label=dog;  patient=0002"
+    for alg in ALGS:
+        c1, c2 = symmetric.encrypt(key, m1, algorithm=alg), symmetric.encrypt(key, m2, algorithm=alg)
+        guess = bytes(a ^ b ^ c for a, b, c in zip(c1[12:], c2[12:], m1))
+        assert guess != m2
+        assert sum(g == t for g, t in zip(guess, m2)) < len(m2) // 2      # no better than chance, byte by byte
