@@ -3,10 +3,18 @@
 ``cl.quiz.for_chapter("02")`` shows the chapter's quiz as a widget: pick an answer, press
 *Check*, read why. The same object answers without a browser (``quiz.answer(i, choice)``), which
 is how the tests drive it. Misconception questions come first.
+
+``quiz_questions`` lists each question's options as written, right answer included; ``for_chapter``
+shows them in an order shuffled once per chapter (:func:`shuffle_options`), the same on every
+machine, so the right answer does not sit at one position.
 """
 from __future__ import annotations
 
 import html
+import math
+import random
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -14,7 +22,7 @@ import ipywidgets as w
 from .quiz_questions import QUIZZES
 
 
-__all__ = ["Question", "Quiz", "for_chapter"]
+__all__ = ["Question", "Quiz", "shuffle_options", "for_chapter"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,42 @@ class Quiz(w.VBox):
                          for i, q in enumerate(self.questions))
 
 
+# options that speak about the others ("none of the above", "all of these") keep their place at the end
+_ABOUT_THE_OTHERS = re.compile(r"\b(none|all|both|neither) of (the )?(above|these|them|the others)\b", re.IGNORECASE)
+
+
+def _permutation(count: int, rng: random.Random) -> list[int]:
+    """A Fisher–Yates shuffle of range(count) drawn with rng.random() alone: Python keeps random()'s sequence
+    for a given seed across versions and machines, and does not promise that for shuffle()."""
+    order = list(range(count))
+    for i in range(count - 1, 0, -1):
+        j = int(rng.random() * (i + 1))
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def shuffle_options(questions, chapter: str) -> list[Question]:
+    """``questions`` with each one's options reordered, the same way on every run (seed "quiz <chapter>").
+
+    Each question keeps its right answer (``answer`` follows it); an option like "none of the above" stays
+    last. Orders are drawn until no answer position holds more than half of the chapter's questions.
+    """
+    questions = [q if isinstance(q, Question) else Question(**q) for q in questions]
+    rng = random.Random(f"quiz {chapter}")
+    for _ in range(1000):                   # ends early; the bound holds only for quizzes that cannot vary
+        shuffled = []
+        for q in questions:
+            last = [i for i, option in enumerate(q.options) if _ABOUT_THE_OTHERS.search(option)]
+            movable = [i for i in range(len(q.options)) if i not in last]
+            order = [movable[k] for k in _permutation(len(movable), rng)] + last
+            shuffled.append(Question(q.prompt, tuple(q.options[i] for i in order), order.index(q.answer),
+                                     q.explanation, q.misconception))
+        positions = Counter(q.answer for q in shuffled)
+        if len(questions) < 2 or max(positions.values()) <= math.ceil(len(questions) / 2):
+            break
+    return shuffled
+
+
 def for_chapter(chapter: str) -> Quiz:
-    """The quiz of chapter ``chapter`` ("00" … "08")."""
-    return Quiz(QUIZZES[chapter], title=f"Quiz — chapter {chapter}")
+    """The quiz of chapter ``chapter`` ("00" … "11"), its options in the chapter's shuffled order."""
+    return Quiz(shuffle_options(QUIZZES[chapter], chapter), title=f"Quiz — chapter {chapter}")

@@ -210,7 +210,9 @@ QUIZZES = {
              options=("Secure channels", "SPDZ-style MACs: the MAC check before any output fails and the run aborts",
                       "Nothing can"),
              answer=1,
-             explanation="Channels stop outsiders; MACs catch a cheating insider, at roughly twice the rounds."),
+             explanation="Channels stop outsiders; MACs catch a cheating insider's change to an arithmetic opening "
+                         "such as this one, at roughly twice the rounds. In Z_2^64 an error in a high bit escapes more "
+                         "often, and the comparison's XOR openings carry no MAC at all (chapter 08 §4)."),
         dict(prompt="Differential privacy bounds what?",
              options=("The accuracy loss", "How much any one person's data can change the probability of any output "
                       "(a factor e^ε)", "The size of the model"),
@@ -225,11 +227,13 @@ QUIZZES = {
              answer=1, misconception=True,
              explanation="Section 3 measures the same membership advantage through MPC as in plaintext; section 4 "
                          "copies the model through the service."),
-        dict(prompt="Why does gradient inversion fail on the sum of 32 clients' updates?",
-             options=("The sum is encrypted", "The sum is the gradient of 32 images at once: no single image's "
-                      "gradient can be matched", "Sums have no second derivatives"),
+        dict(prompt="An honest server sees only the sum of 32 clients' one-image gradients. What can inversion recover?",
+             options=("Nothing: a sum hides every image", "The sum is the gradient of a batch of 32: inverted as a batch, "
+                      "some images may come back, fewer as the batch grows", "Every client's exact image"),
              answer=1,
-             explanation="Secure aggregation reveals only the sum; an honest server cannot separate it."),
+             explanation="A sum of k one-image gradients is the gradient of a batch of k, and section 2 inverts it as "
+                         "one. Aggregation makes inversion harder as k and the local steps grow, but bounds nothing; "
+                         "differential privacy (chapter 10) does."),
         dict(prompt="A server running secure aggregation sends a model with an 'imprint' first layer. What happens?",
              options=("Nothing: aggregation hides every update", "Images whose brightness bin holds one image come "
                       "back exactly from the sum", "The clients' training fails"),

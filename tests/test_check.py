@@ -800,3 +800,258 @@ def test_pack_columns_check():
 def test_pack_columns_rejects_a_flat_vector_and_a_shuffled_layout():
     assert not cl.check.pack_columns(lambda images: [images.flatten().tolist()])
     assert not cl.check.pack_columns(lambda images: [images[:, i].flip(0).tolist() for i in range(images.shape[1])])
+
+
+# ---- wrong answers that once passed: each must fail with a message about its own mistake ----
+def _records_per_chunk():
+    from torch.utils.data import TensorDataset
+    return cl.datasets.plan_layout(TensorDataset(torch.zeros(2, 5, dtype=torch.uint8), torch.arange(2)))[
+        "records_per_chunk"]
+
+
+def test_read_sample_rejects_rounding_the_chunk_index_up():
+    def rounds_up(reader, spec, i):            # right everywhere but at multiples of records_per_chunk
+        k, size = spec["records_per_chunk"], spec["record_size"]
+        chunk = reader.read_chunk(max(1, math.ceil(i / k)))
+        return chunk[(i % k) * size:(i % k + 1) * size]
+    result = cl.check.read_sample(rounds_up)
+    k = _records_per_chunk()
+    assert not result and f"sample {k} of 1000 (the first record of chunk 2: records_per_chunk = {k}" in result.detail
+    assert f"you returned sample 0, the same slot 1 chunk earlier: the chunk index is off" in result.detail
+
+    def plain_ceil(reader, spec, i):           # sample 0 comes from chunk 0, the layout
+        k, size = spec["records_per_chunk"], spec["record_size"]
+        chunk = reader.read_chunk(math.ceil(i / k))
+        return chunk[(i % k) * size:(i % k + 1) * size]
+    result = cl.check.read_sample(plain_ceil)
+    assert not result and "sample 0 of 1" in result.detail
+    assert "no sample's record (chunk 0, the layout" in result.detail
+
+
+@pytest.mark.parametrize("where", ["first", "last", "k - 1", "k", "k + 1", "2k", "3k"])
+def test_read_sample_tests_both_ends_and_every_chunk_boundary(where):
+    k = _records_per_chunk()
+    bad = {"first": 0, "last": 999, "k - 1": k - 1, "k": k, "k + 1": k + 1, "2k": 2 * k, "3k": 3 * k}[where]
+
+    def wrong_at_one_index(reader, spec, i):
+        right = _read_sample(reader, spec, i)
+        return _read_sample(reader, spec, (i + 1) % spec["length"]) if (i, spec["length"]) == (bad, 1000) else right
+    for seed in range(3):
+        result = cl.check.read_sample(wrong_at_one_index, seed=seed)
+        assert not result and f"sample {bad} of 1000" in result.detail
+
+
+def test_seal_accepts_a_chain_of_exactly_the_budget():
+    import tenseal as ts
+    from course_lib import he
+    for degree, chain in ((4096, [40, 29, 40]), (8192, [59, 50, 50, 59]), (16384, [59] + [40] * 8 + [59])):
+        assert sum(chain) == he.MAX_MODULUS_BITS[degree]          # the boundaries the check's known answers use
+        ts.context(ts.SCHEME_TYPE.CKKS, poly_modulus_degree=degree, coeff_mod_bit_sizes=chain)
+        with pytest.raises(ValueError):
+            ts.context(ts.SCHEME_TYPE.CKKS, poly_modulus_degree=degree, coeff_mod_bit_sizes=[chain[0] + 1] + chain[1:])
+
+
+def _chain_fitter(strict=False, too_long="raise"):
+    from course_lib import he
+
+    def ckks_parameters(depth, scale, outer):
+        chain = [outer] + [scale] * depth + [outer]
+        for degree, budget in he.MAX_MODULUS_BITS.items():
+            if sum(chain) < budget or (not strict and sum(chain) == budget):
+                return degree, chain
+        if too_long == "raise":
+            raise cl.errors.ChainTooShortError("no ring dimension holds it")   # a ValueError: accepted
+        if too_long == "largest":
+            return max(he.MAX_MODULUS_BITS), chain
+        if too_long == "next":
+            return next(iter(()))
+        return None
+    return ckks_parameters
+
+
+def test_ckks_parameters_rejects_a_strict_budget_and_a_too_long_chain_without_an_error():
+    assert cl.check.ckks_parameters(_chain_fitter())
+    result = cl.check.ckks_parameters(_chain_fitter(strict=True))
+    assert not result
+    assert "depth 1, scale 29 bits, outer primes 40 bits: expected (4096, [40, 29, 40]), got (8192" in result.detail
+    assert ("fit N = 4096's budget of 109 bits exactly: the budget is the largest total allowed (≤, not <)"
+            in result.detail)
+    result = cl.check.ckks_parameters(_chain_fitter(too_long=None))
+    assert not result and "a chain of 920 bits fits no ring dimension" in result.detail
+    assert "raise ValueError, as he.parameters_for_depth does, instead of returning None" in result.detail
+    result = cl.check.ckks_parameters(_chain_fitter(too_long="largest"))
+    assert not result and "instead of returning (32768, [60, 40" in result.detail
+    result = cl.check.ckks_parameters(_chain_fitter(too_long="next"))
+    assert not result and "raise ValueError, as he.parameters_for_depth does; your code raised StopIteration" \
+        in result.detail
+
+
+def _noise(kind):
+    import math as _m
+    from course_lib import privacy
+    fixed = {}
+
+    def noisy(per_sample, clip, sigma, expected_batch, generator):
+        clipped = privacy.clip_per_sample({"g": per_sample}, clip)["g"].sum(dim=0)
+        sd, shape = sigma * clip, per_sample.shape[1:]
+        u = torch.rand(shape, generator=generator) - 0.5
+        if kind == "uniform":                  # the right standard deviation, the wrong shape
+            noise = 2 * u * sd * _m.sqrt(3)
+        elif kind == "laplace":                # the right standard deviation, the wrong shape
+            noise = -sd / _m.sqrt(2) * u.sign() * torch.log1p(-2 * u.abs())
+        elif kind == "laplace_scale":          # Laplace with b = σ × clip
+            noise = -sd * u.sign() * torch.log1p(-2 * u.abs())
+        elif kind == "own_seed":               # a generator of its own, seeded: the same noise every step
+            noise = torch.normal(0.0, sd, size=shape, generator=torch.Generator().manual_seed(0))
+        elif kind == "drawn_once":             # one vector drawn on the first call and kept
+            key = (tuple(shape), sd)
+            noise = fixed.setdefault(key, torch.normal(0.0, sd, size=shape, generator=generator))
+        return (clipped + noise) / expected_batch
+    return noisy
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("uniform", "its tails are too light (excess kurtosis -1.2"),
+    ("laplace", "its tails are too heavy (excess kurtosis +"),
+    ("laplace_scale", "its tails are too heavy (excess kurtosis +"),
+    ("own_seed", "yours is the same vector both times (correlation 1.00)"),
+    ("drawn_once", "yours is the same vector both times (correlation 1.00)"),
+])
+def test_noisy_clipped_gradient_rejects_the_wrong_distribution_and_repeated_noise_under_every_seed(kind, message):
+    for seed in range(6):
+        result = cl.check.noisy_clipped_gradient(_noise(kind), seed=seed)
+        assert not result and message in result.detail, (seed, result.detail)
+        if kind in ("uniform", "laplace", "laplace_scale"):
+            assert "must be Gaussian, N(0, (σ × clip)²)" in result.detail and "Kolmogorov–Smirnov" in result.detail
+        else:
+            assert "Noise that repeats is no noise" in result.detail
+
+
+def test_noisy_clipped_gradient_passes_a_right_answer_under_many_seeds():
+    assert all(cl.check.noisy_clipped_gradient(_dp, seed=seed) for seed in range(12))
+
+
+def _mask_mistake(kind):
+    from course_lib import secagg
+
+    def mask_update(me, update, seeds, k):
+        ring = (1 << k) - 1
+        if kind == "reversed":
+            masked = update.astype(np.uint64)
+            for peer, seed in seeds.items():
+                mask = secagg.expand_mask(seed, len(update), k)
+                masked = masked - mask if secagg.mask_sign(me, peer) > 0 else masked + mask
+            return masked & np.uint64(ring)
+        if kind == "sign_times_mask":
+            masked = update.astype(np.uint64)
+            for peer, seed in seeds.items():
+                masked = masked + secagg.mask_sign(me, peer) * secagg.expand_mask(seed, len(update), k)
+            return masked & np.uint64(ring)
+        if kind == "int64_sign":
+            masked = update.astype(np.uint64)
+            for peer, seed in seeds.items():
+                masked = masked + np.int64(secagg.mask_sign(me, peer)) * secagg.expand_mask(seed, len(update), k)
+            return masked % 2 ** k
+        if kind == "floats_cast_back":
+            masked = update.astype(float)
+            for peer, seed in seeds.items():
+                masked = masked + secagg.mask_sign(me, peer) * secagg.expand_mask(seed, len(update), k).astype(float)
+            return (masked % 2 ** k).astype(np.uint64)
+        unreduced = _mask(me, update, seeds, k, reduce=False)
+        if kind == "mod_ring_bits":
+            return unreduced % np.uint64(k)
+        if kind == "ring_of_16_bits":
+            return unreduced & np.uint64(0xFFFF)
+        if kind == "precedence":
+            return unreduced % (1 << k) - 1
+        if kind == "larger_peers_only":
+            return _mask(me, update, {peer: seed for peer, seed in seeds.items() if peer > me}, k)
+        raise AssertionError(kind)
+    return mask_update
+
+
+MASK_MISTAKES = {
+    "always_add": ("every client added every mask", lambda me, u, s, k: _mask(me, u, s, k, sign=True)),
+    "always_subtract": ("every client subtracted every mask", lambda me, u, s, k: _mask(me, u, s, k, sign=False)),
+    "reversed": ("your signs are the reverse of secagg.mask_sign's", _mask_mistake("reversed")),
+    "no_reduction": ("but not reduced: your values range from", lambda me, u, s, k: _mask(me, u, s, k, reduce=False)),
+    "sign_times_mask": ("your code raised OverflowError (Python integer -1 out of bounds for uint64). A uint64 array "
+                        "has no −1", _mask_mistake("sign_times_mask")),
+    "int64_sign": ("your result is float64, not uint64", _mask_mistake("int64_sign")),
+    "floats_cast_back": ("right but for the lowest bits: your arithmetic went through floats",
+                         _mask_mistake("floats_cast_back")),
+    "mod_ring_bits": ("you reduced modulo ring_bits = ", _mask_mistake("mod_ring_bits")),
+    "ring_of_16_bits": ("you reduced modulo 2^16, but the ring is Z_2^", _mask_mistake("ring_of_16_bits")),
+    "precedence": ("every value is one less than it should be", _mask_mistake("precedence")),
+    "one_mask_for_all": ("each client used one mask (its first peer's) for every peer",
+                         lambda me, u, s, k: _mask(me, u, {peer: s[min(s)] for peer in s}, k)),
+    "larger_peers_only": ("masked with the peers numbered larger than itself only", _mask_mistake("larger_peers_only")),
+    "no_mask": ("your masked updates equal the updates: the server would see them in the clear",
+                lambda me, u, s, k: u),
+}
+
+
+@pytest.mark.parametrize("kind", list(MASK_MISTAKES))
+def test_mask_update_names_each_mistake(kind):
+    message, wrong = MASK_MISTAKES[kind]
+    for seed in range(3):
+        result = cl.check.mask_update(wrong, seed=seed)
+        if kind == "ring_of_16_bits" and "ring Z_2^8:" in result.detail.split("\n")[0]:
+            assert "not reduced" in result.detail             # a 16-bit reduction in an 8-bit ring
+            continue
+        assert not result and message in result.detail, result.detail
+        assert "Traceback" not in result.detail
+
+
+def test_gradient_distance_says_a_float_or_a_detached_tensor_loses_the_graph():
+    def as_float(a, b):
+        return sum(((x - y) ** 2).sum() for x, y in zip(a, b)).item()
+
+    def detached(a, b):
+        return sum(((x - y) ** 2).sum() for x, y in zip(a, b)).detach()
+
+    def rebuilt(a, b):
+        return torch.tensor(sum(((x - y) ** 2).sum().item() for x, y in zip(a, b)))
+    result = cl.check.gradient_distance(as_float)
+    assert not result and "must return a tensor that keeps the graph" in result.detail and "a float" in result.detail
+    assert "expected" not in result.detail                      # not mistaken for a rounding error
+    for wrong in (detached, rebuilt):
+        result = cl.check.gradient_distance(wrong)
+        assert not result and "must return a tensor that keeps the graph" in result.detail
+        assert "does not require grad" in result.detail and "RuntimeError" not in result.detail
+    result = cl.check.gradient_distance(lambda a, b: ((a[0] - b[0]) ** 2).sum())
+    assert not result and "parameters 1, 2, 3 of 4" in result.detail
+
+
+def test_copy_from_labels_refuses_the_services_own_model_and_looking_inside_it():
+    import copy as _copy
+    from course_lib import attacks
+    for wrong in (lambda query, inputs: query.model, lambda query, inputs: _copy.deepcopy(query.model)):
+        result = cl.check.copy_from_labels(wrong)
+        assert not result and "returned the service's own model (or its weights)" in result.detail
+        assert "the attacker can only send images and read the labels query() returns" in result.detail
+
+    def with_confidences(query, inputs):        # trains on the hidden model's outputs, and on extra images
+        more = torch.cat([inputs, cl.digits.split(0).test_x])
+        return attacks.extract_model(lambda x: query.model(x).detach(), more, seed=1)
+    result = cl.check.copy_from_labels(with_confidences)
+    assert not result and "your code looked inside the service (query.model)" in result.detail
+
+
+def test_encrypted_sum_refuses_decrypting_with_the_checks_key():
+    from course_lib.check import ch11
+    from course_lib.toy import paillier
+
+    def decrypts(public, ciphertexts):          # the aggregator has no private key; this one takes the check's
+        return paillier.encrypt(public, sum(paillier.decrypt(ch11._key(), c) for c in ciphertexts))
+    result = cl.check.encrypted_sum(decrypts)
+    assert not result and "your code read the private key, i.e. it decrypted the hospitals' counts" in result.detail
+    assert "the aggregator is untrusted and holds only the public key" in result.detail
+
+    def by_hand(public, ciphertexts):           # the same through the key's fields
+        key = ch11._key()
+        n = public.n
+        total = sum((pow(c, key.lam, public.n_squared) - 1) // n * key.mu % n for c in ciphertexts)
+        return paillier.encrypt(public, total % n if total % n <= n // 2 else total % n - n)
+    assert "read the private key" in cl.check.encrypted_sum(by_hand).detail
+    assert cl.check.encrypted_sum(lambda public, cs: _product(public, cs, public.n_squared))   # the key left alone

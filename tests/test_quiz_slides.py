@@ -24,6 +24,51 @@ def test_every_chapter_has_a_quiz_of_three_to_five_questions_misconceptions_firs
             assert len(set(q.options)) == len(q.options) and len(q.explanation) > 30, q.prompt
 
 
+# where each chapter's right answers land after the shuffle: the same on every machine and Python version
+SHUFFLED_POSITIONS = {"00": [2, 1, 0, 0], "01": [2, 0, 1, 0], "02": [2, 1, 0, 2], "03": [0, 2, 1, 2], "04": [2, 1, 2],
+                      "05": [2, 2, 0, 1], "06": [0, 2, 1], "07": [2, 1, 1, 0], "08": [2, 1, 2, 1], "09": [2, 0, 2, 0],
+                      "10": [1, 2, 1, 2], "11": [1, 0, 1, 0]}
+
+
+def test_the_right_answer_moves_between_positions_in_every_chapter():
+    import math
+    from collections import Counter
+    assert sorted(SHUFFLED_POSITIONS) == sorted(QUIZZES)
+    for chapter, authored in QUIZZES.items():
+        shown = cl.quiz.for_chapter(chapter).questions
+        positions = [q.answer for q in shown]
+        assert len(set(positions)) > 1, f"chapter {chapter}: the right answer is always option {positions[0] + 1}"
+        assert max(Counter(positions).values()) <= math.ceil(len(shown) / 2), chapter
+        assert positions == SHUFFLED_POSITIONS[chapter], f"chapter {chapter}: the shuffle is not reproducible"
+        assert [q.answer for q in cl.quiz.for_chapter(chapter).questions] == positions        # every call alike
+
+
+def test_the_shuffle_keeps_each_question_and_its_right_answer():
+    for chapter, authored in QUIZZES.items():
+        for shown, written in zip(cl.quiz.for_chapter(chapter).questions, authored, strict=True):
+            assert shown.options[shown.answer] == written["options"][written["answer"]], shown.prompt
+            assert sorted(shown.options) == sorted(written["options"]), shown.prompt
+            assert (shown.prompt, shown.explanation, shown.misconception) == \
+                   (written["prompt"], written["explanation"], written.get("misconception", False))
+    moved = sum(shown.options != tuple(written["options"])
+                for chapter, authored in QUIZZES.items()
+                for shown, written in zip(cl.quiz.for_chapter(chapter).questions, authored))
+    assert moved >= len([q for qs in QUIZZES.values() for q in qs]) // 2
+
+
+def test_an_option_about_the_others_stays_last():
+    about_the_others = ("None of the above", "All of these", "both of them")
+    questions = [dict(prompt=f"question {i}", options=("first", "second", "third", last), answer=i % 4,
+                      explanation="an explanation long enough for the quiz's own rules") for i, last in
+                 enumerate(about_the_others * 2)]
+    for chapter in ("00", "07", "11"):
+        shuffled = cl.quiz.shuffle_options(questions, chapter)
+        for q, written in zip(shuffled, questions):
+            assert q.options[-1] == written["options"][-1]
+            assert q.options[q.answer] == written["options"][written["answer"]]
+        assert any(q.options[:3] != ("first", "second", "third") for q in shuffled)
+
+
 def test_answers_are_graded_with_their_explanation_headless():
     quiz = cl.quiz.for_chapter("02")
     right, text = quiz.answer(0, quiz.questions[0].answer)

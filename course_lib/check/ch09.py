@@ -14,6 +14,32 @@ def _random_gradients(gen, shapes):
     return [torch.randn(shape, generator=gen) for shape in shapes]
 
 
+def _graph_problem(got, dummy) -> str | None:
+    """What keeps L-BFGS from following ``got`` back to the dummy gradients, or None if nothing does."""
+    if not torch.is_tensor(got):
+        return (f"gradient_distance must return a tensor that keeps the graph (L-BFGS calls .backward() on it); "
+                f"yours returned a {type(got).__name__}, which has no graph: .item(), float() and Python sums of "
+                f".item() values drop it")
+    if got.numel() != 1:
+        return (f"gradient_distance must return a scalar tensor, one number for the whole gradient; yours has shape "
+                f"{tuple(got.shape)}")
+    if not got.requires_grad:
+        return ("gradient_distance must return a tensor that keeps the graph (L-BFGS follows its gradient with "
+                "respect to the dummy); yours does not require grad: it was rebuilt from numbers (torch.tensor(...), "
+                ".item(), .detach() or torch.no_grad()) instead of computed from the tensors it was given")
+    try:
+        got.sum().backward()
+    except RuntimeError as error:
+        return f"gradient_distance must return a tensor that keeps the graph; .backward() on yours failed: {error}"
+    unused = [i for i, d in enumerate(dummy) if d.grad is None or not d.grad.abs().sum() > 0]
+    if unused:
+        return (f"the distance must use every parameter's gradient: parameter{'s' if len(unused) > 1 else ''} "
+                f"{', '.join(map(str, unused))} of {len(dummy)} (shape{'s' if len(unused) > 1 else ''} "
+                f"{', '.join(str(tuple(dummy[i].shape)) for i in unused)}) did not change it, so L-BFGS could not "
+                f"match {'them' if len(unused) > 1 else 'it'}")
+    return None
+
+
 @exercise(hint=['The attacker compares two lists of tensors, one per parameter: every parameter counts, and so does '
                 'every element of it.',
                 'Zhu et al. use the squared Euclidean distance: differences squared, then summed over all elements of '
@@ -25,6 +51,9 @@ def gradient_distance(fn, t, rng):
     gen = torch.Generator().manual_seed(rng.randrange(10_000))
     shapes = [(32, 64), (32,), (10, 32), (10,)]
     same = _random_gradients(gen, shapes)
+    dummy = [g.clone().requires_grad_(True) for g in _random_gradients(gen, shapes)]
+    problem = _graph_problem(fn(dummy, same), dummy)
+    t.true(problem is None, problem)
     t.true(float(fn(same, same)) == 0.0, "the distance of a gradient to itself must be 0")
     t.true(abs(float(fn([torch.ones(2, 2)], [torch.zeros(2, 2)])) - 4.0) < 1e-6,
            "[ones(2, 2)] vs [zeros(2, 2)]: four differences of 1, squared and summed, give 4")
@@ -32,12 +61,8 @@ def gradient_distance(fn, t, rng):
         a, b = _random_gradients(gen, shapes), _random_gradients(gen, shapes)
         expected = attacks.gradient_matching_loss(a, b).item()
         got = fn(a, b)
-        t.true(torch.is_tensor(got) and abs(got.item() - expected) <= 1e-4 * expected,
-               f"random gradients of shapes {shapes}: expected {expected:.4f}, got {got}", kind="random")
-    dummy = [g.clone().requires_grad_(True) for g in _random_gradients(gen, shapes)]
-    fn(dummy, same).backward()
-    t.true(all(d.grad is not None and d.grad.abs().sum() > 0 for d in dummy),
-           "the distance must stay differentiable: L-BFGS follows its gradient with respect to the dummy")
+        t.true(abs(float(got) - expected) <= 1e-4 * expected,
+               f"random gradients of shapes {shapes}: expected {expected:.4f}, got {float(got):.4f}", kind="random")
 
 
 @exercise(hint=['Try every threshold t: "member" when the score is at least t. For each, how many members are caught, '
@@ -68,15 +93,56 @@ def membership_advantage(fn, t, rng):
 
 
 class _LabelsOnly:
-    """The defended service: answers with labels only, and counts the images it was asked about."""
+    """The defended service: answers with labels only, counts the images it was asked about, and notes any
+    look at the model behind it (the attacker has query access, nothing more)."""
 
     def __init__(self, model):
-        self.model, self.asked = model, 0
+        self._log = {"model": model, "asked": 0, "peeked": False}
+
+    @property
+    def asked(self) -> int:
+        return self._log["asked"]
+
+    @property
+    def peeked(self) -> bool:
+        return self._log["peeked"]
+
+    @property
+    def model(self):
+        self._log["peeked"] = True
+        return self._log["model"]
 
     def __call__(self, x):
-        self.asked += len(x)
+        self._log["asked"] += len(x)
         with torch.no_grad():
-            return self.model(x).argmax(dim=1)
+            return self._log["model"](x).argmax(dim=1)
+
+
+def _same_weights(copy: nn.Module, target: nn.Module) -> bool:
+    """True if ``copy`` is ``target``, contains it, shares its tensors or holds its weights (within 0.1 %)."""
+    if any(module is target for module in copy.modules()):
+        return True
+    mine, theirs = list(copy.parameters()), list(target.parameters())
+    if {p.data_ptr() for p in mine} & {p.data_ptr() for p in theirs}:
+        return True
+    with torch.no_grad():
+        return len(mine) == len(theirs) and all(a.shape == b.shape and (a - b).norm() <= 1e-3 * b.norm()
+                                                for a, b in zip(mine, theirs))
+
+
+def _copy_problem(copy, target, service) -> str | None:
+    """Why ``copy`` is no answer to the label-only threat model, or None."""
+    if not isinstance(copy, nn.Module):
+        return f"copy_from_labels must return a model (nn.Module), got {type(copy).__name__}"
+    if _same_weights(copy, target):
+        return ("copy_from_labels returned the service's own model (or its weights): that is not a copy. In this "
+                "threat model the attacker can only send images and read the labels query() returns; the model "
+                "inside the service is what it wants to steal. Train a fresh model on the answers")
+    if service.peeked:
+        return ("your code looked inside the service (query.model): in this threat model the attacker can only send "
+                "images and read the labels query() returns. The model's weights, its confidences and labels for "
+                "images beyond the budget are exactly what the label-only defence withholds. Use query(inputs) only")
+    return None
 
 
 def _copy_from_labels_reference(query, inputs):
@@ -102,7 +168,8 @@ def copy_from_labels(fn, t, rng):
     service = _LabelsOnly(target)
     budget = data.train_x[:600]
     copy = fn(service, budget)
-    t.true(isinstance(copy, nn.Module), f"copy_from_labels must return a model (nn.Module), got {type(copy).__name__}")
+    problem = _copy_problem(copy, target, service)
+    t.true(problem is None, problem)
     t.true(service.asked <= len(budget), f"the query budget is {len(budget)} images; you asked about {service.asked}")
     agree = attacks.agreement(copy, target, data.test_x)
     t.true(agree >= 0.85, f"your copy agrees with the service on {agree:.1%} of 450 unseen images; aim for ≥ 85 %",
