@@ -24,7 +24,7 @@ class GradientInversionViewer(CourseWidget):
 
     Pick how many images the client's batch holds and press *Run attack*; the slider then steps
     through the optimisation: the first original next to its closest reconstruction, and the
-    PSNR of every image (higher is closer; above about 30 dB the images look identical).
+    PSNR of every image (higher is closer; above about 30 dB the two are hard to tell apart on screen).
     """
 
     def __init__(self, model, images: torch.Tensor, labels: torch.Tensor, batch_sizes=(1, 4, 16), steps: int = 200):
