@@ -4,7 +4,8 @@ FedAvg (McMahan et al., AISTATS 2017): each round the server sends the global mo
 trains it on its own data for a few local steps and returns its *update* (new weights − old);
 the server averages the updates and applies the average. With secure aggregation the server
 receives only the sum of clipped, quantised updates (``course_lib.secagg``), optionally with
-distributed DP noise inside it.
+distributed DP noise inside it. A sum of k one-image gradients is still the gradient of a batch
+of k: :func:`invert_sum` is the server's gradient-inversion attack on it.
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from . import privacy, secagg
+from . import attacks, privacy, secagg
 from .training import logits_accuracy, mlp
 
 __all__ = ["non_iid_split", "label_counts", "local_update", "plain_mean", "SecureMean", "History", "fedavg",
-           "centralised"]
+           "centralised", "update_as_gradient", "invert_sum"]
 
 
 def non_iid_split(labels: torch.Tensor, clients: int = 10, main_labels: int = 2, share: float = 0.9,
@@ -71,9 +72,13 @@ def plain_mean(updates: dict[int, torch.Tensor]) -> torch.Tensor:
 class SecureMean:
     """The server's average through secure aggregation: clip, quantise, mask, sum, dequantise.
 
-    ``noise_multiplier`` > 0 adds distributed DP: each client adds Skellam noise calibrated so
-    that any ``threshold`` clients together add the central mechanism's N(0, (σ·clip)²) to the sum.
-    ``dropouts`` maps a round number to the clients that go silent before sending their masked input.
+    ``noise_multiplier`` > 0 adds distributed DP: each client adds Skellam noise sized by
+    :func:`privacy.distributed_noise_mu` so that the honest clients among any ``threshold``
+    survivors, ``colluders`` of whom may subtract their own noise, still add the central
+    mechanism's N(0, (σ·clip)²). ``colluders`` defaults to ``threshold`` − 1, the most the threat
+    model allows: then every client adds the full variance. ``dropouts`` maps a round number to the
+    clients that go silent before sending their masked input. ``last_noise`` keeps each client's
+    own noise of the last round — what that client, and a server it colludes with, knows.
     """
     clients: int
     threshold: int
@@ -81,25 +86,36 @@ class SecureMean:
     bits: int = 16
     noise_multiplier: float = 0.0
     dropouts: dict = field(default_factory=dict)
+    colluders: int | None = None
     rounds: int = 0
     last: secagg.Result | None = None
+    last_noise: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.colluders is None:
+            self.colluders = self.threshold - 1
+        if not 0 <= self.colluders < self.threshold:
+            raise ValueError(f"colluders must be between 0 and threshold − 1 = {self.threshold - 1}, "
+                             f"got {self.colluders}")
 
     @property
     def ring_bits(self) -> int:
-        headroom = self.clients + 10 * self.noise_multiplier * math.sqrt(self.clients / self.threshold)
+        honest = self.threshold - self.colluders
+        headroom = self.clients + 10 * self.noise_multiplier * math.sqrt(self.clients / honest)
         return self.bits + math.ceil(math.log2(max(headroom, 2)))       # signal plus 10 standard deviations of noise
 
     def __call__(self, updates: dict[int, torch.Tensor]) -> torch.Tensor:
         length = len(next(iter(updates.values())))
         config = secagg.Config(clients=self.clients, threshold=self.threshold, length=length, bits=self.bits,
                                ring_bits=self.ring_bits)
-        mu = (privacy.distributed_noise_mu(self.noise_multiplier, self.clip, self.bits, self.threshold)
-              if self.noise_multiplier else 0.0)
-        ring = {}
+        mu = (privacy.distributed_noise_mu(self.noise_multiplier, self.clip, self.bits, self.threshold,
+                                           colluders=self.colluders) if self.noise_multiplier else 0.0)
+        ring, self.last_noise = {}, {}
         for number, update in updates.items():
             integers = secagg.quantize(secagg.clip_by_norm(update.double().numpy(), self.clip), self.clip, self.bits)
             if mu:
-                integers = integers + privacy.skellam_noise(mu, length)
+                self.last_noise[number] = privacy.skellam_noise(mu, length)
+                integers = integers + self.last_noise[number]
             ring[number] = secagg.to_ring(integers, config.ring_bits)
         self.last = secagg.secure_aggregate(ring, config, drop_before_masking=self.dropouts.get(self.rounds, ()))
         self.rounds += 1
@@ -144,3 +160,27 @@ def _step_and_score(model: nn.Module, step: torch.Tensor, test_x: torch.Tensor, 
     vector_to_parameters(parameters_to_vector(model.parameters()).detach() + step, model.parameters())
     with torch.no_grad():
         return logits_accuracy(model(test_x), test_y)
+
+
+# ------------------------------------------------------------------ what the sum still reveals
+def update_as_gradient(model: nn.Module, update: torch.Tensor, lr: float, steps: int) -> list[torch.Tensor]:
+    """A FedAvg update (new − old weights, one vector) read as the gradient it would be after one
+    step: −update / (lr · steps), per parameter. Exact for one step of SGD; with more local
+    steps it is an average of gradients at moving weights, and inversion degrades."""
+    if not (lr > 0 and isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"need a learning rate > 0 and at least one local step, got lr = {lr}, steps = {steps!r}")
+    return attacks.split_update(model, -update / (lr * steps))
+
+
+def invert_sum(model: nn.Module, summed_gradients, clients: int, *, restarts: int = 4,
+               steps: int = 200) -> attacks.Reconstruction:
+    """The server's gradient inversion of a secure sum: ``summed_gradients`` (per parameter) is the
+    sum of ``clients`` one-image gradients, i.e. ``clients`` × the mean gradient of one batch of
+    ``clients`` images, inverted as that batch by :func:`attacks.invert_aggregate` (chapter 09's
+    DLG) from ``restarts`` random starts. The result is the start whose gradient distance is
+    smallest — what the server can see, without the images."""
+    if not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts is the number of random starts, at least 1; got {restarts!r}")
+    tries = [attacks.invert_aggregate(model, summed_gradients, clients, summed=True, steps=steps, seed=seed)
+             for seed in range(restarts)]
+    return min(tries, key=lambda reconstruction: reconstruction.history[-1][2])

@@ -4,7 +4,7 @@ and noise that clients add inside secure aggregation.
 DP-SGD (Abadi et al., CCS 2016): compute each sample's gradient, clip it to L2 norm C, sum,
 add Gaussian noise N(0, σ²C²) to the sum, divide by the expected batch size, step. With Poisson
 sampling at rate q for T steps, a privacy accountant (RDP: Mironov, CSF 2017; PRV: Gopi et al.,
-NeurIPS 2021) turns (σ, q, T, δ) into ε.
+NeurIPS 2021; or basic composition, for comparison) turns (σ, q, T, δ) into ε.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .training import mlp
 
 __all__ = ["per_sample_gradients", "clip_per_sample", "dp_sgd_step", "epsilon", "noise_multiplier",
            "DP_SETTINGS", "train_private", "train_non_private", "membership_bounds", "skellam_noise",
-           "distributed_noise_mu"]
+           "distributed_noise_mu", "noise_multiplier_left"]
 
 
 # ------------------------------------------------------------------ DP-SGD by hand
@@ -66,7 +66,16 @@ def dp_sgd_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, clip: flo
 
 # ------------------------------------------------------------------ accounting
 def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str = "prv") -> float:
-    """ε after ``steps`` Poisson-sampled steps of DP-SGD with this noise, by the RDP or PRV accountant."""
+    """ε after ``steps`` Poisson-sampled steps of DP-SGD with this noise, by the ``"rdp"`` or ``"prv"`` accountant.
+
+    ``"basic"`` is the naive bound, for comparison: each step is (ε₀, δ/T)-DP with ε₀ from the PRV
+    accountant for one step, and T such steps are (T·ε₀, δ)-DP by basic composition (Dwork & Roth,
+    "The Algorithmic Foundations of Differential Privacy", 2014, Theorem 3.16).
+    """
+    if accountant == "basic":
+        return steps * epsilon(noise_multiplier, sample_rate, 1, delta / steps, "prv")
+    if accountant not in ("rdp", "prv"):
+        raise ValueError(f"the accountant is 'rdp', 'prv' or 'basic', got {accountant!r}")
     ledger = {"rdp": RDPAccountant, "prv": PRVAccountant}[accountant]()
     ledger.history = [(noise_multiplier, sample_rate, steps)]
     with warnings.catch_warnings():
@@ -145,8 +154,13 @@ def _fit(model, optimiser, loader, epochs: int) -> None:
 def membership_bounds(epsilon: float, delta: float = 0.0) -> tuple[float, float]:
     """The most any membership attack can reach against an (ε, δ)-DP training: ``(accuracy, advantage)``.
 
-    On a balanced member/outsider guess, TPR ≤ e^ε·FPR + δ and 1 − FPR ≤ e^ε·(1 − TPR) + δ
-    (Kairouz et al., ICML 2015), so accuracy ≤ (e^ε + δ)/(1 + e^ε) and TPR − FPR ≤ (e^ε − 1 + 2δ)/(e^ε + 1).
+    The course's one bound on membership inference (chapters 08–10). An (ε, δ)-DP mechanism makes
+    every test of "member or not" satisfy TPR ≤ e^ε·FPR + δ and 1 − FPR ≤ e^ε·(1 − TPR) + δ
+    (Kairouz, Oh & Viswanath, "The Composition Theorem for Differential Privacy", ICML 2015), so on
+    a balanced member/outsider guess accuracy ≤ (e^ε + δ)/(1 + e^ε) and the advantage
+    TPR − FPR ≤ (e^ε − 1 + 2δ)/(e^ε + 1) (Humphries et al., "Investigating Membership Inference
+    Attacks under Data Dependencies", IEEE CSF 2023). Records assumed independent: with dependent
+    records the bound can fail (the same paper).
     """
     e = math.exp(epsilon)
     return min(1.0, (e + delta) / (1 + e)), min(1.0, (e - 1 + 2 * delta) / (e + 1))
@@ -163,12 +177,33 @@ def skellam_noise(mu: float, size: int, rng: np.random.Generator | None = None) 
     return (rng.poisson(mu, size) - rng.poisson(mu, size)).astype(np.int64)
 
 
-def distributed_noise_mu(noise_multiplier: float, clip: float, bits: int, min_clients: int) -> float:
-    """Each client's Skellam μ so that any ``min_clients`` or more of them add, in quantisation units,
-    at least the central mechanism's variance (σ·C)²: μ = (σ·C/step)² / (2·min_clients).
+def distributed_noise_mu(noise_multiplier: float, clip: float, bits: int, min_clients: int, *,
+                         colluders: int) -> float:
+    """Each client's Skellam μ so that the honest survivors *alone* add, in quantisation units, the
+    central mechanism's variance (σ·C)²: μ = (σ·C/step)² / (2·h), with h = ``min_clients`` − ``colluders``.
 
-    Calibrated for the fewest clients that can complete a round (the threshold): if more survive,
-    the sum carries more noise than needed, never less.
+    A round completes with at least ``min_clients`` survivors (the threshold t); up to ``colluders``
+    of them may work with the server, and they know, and can subtract, their own noise. Noise
+    they know is no noise, so each share is sized for the h honest survivors of the worst round.
+    With ``colluders`` = t − 1, the most the threat model allows, h = 1: every client adds the
+    full variance, and n survivors put n times the central variance into the sum (the cost in
+    accuracy). With ``colluders`` = 0 and t − 1 colluders, the noise left is σ·C·√(1/t).
     """
+    honest = min_clients - colluders
+    if not 0 <= colluders < min_clients:
+        raise ValueError(f"colluders must be between 0 and min_clients − 1 = {min_clients - 1}, got {colluders}")
     step = clip / (2 ** (bits - 1) - 1)
-    return (noise_multiplier * clip / step) ** 2 / (2 * min_clients)
+    return (noise_multiplier * clip / step) ** 2 / (2 * honest)
+
+
+def noise_multiplier_left(noise_multiplier: float, min_clients: int, *, calibrated_for: int, colluders: int) -> float:
+    """The noise multiplier left in the worst round — ``min_clients`` survivors, ``colluders`` of whom
+    subtract their own noise — when each share was sized by :func:`distributed_noise_mu` for
+    ``calibrated_for`` colluders: σ·√((t − colluders)/(t − calibrated_for)).
+
+    Feed it to :func:`epsilon` for the ε under collusion (treating the Skellam sum as the Gaussian of
+    the same variance, which Agarwal, Kairouz & Liu, NeurIPS 2021, show it approaches for large μ).
+    """
+    if not (0 <= calibrated_for < min_clients and 0 <= colluders < min_clients):
+        raise ValueError(f"colluders must be between 0 and min_clients − 1 = {min_clients - 1}")
+    return noise_multiplier * math.sqrt((min_clients - colluders) / (min_clients - calibrated_for))

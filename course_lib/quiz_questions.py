@@ -251,7 +251,8 @@ QUIZZES = {
              options=("Yes: only model updates are sent", "No: the server can turn one update back into training "
                       "data, and the model still reveals members", "Only with IID data"),
              answer=1, misconception=True,
-             explanation="Section 1 inverts one client's update; secure aggregation and DP are what protect it."),
+             explanation="Section 1 inverts one client's update and section 2.4 a sum of them, as a batch; secure "
+                         "aggregation hides each update, and only DP bounds what the sum and the model reveal."),
         dict(prompt="Why does each client add a self-mask on top of the pairwise masks?",
              options=("To make the sum more random", "So that a client wrongly declared dropped (its mask key "
                       "rebuilt) still has its update hidden", "To save bandwidth"),

@@ -7,8 +7,9 @@ equally likely, so they reveal nothing (Shamir, "How to share a secret", CACM 19
 coefficients come from ``secrets``: this is the real scheme, not a toy. Secrets are byte strings
 of up to 64 bytes (X25519 private keys and 32-byte seeds in secure aggregation), encoded as
 0x01 ‖ length ‖ secret: a reconstruction from a corrupted (random) share is then refused, except
-with probability below 2^-200 for a 32-byte secret. A holder who *chooses* its wrong share can
-still shift the secret undetected: verifiable secret sharing (Feldman, FOCS 1987) stops that.
+with probability about 2^-249 when the reconstructor names the length it expects (32 bytes, as
+secure aggregation does), and only about 2^-9 when it does not. A holder who *chooses* its wrong share can
+still shift the secret undetected: verifiable secret sharing (Feldman, FOCS 1987) detects that.
 """
 from __future__ import annotations
 
@@ -45,23 +46,25 @@ def _evaluate(coefficients: list[int], x: int) -> int:
     return value
 
 
-def lagrange_at_zero(xs: list[int]) -> list[int]:
-    """The weights λ_i with f(0) = Σ λ_i · f(x_i) for any polynomial of degree < len(xs)."""
+def lagrange_at_zero(xs: list[int], prime: int = PRIME) -> list[int]:
+    """The weights λ_i with f(0) = Σ λ_i · f(x_i) mod ``prime`` for any polynomial of degree < len(xs):
+    λ_i = Π_{j≠i} (0 − x_j) / (x_i − x_j), each division a multiplication by a modular inverse."""
     weights = []
     for i, xi in enumerate(xs):
         numerator, denominator = 1, 1
         for j, xj in enumerate(xs):
             if j != i:
-                numerator = numerator * -xj % PRIME
-                denominator = denominator * (xi - xj) % PRIME
-        weights.append(numerator * pow(denominator, -1, PRIME) % PRIME)
+                numerator = numerator * -xj % prime
+                denominator = denominator * (xi - xj) % prime
+        weights.append(numerator * pow(denominator, -1, prime) % prime)
     return weights
 
 
-def reconstruct(shares, threshold: int) -> bytes:
+def reconstruct(shares, threshold: int, length: int | None = None) -> bytes:
     """The secret from at least ``threshold`` shares with distinct x (uses the first ``threshold``).
 
     Raises ``ValueError`` with fewer shares or repeated x: never a wrong secret from too few points.
+    With ``length`` (the secret's expected size in bytes), a value of any other size is refused too.
     """
     shares = [Share(int(x), int(y)) for x, y in shares]
     xs = [share.x for share in shares]
@@ -73,6 +76,7 @@ def reconstruct(shares, threshold: int) -> bytes:
     weights = lagrange_at_zero([share.x for share in used])
     value = sum(w * share.y for w, share in zip(weights, used)) % PRIME
     encoded = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    if len(encoded) < 2 or encoded[0] != 1 or encoded[1] != len(encoded) - 2:
+    if (len(encoded) < 2 or encoded[0] != 1 or encoded[1] != len(encoded) - 2
+            or length is not None and encoded[1] != length):
         raise ValueError("the shares do not lie on one sharing polynomial (a share is wrong or from another secret)")
     return encoded[2:]

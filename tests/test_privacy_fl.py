@@ -47,6 +47,7 @@ def test_dp_sgd_step_adds_noise_of_the_calibrated_variance():
 def test_the_accountant_moves_the_right_way_and_inverts():
     base = privacy.epsilon(1.0, 0.1, 400, 1e-5)
     assert privacy.epsilon(2.0, 0.1, 400, 1e-5) < base < privacy.epsilon(1.0, 0.1, 1600, 1e-5)
+    assert base < privacy.epsilon(1.0, 0.1, 400, 1e-5, "rdp") < privacy.epsilon(1.0, 0.1, 400, 1e-5, "basic")
     assert base < privacy.epsilon(1.0, 0.2, 400, 1e-5)
     sigma = privacy.noise_multiplier(3.0, 0.1, 400, 1e-5)
     assert 2.9 <= privacy.epsilon(sigma, 0.1, 400, 1e-5) <= 3.0
@@ -66,16 +67,27 @@ def test_skellam_noise_has_variance_two_mu():
     assert abs(noise.var() / 80 - 1) < 5 * math.sqrt(2 / 200_000) + 0.01
 
 
-def test_distributed_noise_of_the_threshold_clients_equals_the_central_mechanism():
-    """t clients' Skellam shares, dequantised, have the variance (σ·C)² of central DP's Gaussian."""
+@pytest.mark.parametrize("colluders", [0, 2, 5])
+def test_distributed_noise_of_the_honest_survivors_equals_the_central_mechanism(colluders):
+    """The t − c honest survivors' Skellam shares, dequantised, have the variance (σ·C)² of central DP's Gaussian."""
     sigma, clip, bits, t = 0.8, 1.0, 12, 6
-    mu = privacy.distributed_noise_mu(sigma, clip, bits, t)
+    mu = privacy.distributed_noise_mu(sigma, clip, bits, t, colluders=colluders)
     rng = np.random.default_rng(1)
-    total = sum(privacy.skellam_noise(mu, 100_000, rng) for _ in range(t))
-    values = secagg.dequantize(total, clip, bits)
+    honest = sum(privacy.skellam_noise(mu, 100_000, rng) for _ in range(t - colluders))
+    values = secagg.dequantize(honest, clip, bits)
     assert abs(values.var() / (sigma * clip) ** 2 - 1) < 0.03
-    more = sum(privacy.skellam_noise(mu, 100_000, rng) for _ in range(t + 3))
-    assert secagg.dequantize(more, clip, bits).var() > (sigma * clip) ** 2        # more survivors: more noise
+    more = sum(privacy.skellam_noise(mu, 100_000, rng) for _ in range(t - colluders + 3))
+    assert secagg.dequantize(more, clip, bits).var() > (sigma * clip) ** 2        # more honest survivors: more noise
+
+
+def test_distributed_noise_refuses_a_collusion_the_threshold_cannot_cover():
+    with pytest.raises(ValueError, match="colluders must be between 0 and min_clients − 1 = 5"):
+        privacy.distributed_noise_mu(1.0, 1.0, 12, 6, colluders=6)
+    with pytest.raises(ValueError, match="between 0 and threshold − 1 = 6"):
+        fl.SecureMean(clients=10, threshold=7, noise_multiplier=1.0, colluders=7)
+    with pytest.raises(ValueError, match="accountant is 'rdp', 'prv' or 'basic'"):
+        privacy.epsilon(1.0, 0.1, 10, 1e-5, "moments")
+    assert fl.SecureMean(clients=10, threshold=7).colluders == 6          # the worst case, unless told otherwise
 
 
 def test_non_iid_split_gives_every_sample_once_and_mostly_two_labels_each():
