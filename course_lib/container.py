@@ -16,6 +16,7 @@ In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
   digest and the SHA-256 of its body (a detached ``<file>.sig``). Re-wrapping changes neither,
   so the statement survives it. The reader hashes the body through the descriptor it then
   decrypts from, remembers every chunk's tag, and refuses a chunk whose tag changed later.
+  A statement that names a recipient is accepted only by that recipient (:func:`holder_id`).
   One gap is left open on purpose: someone who holds the *data key* and can write the file
   after it was opened could craft a replacement chunk with the same GCM tag (GHASH is linear in
   a key they know). Closing it means hashing every chunk again on every read, which costs more
@@ -58,13 +59,13 @@ from .errors import (ChunkAuthenticationError, ContainerFormatError, DecryptionE
 from .files import AtomicFile, write_atomic
 from .kms import MAX_NAME as KMS_MAX_NAME, LocalKMS, blob_key_name
 from .pubkey import HYBRID_OVERHEAD, hybrid_decrypt, hybrid_encrypt, key_id, recipient_key_id
-from .release import Pin, Release, read_statement, statement_path
+from .release import Pin, Release, check_recipient, read_statement, statement_path
 
 
 __all__ = ["MAGIC", "VERSION", "ALGORITHMS", "FIXED_HEADER", "TAG", "DEFAULT_CHUNK_SIZE", "MAX_CHUNK_SIZE",
            "MAX_STANZAS", "STANZA_X25519", "STANZA_SCRYPT", "STANZA_KMS", "adjacent_runs", "chunk_nonce", "chunk_nonces", "RowViews", "Stanza",
            "Header",
-           "read_header", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
+           "read_header", "holder_id", "Binding", "ContainerWriter", "ContainerReader", "encrypt_bytes",
            "encrypt_bytes_signed", "decrypt_bytes", "encrypt_file", "decrypt_file", "recipients", "rewrap"]
 
 MAGIC, VERSION = b"CLDC", 1
@@ -302,6 +303,32 @@ def read_header(f) -> Header:
     return Header(ALGORITHMS[algorithm][0], chunk_size, salt, tuple(stanzas), mac)
 
 
+def holder_id(key, recipient=None) -> str | None:
+    """Who opens with ``key``, as the hex key id a signed statement names as its recipient (or None).
+
+    An X25519 private key names its holder: the key id of its public key. A KMS, a password or
+    a raw data key names nobody — anyone who learned the data key can re-encrypt a file under
+    one — so its caller states who they are with ``recipient`` (an X25519 public key, or its
+    16-hex-digit key id); without it the holder is unknown (None), and a statement that names a
+    recipient is refused (``release.check_recipient``).
+    """
+    stated = None
+    if recipient is not None:
+        if isinstance(recipient, x25519.X25519PublicKey):
+            stated = key_id(recipient).hex()
+        elif isinstance(recipient, str) and len(recipient) == 16 and all(ch in "0123456789abcdef" for ch in recipient):
+            stated = recipient
+        else:
+            raise TypeError("recipient= is an X25519 public key or its key id (16 lowercase hex digits), "
+                            f"not this {type(recipient).__name__}")      # the value is not echoed: it may be a secret
+    if isinstance(key, x25519.X25519PrivateKey):
+        own = key_id(key.public_key()).hex()
+        if stated is not None and stated != own:
+            raise ValueError(f"recipient= names key id {stated}, but the private key given is key id {own}")
+        return own
+    return stated
+
+
 def _unwrap(header: Header, key) -> bytes:
     """The data key, from an X25519 private key, a password, or the raw 32-byte data key."""
     digest = header.digest
@@ -462,7 +489,7 @@ class Binding:
 
 def _require_pin(pin, allow_unsigned: bool, who: str) -> None:
     if pin is None and not allow_unsigned:
-        raise TypeError(f"{who} accepts only signed data: pass pin=cl.release.Pin(signer, name), "
+        raise TypeError(f"{who} accepts only signed data: pass pin=cl.release.Pin(signer, name, min_version=…), "
                         "or allow_unsigned=True to read an unsigned container in a demo")
 
 
@@ -472,15 +499,19 @@ class ContainerReader:
     ``key`` is an X25519 private key, a ``LocalKMS``, a password, or the 32-byte data key.
     ``pin`` (a :class:`~course_lib.release.Pin`) says whose signed statement the container must carry
     (``statement=`` bytes, or ``<path>.sig``) and ``kind`` what it must be; ``allow_unsigned=True``
-    opts out, for demos. Order on open: parse (with limits) → verify the statement → hash the body
-    through this reader's own descriptor and compare → unwrap the data key → check the header MAC.
+    opts out, for demos. A statement that names a recipient must name the holder of ``key``
+    (``recipient=`` says who that is for a KMS, a password or a data key: :func:`holder_id`).
+    Order on open: parse (with limits) → verify the statement → hash the body through this
+    reader's own descriptor and compare → unwrap the data key → check the header MAC.
     Each chunk is authenticated when it is read, and its tag compared with the one hashed on open.
     """
 
     def __init__(self, source, key, *, pin: Pin | None = None, statement: bytes | None = None,
-                 kind: str = "file", allow_unsigned: bool = False, binding: Binding | None = None):
+                 kind: str = "file", allow_unsigned: bool = False, binding: Binding | None = None,
+                 recipient=None):
         if binding is None:
             _require_pin(pin, allow_unsigned, "ContainerReader")
+        holder = holder_id(key, recipient)
         self._owned = isinstance(source, (str, os.PathLike))
         self._f = open(source, "rb") if self._owned else source
         self.statement = None
@@ -497,7 +528,7 @@ class ContainerReader:
             if binding is not None:
                 self._check_binding(header, binding)
             elif pin is not None:
-                self._verify_release(source, header, pin, statement, kind)
+                self._verify_release(source, header, pin, statement, kind, holder)
             self.header, self.data_key = header, _unwrap(header, key)
             if not hmac.compare_digest(header.with_mac(self.data_key).mac, header.mac):
                 hint = "wrong data key, or " if isinstance(key, (bytes, bytearray)) else ""
@@ -511,13 +542,15 @@ class ContainerReader:
         self._sealed_rows, self._opened_rows = RowViews(self._stride), RowViews(self.header.chunk_size)
         self._fd = self._f.fileno() if hasattr(self._f, "fileno") and self._owned else None
 
-    def _verify_release(self, source, header: Header, pin: Pin, statement: bytes | None, kind: str) -> None:
+    def _verify_release(self, source, header: Header, pin: Pin, statement: bytes | None, kind: str,
+                        holder: str | None) -> None:
         if statement is None and self._owned:
             statement = read_statement(source)
         if statement is None:
             where = Path(statement_path(source)).name if self._owned else "statement="
             raise UnsignedError(f"no signed statement ({where}): this container's origin cannot be checked")
         self.statement = pin.verify(statement, kind=kind)
+        check_recipient(self.statement, holder)
         if self.statement.digests.get("header") != header.digest.hex():
             raise ReleaseMismatchError(f"the signed statement for {pin.name!r} describes another container "
                                        "(header digest differs): swapped or forged file")
@@ -783,16 +816,18 @@ def recipients(path) -> list[str]:
 
 
 def rewrap(path, key, *, recipients=(), passwords=(), kms=(), keep: bool = False,
-           scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N, pin: Pin | None = None, kind: str = "file") -> None:
+           scrypt_log2n: int = DEFAULT_SCRYPT_LOG2N, pin: Pin | None = None, kind: str = "file",
+           recipient=None) -> None:
     """Give the file's data key to new recipients without re-encrypting any chunk.
 
     With ``keep=False`` (key rotation) the old stanzas are dropped; with ``keep=True`` the new
     ones are added. The chunks and the fixed header are copied byte for byte, so a signed
-    statement about the file stays valid. Give ``pin`` to re-wrap only a file you can verify.
+    statement about the file stays valid. Give ``pin`` to re-wrap only a file you can verify
+    (and ``recipient``, as for :class:`ContainerReader`, if its statement names one).
     Anyone who already learned the data key can still read the file: rotating the *data* key
     needs re-encryption.
     """
-    with ContainerReader(path, key, pin=pin, kind=kind, allow_unsigned=pin is None) as reader:
+    with ContainerReader(path, key, pin=pin, kind=kind, allow_unsigned=pin is None, recipient=recipient) as reader:
         header, data_key = reader.header, reader.data_key
         digest = header.digest
         stanzas = list(header.stanzas) if keep else []

@@ -308,8 +308,10 @@ class EncryptedDataset(_RecordDataset):
     """A map-style torch ``Dataset`` over an encrypted container: ``EncryptedDataset(path, key, pin=pin)[i]``.
 
     ``key`` is the recipient's X25519 private key, a ``LocalKMS``, a password, or the data key.
-    ``pin`` (a :class:`~course_lib.release.Pin`) names the signer and dataset the reader accepts;
-    ``allow_unsigned=True`` opts out, for demos only. The data key is unwrapped once; ``DataLoader``
+    ``pin`` (a :class:`~course_lib.release.Pin`) names the signer, the dataset and its lowest version
+    the reader accepts; ``allow_unsigned=True`` opts out, for demos only. ``recipient`` says who is
+    reading when ``key`` does not (a KMS, a password, a data key), for statements that name a
+    recipient (``container.holder_id``). The data key is unwrapped once; ``DataLoader``
     workers (``num_workers > 0``) receive it with the verified header digest and chunk tags, open
     the file themselves and check that it is the file verified here. Each sample decrypts and
     authenticates one chunk. ``transform(*fields)``, if given, maps the decoded tensors to the
@@ -318,9 +320,11 @@ class EncryptedDataset(_RecordDataset):
 
     _volatile = ("_reader",)
 
-    def __init__(self, path, key, transform=None, *, pin: Pin | None = None, allow_unsigned: bool = False):
+    def __init__(self, path, key, transform=None, *, pin: Pin | None = None, allow_unsigned: bool = False,
+                 recipient=None):
         self.path = os.fspath(path)
         self._key, self._pin, self._allow_unsigned, self._binding = key, pin, allow_unsigned, None
+        self._recipient = recipient
         super().__init__(transform)
         self._key = self._reader.data_key  # unwrap once (scrypt is slow); workers reuse the data key
         self._binding = self._reader.binding
@@ -332,7 +336,7 @@ class EncryptedDataset(_RecordDataset):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state["_pin"] = None   # workers check the binding instead (and key objects do not pickle)
+        state["_pin"] = state["_recipient"] = None   # workers check the binding instead (key objects do not pickle)
         return state
 
     def _open(self) -> None:
@@ -340,7 +344,7 @@ class EncryptedDataset(_RecordDataset):
             self._reader = ContainerReader(self.path, self._key, binding=self._binding)
         else:
             self._reader = ContainerReader(self.path, self._key, pin=self._pin, kind="dataset",
-                                           allow_unsigned=self._allow_unsigned)
+                                           allow_unsigned=self._allow_unsigned, recipient=self._recipient)
 
     def audit(self) -> str:
         """Decrypt every record and check the Merkle root against the signed statement; returns the root (hex).

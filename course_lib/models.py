@@ -15,7 +15,8 @@ The signed statement (``course_lib.release``) says: a *model*, its name and vers
 fingerprint of the weights, the Merkle root of the dataset it was trained on, and the key id of
 the recipient it was encrypted for. :func:`load_checkpoint` decrypts, verifies the statement
 against the verifier's :class:`~course_lib.release.Pin` (signer, name, lowest version), checks the
-fingerprint and recipient, and only then parses any tensor.
+recipient — whatever kind of key opened the file — and the fingerprint, and only then parses any
+tensor.
 """
 from __future__ import annotations
 
@@ -25,12 +26,11 @@ import struct
 
 import safetensors.torch
 import torch
-from cryptography.hazmat.primitives.asymmetric import x25519
 
-from .container import ContainerReader, ContainerWriter
-from .errors import IntegrityError, ReleaseMismatchError, StatementError
+from .container import ContainerReader, ContainerWriter, holder_id
+from .errors import IntegrityError, ReleaseMismatchError
 from .pubkey import key_id
-from .release import MAX_ENVELOPE_BYTES, Pin, Release, Statement
+from .release import MAX_ENVELOPE_BYTES, Pin, Release, Statement, check_recipient
 
 __all__ = ["CHECKPOINT_MAGIC", "MAX_CHECKPOINT_BYTES", "serialize_state_dict", "deserialize_state_dict",
            "fingerprint", "save_checkpoint", "open_checkpoint", "load_checkpoint"]
@@ -127,16 +127,21 @@ def fingerprint(state_dict) -> str:
 
 
 def save_checkpoint(state_dict, path, *, signing_key, name: str, version: int, dataset_root: str = "",
-                    **writer_options) -> str:
+                    recipient=None, **writer_options) -> str:
     """Sign a statement about the weights, encrypt, write atomically; returns the fingerprint.
 
     ``writer_options`` are those of ``ContainerWriter`` (``recipients=[...]``, ``kms=...``, ``data_key=...``).
-    With exactly one X25519 recipient, the statement names it as the intended recipient.
+    The statement names its intended recipient: ``recipient`` (an X25519 public key or its key id)
+    if given — e.g. a deployer who opens through a KMS — or else the one X25519 recipient, if there
+    is exactly one. Otherwise it names none: anyone it is encrypted for may load it.
     """
     payload = serialize_state_dict(state_dict)
     digest = hashlib.sha256(payload).hexdigest()
     recipients = list(writer_options.get("recipients", ()))
-    recipient = key_id(recipients[0]).hex() if len(recipients) == 1 else ""
+    if recipient is not None:
+        recipient = holder_id(None, recipient)
+    else:
+        recipient = key_id(recipients[0]).hex() if len(recipients) == 1 else ""
     envelope = Release(signing_key, name, version, kind="model", dataset_root=dataset_root,
                        recipient=recipient).sign({"weights": digest})
     with ContainerWriter(path, **writer_options) as writer:
@@ -145,15 +150,26 @@ def save_checkpoint(state_dict, path, *, signing_key, name: str, version: int, d
     return digest
 
 
-def open_checkpoint(path, key, *, pin: Pin, max_bytes: int = MAX_CHECKPOINT_BYTES
+def open_checkpoint(path, key, *, pin: Pin, recipient=None, max_bytes: int = MAX_CHECKPOINT_BYTES
                     ) -> tuple[dict[str, torch.Tensor], Statement]:
     """Decrypt, verify the signed statement, then parse: ``(state dict, statement)``.
 
     Refuses, before any tensor is parsed: an untrusted signer, another model name, an older
-    version than ``pin.min_version``, weights that differ from the signed fingerprint, and a
-    checkpoint meant for another recipient. The container is read once, and what was verified
-    is what is parsed.
+    version than ``pin.min_version``, a checkpoint meant for another recipient, and weights that
+    differ from the signed fingerprint. The container is read once, and what was verified is
+    what is parsed.
+
+    **The recipient rule**, for every kind of ``key``: an X25519 private key identifies its
+    holder (the key id of its public key). A KMS, a password or a raw data key identifies nobody
+    — whoever learned the data key (any recipient, a storage administrator) can decrypt the
+    genuine signed plaintext and re-encrypt it under one — so with such a key a checkpoint whose
+    statement names a recipient is refused unless ``recipient=`` (your X25519 public key or its
+    key id) says who you are, and then it must be the one named. A statement that names no
+    recipient is meant for anyone it is encrypted for.
     """
+    if not isinstance(pin, Pin):
+        raise TypeError(f"pin= is a course_lib.release.Pin(signer, name, min_version=…), not {type(pin).__name__}")
+    holder = holder_id(key, recipient)
     with ContainerReader(path, key, allow_unsigned=True) as reader:   # the signature is inside
         if reader.chunk_count * reader.chunk_size > max_bytes:
             raise IntegrityError(f"checkpoint larger than {max_bytes} bytes")
@@ -165,17 +181,15 @@ def open_checkpoint(path, key, *, pin: Pin, max_bytes: int = MAX_CHECKPOINT_BYTE
     if n > MAX_ENVELOPE_BYTES or head + n > len(plaintext):
         raise IntegrityError("checkpoint statement length is impossible")
     statement = pin.verify(plaintext[head:head + n], kind="model")
+    check_recipient(statement, holder)
     payload = plaintext[head + n:]
     if hashlib.sha256(payload).hexdigest() != statement.digests.get("weights"):
         raise ReleaseMismatchError(f"the weights differ from those signed for {pin.name!r} "
                                    f"version {statement.version}")
-    if statement.recipient and isinstance(key, x25519.X25519PrivateKey) \
-            and statement.recipient != key_id(key.public_key()).hex():
-        raise StatementError(f"{pin.name!r} version {statement.version} was signed for recipient "
-                             f"{statement.recipient}, not for this key")
     return deserialize_state_dict(payload), statement
 
 
-def load_checkpoint(path, key, *, pin: Pin, max_bytes: int = MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
-    """The verified state dict of a checkpoint (see :func:`open_checkpoint`)."""
-    return open_checkpoint(path, key, pin=pin, max_bytes=max_bytes)[0]
+def load_checkpoint(path, key, *, pin: Pin, recipient=None, max_bytes: int = MAX_CHECKPOINT_BYTES
+                    ) -> dict[str, torch.Tensor]:
+    """The verified state dict of a checkpoint (see :func:`open_checkpoint`, and its recipient rule)."""
+    return open_checkpoint(path, key, pin=pin, recipient=recipient, max_bytes=max_bytes)[0]

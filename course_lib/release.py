@@ -9,11 +9,13 @@ old or unrelated signed file in its place. So the course signs a **statement**::
 
 and wraps it in an envelope in the style of DSSE (the Dead Simple Signing Envelope used by
 in-toto and Sigstore): the Ed25519 signature covers ``PAE(payload type, payload)``, so a
-signature made for any other purpose can never pass for a statement (domain separation).
+signature made over any other bytes does not verify as a statement (domain separation).
 
 The verifier holds a :class:`Pin`: the signer's public key (obtained out of band or from a
-certificate, chapter 03), the artefact's name and the lowest version it accepts. Everything
-is parsed strictly, with size caps, and only after the signature has verified.
+certificate, chapter 03), the artefact's name and the lowest version it accepts — a required
+argument, since a pin that accepted every version would accept a rollback. Everything is parsed
+strictly, with size caps, and only after the signature has verified. A statement that names a
+recipient is accepted only by that recipient (:func:`check_recipient`).
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from .errors import RollbackError, StatementError, UntrustedSignerError
 from .pubkey import key_id, verify
 
-__all__ = ["PAYLOAD_TYPE", "KINDS", "MAX_ENVELOPE_BYTES", "pae", "Statement", "Release", "Pin",
-           "sign_statement", "read_statement", "statement_path"]
+__all__ = ["PAYLOAD_TYPE", "KINDS", "MAX_ENVELOPE_BYTES", "MAX_VERSION", "pae", "Statement", "Release", "Pin",
+           "check_recipient", "sign_statement", "read_statement", "statement_path"]
 
 PAYLOAD_TYPE = "application/vnd.course-lib.statement.v1+json"
 KINDS = ("dataset", "model", "file")
@@ -38,6 +40,7 @@ MAX_ENVELOPE_BYTES = 64 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _HEX16 = re.compile(r"[0-9a-f]{16}\Z")
 _FIELDS = ("kind", "name", "version", "created", "digests", "dataset_root", "recipient")
+MAX_VERSION = 2**53 - 1          # versions are JSON numbers: exact as integers up to 2^53
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -75,7 +78,7 @@ def _check_statement(fields: dict) -> None:
     if not isinstance(fields["name"], str) or not 1 <= len(fields["name"]) <= 200:
         bad("name must be a string of 1 to 200 characters")
     version = fields["version"]
-    if type(version) is not int or not 0 <= version < 2**53:
+    if type(version) is not int or not 0 <= version <= MAX_VERSION:
         bad("version must be a whole number from 0")
     digests = fields["digests"]
     if (not isinstance(digests, dict) or not 1 <= len(digests) <= 8
@@ -138,10 +141,27 @@ class Release:
 
 @dataclass(frozen=True)
 class Pin:
-    """What a verifier trusts: one signer's public key, one artefact name, a lowest version."""
+    """What a verifier trusts: one signer's public key, one artefact name, a lowest version.
+
+    ``min_version`` is keyword-only and has no default: a pin that accepted version 0 and up
+    would accept every older release the signer ever made (a rollback, chapter 05). Raise it
+    when a new version ships. ``Pin(signer, name)`` alone is refused with a ``TypeError``.
+    """
     signer: ed25519.Ed25519PublicKey
     name: str
-    min_version: int = 0
+    min_version: int = field(kw_only=True)
+
+    def __post_init__(self):
+        if not isinstance(self.signer, ed25519.Ed25519PublicKey):
+            hint = (" (a private key: pin its .public_key())" if isinstance(self.signer, ed25519.Ed25519PrivateKey)
+                    else "")
+            raise TypeError(f"a Pin's signer is an Ed25519 public key, not {type(self.signer).__name__}{hint}")
+        if not isinstance(self.name, str) or not 1 <= len(self.name) <= 200:
+            raise ValueError("a Pin's name is the artefact's name: a string of 1 to 200 characters")
+        if type(self.min_version) is not int:          # bool, float and str are refused, not rounded
+            raise TypeError(f"min_version must be a whole number (int), not {type(self.min_version).__name__}")
+        if not 0 <= self.min_version <= MAX_VERSION:
+            raise ValueError(f"min_version must lie in 0..{MAX_VERSION}, got {self.min_version}")
 
     def verify(self, envelope: bytes, *, kind: str) -> Statement:
         """The statement, if ``envelope`` is signed by the pinned key and names this artefact.
@@ -169,6 +189,25 @@ class Pin:
             raise RollbackError(f"{statement.name!r} version {statement.version} is older than the lowest "
                                 f"accepted version {self.min_version}: a rollback or replay")
         return statement
+
+
+def check_recipient(statement: Statement, holder: str | None) -> None:
+    """Refuse ``statement`` if it names a recipient (a key id) other than ``holder``, who is opening.
+
+    ``holder`` is the hex key id of whoever opens (``container.holder_id``), or None when the
+    key they open with does not say who holds it (a KMS, a password, a raw data key). A statement
+    that names no recipient ("") is meant for anyone the artefact is encrypted for; one that
+    names a recipient is refused when the holder is unknown: anyone holding the data key could
+    have re-encrypted the genuine signed plaintext under such a key. Raises :class:`StatementError`.
+    """
+    if not statement.recipient:
+        return
+    about = f"{statement.name!r} version {statement.version} was signed for recipient {statement.recipient}"
+    if holder is None:
+        raise StatementError(f"{about}; the key given (a KMS, a password or a data key) does not say who holds it: "
+                             "pass recipient= (your X25519 public key or its key id) to state who is opening")
+    if statement.recipient != holder:
+        raise StatementError(f"{about}, not for key id {holder}, who is opening it")
 
 
 def statement_path(path) -> str:

@@ -80,7 +80,7 @@ def test_forged_checkpoint_is_refused(tmp_path):
     models.save_checkpoint(torch.nn.Linear(4, 2).state_dict(), path, signing_key=attacker, name="mlp", version=5,
                            recipients=[deployer.public_key()])
     with pytest.raises(UntrustedSignerError):
-        models.load_checkpoint(path, deployer, pin=Pin(trainer_signs.public_key(), "mlp"))
+        models.load_checkpoint(path, deployer, pin=Pin(trainer_signs.public_key(), "mlp", min_version=1))
 
 
 def test_password_stanza_must_stand_alone():
@@ -230,7 +230,7 @@ def test_older_checkpoint_signed_by_the_same_trainer_is_refused(tmp_path):
     with pytest.raises(RollbackError, match="version 1 is older"):
         models.load_checkpoint(new, deployer, pin=pin)
     with pytest.raises(StatementError, match="not 'other'"):
-        models.load_checkpoint(new, deployer, pin=Pin(trainer_signs.public_key(), "other"))
+        models.load_checkpoint(new, deployer, pin=Pin(trainer_signs.public_key(), "other", min_version=1))
 
 
 def test_checkpoint_for_another_recipient_is_refused(tmp_path):
@@ -243,7 +243,7 @@ def test_checkpoint_for_another_recipient_is_refused(tmp_path):
     plaintext = c.decrypt_bytes(path.read_bytes(), staging, allow_unsigned=True)
     path.write_bytes(c.encrypt_bytes(plaintext, recipients=[production.public_key()]))
     with pytest.raises(StatementError, match="signed for recipient"):
-        models.load_checkpoint(path, production, pin=Pin(trainer_signs.public_key(), "mlp"))
+        models.load_checkpoint(path, production, pin=Pin(trainer_signs.public_key(), "mlp", min_version=1))
 
 
 def test_statement_of_one_kind_cannot_pass_for_another(signed):

@@ -14,7 +14,7 @@ from course_lib.release import Pin
 
 OWNER = pubkey.new_x25519_key()
 SIGNER = pubkey.new_ed25519_key()
-PIN = Pin(SIGNER.public_key(), "images")
+PIN = Pin(SIGNER.public_key(), "images", min_version=1)
 
 
 def _images(n=300, shape=(3, 8, 8), seed=0):

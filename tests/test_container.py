@@ -5,10 +5,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from course_lib import container as c
+from course_lib import kms as kms_module
 from course_lib import pubkey
 from course_lib.errors import (ChunkAuthenticationError, ContainerError, ContainerFormatError, ExtendedError,
-                               HeaderAuthenticationError, NotARecipientError, TruncatedError, WrongKeyError,
-                               WrongPasswordError, WrongRecipientError)
+                               HeaderAuthenticationError, NotARecipientError, StatementError, TruncatedError,
+                               WrongKeyError, WrongPasswordError, WrongRecipientError)
+from course_lib.release import Pin, Release
 
 RECIPIENT = pubkey.new_x25519_key()
 CHUNK = 16
@@ -179,3 +181,46 @@ def test_writer_rejects_bad_parameters():
         c.ContainerWriter(io.BytesIO(), data_key=bytes(32), algorithm="rc4")
     with pytest.raises(ContainerFormatError, match="not a course_lib container"):
         decrypt(b"PK\x03\x04" + bytes(100), bytes(32))
+
+
+# ---------------------------------------------------------------- signed statements that name a recipient
+def _for_alice(**keys):
+    """A container signed "for recipient alice" (alice's key id in the statement), encrypted for ``keys``."""
+    signer, alice = pubkey.new_ed25519_key(), pubkey.new_x25519_key()
+    release = Release(signer, "shared", 1, recipient=pubkey.key_id(alice.public_key()).hex())
+    blob, statement = c.encrypt_bytes_signed(b"records", release, chunk_size=CHUNK, **keys)
+    return blob, statement, Pin(signer.public_key(), "shared", min_version=1), alice
+
+
+def test_a_statement_for_one_recipient_is_refused_by_every_other_key_kind():
+    """Encrypted for alice and for others, signed for alice only: every other reader is refused,
+    whatever kind of key it opens with; alice, or a key holder who states that it is alice, reads."""
+    bob, service = pubkey.new_x25519_key(), kms_module.LocalKMS()
+    service.create_key("k")
+    data_key = os.urandom(32)
+    blob, statement, pin, alice = _for_alice(recipients=[pubkey.new_x25519_key().public_key(), bob.public_key()],
+                                             kms=[(service, "k")], data_key=data_key)
+    with pytest.raises(StatementError, match="signed for recipient [0-9a-f]{16}, not for key id [0-9a-f]{16}, who is opening it"):
+        c.decrypt_bytes(blob, bob, pin=pin, statement=statement)
+    for key in (service, data_key):
+        with pytest.raises(StatementError, match="does not say who holds it"):
+            c.decrypt_bytes(blob, key, pin=pin, statement=statement)
+        with pytest.raises(StatementError, match="not for key id [0-9a-f]{16}, who is opening it"):       # a holder who says it is bob
+            c.decrypt_bytes(blob, key, pin=pin, statement=statement, recipient=bob.public_key())
+        assert c.decrypt_bytes(blob, key, pin=pin, statement=statement, recipient=alice.public_key()) == b"records"
+    blob, statement, pin, alice = _for_alice(passwords=["pw"], scrypt_log2n=10)
+    with pytest.raises(StatementError, match="does not say who holds it"):
+        c.decrypt_bytes(blob, "pw", pin=pin, statement=statement)
+    assert c.decrypt_bytes(blob, "pw", pin=pin, statement=statement,
+                           recipient=pubkey.key_id(alice.public_key()).hex()) == b"records"
+
+
+def test_the_stated_recipient_is_checked_before_anything_is_read():
+    blob, statement, pin, alice = _for_alice(recipients=[pubkey.new_x25519_key().public_key()])
+    for bad in ("alice", "ABCDEF0123456789", b"0123456789abcdef", alice):   # a name, upper case, bytes, a private key
+        with pytest.raises(TypeError, match="recipient= is an X25519 public key or its key id"):
+            c.decrypt_bytes(blob, bytes(32), pin=pin, statement=statement, recipient=bad)
+    with pytest.raises(ValueError, match="but the private key given is key id"):
+        c.holder_id(pubkey.new_x25519_key(), alice.public_key())
+    assert c.holder_id(alice, alice.public_key()) == c.holder_id(alice) == pubkey.key_id(alice.public_key()).hex()
+    assert c.holder_id(bytes(32)) is None and c.holder_id("pw") is None

@@ -22,7 +22,7 @@ SIGNER = pubkey.new_ed25519_key()
 READER = pubkey.new_x25519_key()
 KMS = kms_module.LocalKMS()
 KMS.create_key("fuzz")
-PIN = Pin(SIGNER.public_key(), "fuzz")
+PIN = Pin(SIGNER.public_key(), "fuzz", min_version=1)
 DATA = bytes(range(256)) * 3
 
 SIGNED, STATEMENT = c.encrypt_bytes_signed(DATA, Release(SIGNER, "fuzz", 1), recipients=[READER.public_key()],

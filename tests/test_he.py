@@ -133,3 +133,23 @@ def test_the_servers_context_cannot_decrypt():
         sent.decrypt()
     doubled = ts.ckks_vector_from(client, (sent + sent).serialize())
     assert np.allclose(doubled.decrypt(), [0.5, 1.0], atol=1e-3)
+
+
+def test_what_the_server_receives_holds_no_secret_key_and_equal_images_do_not_show():
+    """The honest-but-curious server's strongest move with what it receives: look for the secret key,
+    decrypt, or compare ciphertexts. It holds no secret key, cannot decrypt, and equal inputs encrypt to
+    different ciphertexts (encryption is randomised, as IND-CPA security requires)."""
+    import tenseal as ts
+    client = he.context(3)
+    received = client.serialize(save_secret_key=False)
+    server = ts.context_from(received)
+    assert not server.is_private() and server.has_relin_keys() and not server.has_galois_keys()
+    with pytest.raises(ValueError, match="doesn't hold a Secret key"):
+        server.secret_key()
+    image = torch.linspace(0, 1, 64, dtype=torch.float64)
+    columns = [he.encrypt_columns(client, image.repeat(3, 1)) for _ in range(2)]
+    first, again = ([c.serialize() for c in batch] for batch in columns)
+    assert all(a != b for a, b in zip(first, again))       # the same pixels, sent twice: unrelated bytes
+    on_server = ts.ckks_vector_from(server, first[0])
+    with pytest.raises(ValueError, match="secret_key"):
+        on_server.decrypt()
