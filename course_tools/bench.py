@@ -18,7 +18,8 @@ from course_lib.timing import throughput
 
 __all__ = ["BENCHMARKS", "OPTIONS", "benchmark", "bench_primitives", "bench_widgets", "bench_aead_stream",
            "bench_encrypted_loader", "bench_mpc_inference", "bench_classroom_sum", "bench_mpc_relu",
-           "bench_mpc_mul", "bench_mpc_matmul", "bench_secagg", "bench_he_inference", "bench_course_runtime", "main"]
+           "bench_mpc_mul", "bench_mpc_matmul", "bench_secagg", "bench_he_inference", "bench_attacks",
+           "bench_course_runtime", "main"]
 
 BENCHMARKS = {}
 OPTIONS = {"crypten": None}   # --crypten PYTHON: an interpreter with CrypTen 0.4.1, to measure it in the same run
@@ -170,7 +171,7 @@ def _loader_epochs(job: dict) -> dict:
     for suffix, name, workers, normalised in _LOADER_CASES:
         stored, rounds = job["datasets"][name], job["blocks"][suffix]
         folder, count, transform = Path(job["folder"]), stored["count"], normalize if normalised else None
-        pin = Pin(Ed25519PublicKey.from_public_bytes(bytes.fromhex(stored["signer"])), name)
+        pin = Pin(Ed25519PublicKey.from_public_bytes(bytes.fromhex(stored["signer"])), name, min_version=1)
         plain = PlainRecordDataset(folder / f"{name}.rec", transform=transform)
         encrypted = EncryptedDataset(folder / f"{name}.cldc", bytes.fromhex(stored["key"]), transform=transform, pin=pin)
         epoch(plain, workers, count), epoch(encrypted, workers, count)       # warm the page cache and allocator
@@ -547,6 +548,101 @@ def bench_he_inference(baseline_images: int = 10) -> dict:
         "tenseal": ts.__version__,
         "mpc_inference_same_run": bench_mpc_inference(),
     }
+
+
+def _spread(values) -> dict:
+    """min / median / max of several runs, rounded for a JSON line."""
+    return {"min": round(min(values), 4), "median": round(statistics.median(values), 4), "max": round(max(values), 4)}
+
+
+@benchmark
+def bench_attacks(seeds: int = 5, steps: int = 200, members: int = 150, shadows: int = 4,
+                  queries=(250, 1000), extraction_epochs: int = 200, repeat: int = 3) -> dict:
+    """Chapter 09's attacks, min/median/max over ``seeds``: DLG L-BFGS evaluations per second and final
+    PSNR at batch 1, against one plain client gradient in the same run; the shadow-model attack's
+    AUC and advantage on the over-fitted and the regularised target; extraction agreement through
+    the private-inference service at 250 and 1,000 queries, beside a copy trained on true labels.
+
+    One torch thread, as the notebook. Seed s draws the sigmoid MLP, the client's image (training
+    image s) and the dummy for DLG; the member/outsider split for membership; the copy's
+    initialisation for extraction. Each inversion is timed ``repeat`` times (fastest kept), the
+    client gradient by ``measure`` (best of its runs): both least disturbed by a shared host.
+    """
+    import time
+
+    import torch
+    from torch import nn
+
+    from course_lib import attacks, digits
+    from course_lib.timing import measure
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    try:
+        data = digits.split(0)
+
+        def smooth(seed):
+            torch.manual_seed(seed)
+            return nn.Sequential(nn.Linear(64, 32), nn.Sigmoid(), nn.Linear(32, 10))
+
+        warm = smooth(0)
+        attacks.invert_gradients(warm, attacks.client_gradient(warm, data.train_x[:1], data.train_y[:1]), 1, steps=5)
+        rates, quality, evaluations = [], [], []
+        for seed in range(seeds):
+            model, x, y = smooth(seed), data.train_x[seed:seed + 1], data.train_y[seed:seed + 1]
+            gradient = attacks.client_gradient(model, x, y)
+            seconds = float("inf")
+            for _ in range(repeat):                          # the same run each time: keep the least disturbed
+                start = time.perf_counter()
+                found = attacks.invert_gradients(model, gradient, 1, steps=steps, seed=seed)
+                seconds = min(seconds, time.perf_counter() - start)
+            count = found.history[-1][0] + 1                 # the closure's evaluations, the last one included
+            rates.append(count / seconds)
+            evaluations.append(count)
+            quality.append(min(attacks.psnr(found.images[0], x[0]), 200.0))   # exact: cap infinity for JSON
+        gradient_s = measure(attacks.client_gradient, warm, data.train_x[:1], data.train_y[:1]).best
+        dlg = {"evaluations_per_s": _spread(rates), "final_psnr_db": _spread(quality),
+               "evaluations": _spread(evaluations), "max_iterations": steps,
+               "client_gradients_per_s": round(1 / gradient_s, 1),
+               "evaluation_cost_in_client_gradients": round(1 / gradient_s / statistics.median(rates), 2)}
+
+        x_all, y_all = digits.tensors()
+        targets = {"overfitted": {}, "regularised": {}}
+        for seed in range(seeds):
+            order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(seed))
+            x, y = x_all[order], y_all[order]
+            inside, outside = (x[:members], y[:members]), (x[members:2 * members], y[members:2 * members])
+            attack = attacks.train_shadow_attack(attacks.train_wide_mlp, x[2 * members:], y[2 * members:],
+                                                 shadows=shadows, size=members)
+            for name, model in (("overfitted", attacks.train_wide_mlp(*inside, seed=seed)),
+                                ("regularised", attacks.train_wide_mlp(*inside, seed=seed, weight_decay=5e-2,
+                                                                       epochs=30))):
+                figures = targets[name]
+                figures.setdefault("auc", []).append(attack.auc(model, inside, outside))
+                figures.setdefault("advantage", []).append(attack.advantage(model, inside, outside))
+        membership = {name: {k: _spread(v) for k, v in figures.items()} for name, figures in targets.items()}
+        membership["members"] = membership["outsiders"] = members
+
+        target, *_ = digits.task()
+        answers = attacks.private_inference_service(target)(data.train_x[:max(queries)])
+        extraction = {}
+        for count in queries:
+            through_service, true_labels = [], []
+            for seed in range(seeds):
+                copy = attacks.extract_model(lambda q: answers[:count], data.train_x[:count], seed=seed,
+                                             epochs=extraction_epochs)
+                own = attacks.extract_model(lambda q: data.train_y[:count], data.train_x[:count], seed=seed,
+                                            epochs=extraction_epochs)
+                through_service.append(attacks.agreement(copy, target, data.test_x))
+                true_labels.append(attacks.agreement(own, target, data.test_x))
+            extraction[str(count)] = {"agreement": _spread(through_service),
+                                      "true_label_copy_agreement": _spread(true_labels),
+                                      "gain_over_true_labels": round(statistics.median(through_service)
+                                                                     - statistics.median(true_labels), 4)}
+    finally:
+        torch.set_num_threads(threads)
+    return {"seeds": seeds, "torch_threads": 1, "dlg_batch_1": dlg, "membership": membership,
+            "extraction": extraction, "seconds": round(time.perf_counter() - began, 1)}
 
 
 @benchmark

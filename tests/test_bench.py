@@ -7,7 +7,7 @@ import sys
 from course_tools import bench
 
 EXPECTED = {"primitives", "widgets", "aead_stream", "encrypted_loader", "mpc_inference", "mpc_relu", "mpc_mul",
-            "mpc_matmul", "secagg", "he_inference", "course_runtime", "classroom_sum"}
+            "mpc_matmul", "secagg", "he_inference", "course_runtime", "classroom_sum", "attacks"}
 
 
 def test_every_benchmark_of_the_issues_is_registered_and_documented():
@@ -61,3 +61,24 @@ def test_a_failing_measuring_process_is_reported_with_its_error(monkeypatch):
     monkeypatch.setattr(bench.sys, "executable", "/bin/false")       # an interpreter that exits with status 1
     with pytest.raises(RuntimeError, match="a measuring process failed"):
         bench.bench_encrypted_loader(samples=50, large_samples=5, processes=1, repeat=1)
+
+
+def test_the_attacks_entry_reports_every_figure_at_tiny_sizes():
+    """Chapter 09's entry, orchestration only (tiny sizes, no timing asserts): every figure is there,
+    each a min/median/max over the seeds."""
+    figures = bench.bench_attacks(seeds=2, steps=5, members=20, shadows=1, queries=(20, 40), extraction_epochs=3,
+                                   repeat=1)
+    spread = {"min", "median", "max"}
+    dlg = figures["dlg_batch_1"]
+    assert set(dlg["evaluations_per_s"]) == spread and dlg["evaluations_per_s"]["min"] > 0
+    assert set(dlg["final_psnr_db"]) == spread and dlg["client_gradients_per_s"] > 0
+    assert dlg["evaluation_cost_in_client_gradients"] > 0 and dlg["evaluations"]["max"] <= 5 * 5 // 4 + 1   # L-BFGS: 1.25 evaluations per step at most
+    for target in ("overfitted", "regularised"):
+        for figure in ("auc", "advantage"):
+            values = figures["membership"][target][figure]
+            assert set(values) == spread and 0 <= values["min"] <= values["median"] <= values["max"] <= 1
+    assert set(figures["extraction"]) == {"20", "40"}
+    for result in figures["extraction"].values():
+        assert set(result["agreement"]) == spread and set(result["true_label_copy_agreement"]) == spread
+        assert "gain_over_true_labels" in result
+    assert figures["seeds"] == 2 and figures["seconds"] > 0
