@@ -206,13 +206,14 @@ QUIZZES = {
              answer=1,
              explanation="Chapter 08 recovers the images from a public seed exactly; fresh seeds come from "
                          "authenticated key agreement."),
-        dict(prompt="A party adds a constant to what it opens in a Beaver product. What stops this?",
+        dict(prompt="A party adds a constant to what it opens in a Beaver product. What detects this?",
              options=("Secure channels", "SPDZ-style MACs: the MAC check before any output fails and the run aborts",
                       "Nothing can"),
              answer=1,
-             explanation="Channels stop outsiders; MACs catch a cheating insider's change to an arithmetic opening "
+             explanation="Channels keep outsiders out; MACs catch a cheating insider's change to an arithmetic opening "
                          "such as this one, at roughly twice the rounds. In Z_2^64 an error in a high bit escapes more "
-                         "often, and the comparison's XOR openings carry no MAC at all (chapter 08 §4)."),
+                         "often (one in the top bit 3 times in 4), and the comparison's XOR openings carry no MAC at "
+                         "all (chapter 08 §4)."),
         dict(prompt="Differential privacy bounds what?",
              options=("The accuracy loss", "How much any one person's data can change the probability of any output "
                       "(a factor e^ε)", "The size of the model"),

@@ -1,5 +1,6 @@
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -128,6 +129,64 @@ def test_comparison_on_large_magnitudes_and_neighbours_of_zero():
     (lt, relu), _ = mpc.run_in_process(program, insecure_seed=7, private_inputs={0: {"x": values}})[0][1], None
     assert torch.equal(lt, (_grid(values) < 0).long())
     assert torch.equal(relu, torch.clamp(_grid(values), min=0))
+
+
+def _opened_by_party_0(ctx, x=None, y=None, n=4096):
+    X = SecretTensor.from_owner(ctx, x, 1, shape=(n,))
+    Y = SecretTensor.from_owner(ctx, y, 0, shape=(n,))
+    X * Y
+    X.lt_zero()
+    return ctx.view
+
+
+def test_a_partys_view_does_not_depend_on_the_other_partys_input():
+    """A curious model owner tries to tell two inputs of the data owner apart from everything it sees opened
+    (Beaver products, the comparison's AND gates, the bit conversion): each opening is masked by fresh dealer
+    randomness, so the two views have the same distribution, label by label."""
+    n = 4096
+    y = torch.linspace(-3, 3, n, dtype=torch.float64)
+
+    def views():
+        out = []
+        for x in (torch.zeros(n, dtype=torch.float64), torch.full((n,), -2.0 ** 20, dtype=torch.float64)):
+            results, _ = mpc.run_in_process(_opened_by_party_0, record_view=True, n=n,
+                                            private_inputs={0: {"y": y}, 1: {"x": x}})
+            out.append(results[0])
+        return out
+
+    def distinguished(first_view, second_view):
+        """The labels whose openings a two-sample Kolmogorov–Smirnov test tells apart."""
+        told = []
+        for (label, first), (_, second) in zip(first_view, second_view):
+            a, b = (t.reshape(-1).numpy().astype(np.float64) for t in (first, second))
+            if scipy_stats.ks_2samp(a, b, method="asymp").pvalue < 1e-4:
+                told.append(label)
+        return told
+
+    fresh = views()
+    assert [label for label, _ in fresh[0]] == [label for label, _ in fresh[1]]
+    assert {"mul", "compare", "bit conversion"} <= {label for label, _ in fresh[0]}
+    assert distinguished(*fresh) == []
+    # and the distinguisher has power: openings of x − a with a mask a of 40 bits only are told apart
+    a = torch.randint(0, 2**40, (n,), dtype=torch.int64)
+    weak = [[("mul", cl_encode - a)] for cl_encode in (encode(torch.zeros(n)), encode(torch.full((n,), -2.0 ** 20)))]
+    assert distinguished(*weak) == ["mul"]
+
+
+def test_the_dealer_receives_nothing_after_the_handshake():
+    """Every message to the dealer is counted on the wire: only the two handshake messages from each party."""
+    to_dealer, from_dealer = [], []
+
+    def tap(src, dst, data):
+        (to_dealer if dst == 2 else from_dealer if src == 2 else []).append(data.numel())
+        return data
+
+    x = torch.tensor([[1.5, -2.25], [0.0, 7.0]], dtype=torch.float64)
+    results, _ = mpc.run_in_process(mpc_programs.mixed_operations, shape=(2, 2), tap=tap,
+                                    private_inputs={0: {"x": x}, 1: {"y": x}})
+    assert torch.equal(results[0]["revealed"]["relu"], torch.clamp(x, min=0))
+    assert to_dealer == [64] * 4                  # a hello and a signature from each party: the handshake only
+    assert len(from_dealer) > 4                                                        # it does deal
 
 
 def test_secure_sum_with_three_parties_and_counted_messages():
@@ -429,6 +488,129 @@ def test_a_second_process_claiming_a_taken_rank_is_refused_at_once(tmp_path):
         for p in first:
             if p.poll() is None:
                 p.kill()
+
+
+def test_a_claim_not_signed_by_the_pinned_key_is_named_at_once_by_the_other_ranks():
+    """In-process lobby: a stranger's claim on rank 1 (garbage, or well formed under its own key) is refused."""
+    import datetime
+    import time as _time
+    import torch.distributed as dist
+    from course_lib.mpc import channel
+    from course_lib.mpc.errors import RankClaimedError
+    from course_lib.mpc.runtime import ABORT_KEY, SESSION_KEY, _lobby
+    identities, roster = mpc.new_identities(2)
+    stranger = mpc.Identity.generate()
+    for claim in ("someone-else", channel.rank_claim(stranger, "session", 1, 3)):
+        store = dist.TCPStore("127.0.0.1", free_port(), None, True, datetime.timedelta(seconds=5),
+                              wait_for_workers=False)
+        store.set(SESSION_KEY, "session")
+        store.set("course/rank/1", claim)
+        began = _time.monotonic()
+        with pytest.raises(RankClaimedError, match=r"rank 1 \(party 1\) was claimed by a process that is not on "
+                                                   r"the roster"):
+            _lobby(store, 2, 3, roster, timeout=10, identity=identities[2])          # the dealer
+        assert _time.monotonic() - began < 5 and store.check(["course/left/2"])
+        with pytest.raises(RankClaimedError, match="not on the roster"):
+            _lobby(store, 1, 3, roster, timeout=10, identity=identities[1])          # the genuine party 1
+        assert store.check(["course/left/1"])
+    # rank 0 posts the reason for latecomers and keeps the rendezvous open until the others have read it
+    store = dist.TCPStore("127.0.0.1", free_port(), None, True, datetime.timedelta(seconds=5), wait_for_workers=False)
+    store.set("course/rank/1", "someone-else")
+    began = _time.monotonic()
+    with pytest.raises(RankClaimedError, match="rank 1"):
+        _lobby(store, 0, 3, roster, timeout=1, identity=identities[0])
+    assert "not on the roster" in store.get(ABORT_KEY).decode() and _time.monotonic() - began >= 1
+
+
+def test_a_stranger_squatting_a_free_rank_makes_every_party_fail_with_one_named_line(tmp_path):
+    """A process that is not on the roster connects to rank 0's unauthenticated rendezvous and claims rank 1
+    before the data owner does (here with a well-formed claim under its own key). Rank 0, the dealer and the
+    genuine party 1 each stop with one line naming the rank and the fix; the stranger never joins."""
+    _party_setup(tmp_path)
+    master = f"127.0.0.1:{free_port()}"
+    stranger_code = (
+        "import datetime, sys, time\n"
+        "import torch.distributed as dist\n"
+        "from course_lib.mpc import Identity, channel\n"
+        "from course_lib.mpc.runtime import SESSION_KEY\n"
+        "host, port = sys.argv[1].rsplit(':', 1)\n"
+        "deadline = time.monotonic() + 60\n"
+        "while True:\n"
+        "    try:\n"
+        "        store = dist.TCPStore(host, int(port), None, False, datetime.timedelta(seconds=5))\n"
+        "        if store.check([SESSION_KEY]):\n"
+        "            break\n"
+        "    except RuntimeError:\n"
+        "        pass\n"
+        "    if time.monotonic() > deadline:\n"
+        "        sys.exit(2)\n"
+        "    time.sleep(0.2)\n"
+        "claim = channel.rank_claim(Identity.generate(), store.get(SESSION_KEY).decode(), 1, 3)\n"
+        "print(store.compare_set('course/rank/1', '', claim).decode() == claim, flush=True)\n"
+        "time.sleep(60)\n")
+
+    def party(rank, *extra):
+        return subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum", "--rank",
+                                 str(rank), "--master", master, "--identity", str(tmp_path / f"id{rank}.pem"),
+                                 "--roster", str(tmp_path / "roster.json"), "--timeout", "40", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    started = []
+    try:
+        started.append(party(0, "--value", "4"))
+        stranger = subprocess.Popen([sys.executable, "-c", stranger_code, master], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        started.append(stranger)
+        ready, _, _ = select.select([stranger.stdout], [], [], 90)
+        assert ready and stranger.stdout.readline().strip() == "True", "the stranger did not get rank 1"
+        dealer, genuine = party(2), party(1, "--value", "6")
+        started += [dealer, genuine]
+        runs = {name: (p.wait(timeout=120), *p.communicate(timeout=10))
+                for name, p in (("rank 0", started[0]), ("dealer", dealer), ("party 1", genuine))}
+        for name, (code, out, err) in runs.items():
+            assert code == 1 and out == "" and "Traceback" not in err, (name, err)
+            errors = [line for line in err.splitlines() if line.startswith("error: ")]
+            assert len(errors) == 1 and err.splitlines()[-1] == errors[0], (name, err)
+            assert errors[0].startswith("error: RankClaimedError: rank 1 (party 1) was claimed by a process that is "
+                                        "not on the roster"), (name, errors[0])
+            assert "start a new session (rank 0 on a fresh --master port)" in errors[0]
+    finally:
+        for p in started:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+
+
+def test_an_unreachable_rendezvous_and_a_group_that_never_forms_are_one_line_errors():
+    """torch's rendezvous failures become MPCErrors that say what to do, never a C++ traceback."""
+    import datetime
+    import threading
+    import torch.distributed as dist
+    from course_lib.mpc.runtime import _process_group
+    nobody = f"127.0.0.1:{free_port()}"
+    with pytest.raises(mpc.MPCError, match=r"could not reach rank 0's rendezvous at 127\.0\.0\.1:\d+ within 2 s"):
+        _process_group(1, 2, nobody, "127.0.0.1", timeout=2)
+    # rank 1 claims its place in the lobby, then never connects to the group
+    master = f"127.0.0.1:{free_port()}"
+    claimed = threading.Event()
+
+    def claim_and_vanish():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not claimed.is_set():
+            try:
+                client = dist.TCPStore("127.0.0.1", int(master.rsplit(":", 1)[1]), None, False,
+                                       datetime.timedelta(seconds=2))
+                client.set("course/rank/1", "a token")
+                claimed.set()
+            except RuntimeError:
+                time.sleep(0.1)
+
+    helper = threading.Thread(target=claim_and_vanish, daemon=True)
+    helper.start()
+    with pytest.raises(mpc.MPCError, match="the process group did not form within 3 s .*rank 0 must start a new session"):
+        _process_group(0, 2, master, "127.0.0.1", timeout=3)
+    helper.join(10)
+    assert claimed.is_set()
 
 
 def test_cost_records_subtract_field_by_field():

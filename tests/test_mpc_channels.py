@@ -150,7 +150,8 @@ def test_the_public_seed_attack_recovers_the_images_and_fails_with_fresh_seeds()
 
 
 def test_a_cheating_data_owner_recovers_the_second_layer_undetected_in_the_semi_honest_model():
-    """What the semi-honest protocol does not cover (SPDZ-style MACs would detect it)."""
+    """What the semi-honest protocol does not cover (it changes an arithmetic opening, which the authenticated
+    mode detects: tests/test_mpc_authenticated.py)."""
     model, _, _, test_x, _ = digits.task()
     layers = programs.model_layers(model)
     results, _ = mpc.run_in_process(attacks.extract_second_layer, private_inputs={

@@ -9,10 +9,11 @@ import torch
 
 from .fixed_point import FRAC_BITS, decode, encode
 from .prg import PRG, public_seed
-from .programs import DATA_OWNER, mlp_forward, share_model
+from .programs import DATA_OWNER, MODEL_OWNER, mlp_forward, share_model
 from .tensor import SecretTensor
 
-__all__ = ["recover_inputs_from_public_seed", "extract_second_layer", "second_layer_from_logits"]
+__all__ = ["recover_inputs_from_public_seed", "extract_second_layer", "second_layer_from_logits",
+           "flip_comparison_bits", "steer_relus", "sabotage_relus"]
 
 
 def recover_inputs_from_public_seed(view, seed, shape, frac_bits: int = FRAC_BITS) -> torch.Tensor:
@@ -54,8 +55,12 @@ def extract_second_layer(ctx, layers=None, image=None, sizes=(64, 32, 10)):
                     flat[:rows * hidden] += delta.reshape(-1)
             return flat
         ctx.tamper = add_delta
+    return _inference(ctx, layers, image.reshape(1, -1).repeat(rows, 1) if image is not None else None, rows, sizes)
+
+
+def _inference(ctx, layers, batch, rows, sizes):
+    """One private inference of ``rows`` images; only the data owner receives the logits."""
     shared_layers = share_model(ctx, layers, sizes)
-    batch = image.reshape(1, -1).repeat(rows, 1) if image is not None else None
     x = SecretTensor.from_owner(ctx, batch, DATA_OWNER, shape=(rows, sizes[0]))
     return mlp_forward(ctx, x, shared_layers).reveal(to=DATA_OWNER)
 
@@ -63,3 +68,47 @@ def extract_second_layer(ctx, layers=None, image=None, sizes=(64, 32, 10)):
 def second_layer_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Row j of the recovered W₂ᵀ is logits[j + 1] − logits[0] (see :func:`extract_second_layer`)."""
     return logits[1:] - logits[0]
+
+
+def flip_comparison_bits(ctx, attacker: int, elements=None) -> None:
+    """Make party ``attacker`` flip comparison results: its share of the opened c = bit ⊕ r, for the
+    given flat ``elements`` (every element if None), in every comparison's bit conversion.
+
+    The opening is XOR-shared and carries no MAC, and the bit's MAC is computed from c, so even the
+    authenticated mode accepts the flipped bits (``course_lib.mpc.authentication``).
+    """
+    if ctx.rank != attacker:
+        return
+
+    def flip(label, flat):
+        if label != "bit conversion":
+            return flat
+        flat = flat.clone()
+        if elements is None:
+            return flat ^ -1
+        for k in elements:
+            bit = k % 64
+            flat[k // 64] ^= (1 << bit) - (1 << 64 if bit == 63 else 0)   # bit k of the packed plane, as int64
+        return flat
+    ctx.tamper = flip
+
+
+def steer_relus(ctx, layers=None, image=None, sizes=(64, 32, 10)):
+    """A malicious data owner flips chosen ReLU bits, which the authenticated mode does not check (chapter 08).
+
+    Same image in rows 0 … ``sizes[1]``; in row j + 1 the data owner flips the comparison bit of
+    hidden unit j. That turns ReLU(h_j) into min(h_j, 0), so row j + 1's logits minus row 0's are
+    −|h_j| times row j of W₂ᵀ: every row of the second layer up to one positive factor, from one
+    inference. Returns the data owner's logits (others: None).
+    """
+    hidden = sizes[1]
+    rows = hidden + 1
+    flip_comparison_bits(ctx, DATA_OWNER, [(j + 1) * hidden + j for j in range(hidden)])
+    return _inference(ctx, layers, image.reshape(1, -1).repeat(rows, 1) if image is not None else None, rows, sizes)
+
+
+def sabotage_relus(ctx, layers=None, images=None, rows=100, sizes=(64, 32, 10)):
+    """A malicious model owner flips every ReLU bit (ReLU(h) becomes min(h, 0)), undetected even in
+    authenticated mode: the data owner receives wrong logits and no error (chapter 08)."""
+    flip_comparison_bits(ctx, MODEL_OWNER, None)
+    return _inference(ctx, layers, images, rows, sizes)

@@ -1,22 +1,35 @@
-"""SPDZ-style MACs: detecting a party that changes what it opens (chapter 08).
+"""SPDZ-style MACs on the arithmetic openings, and what they leave unchecked (chapter 08).
 
-In authenticated mode every shared value x also carries shares of its MAC α·x, where the global
-key α is itself secret-shared (the dealer hands out MACs with everything it deals). Linear
-operations keep MACs valid locally; Beaver products, truncation, inputs and outputs use
-authenticated values from the dealer. Every value opened is recorded with this party's MAC
-share (``opening.open_authenticated``), and :func:`check_macs` verifies them all before any output is revealed:
+In authenticated mode every additively shared value x also carries shares of its MAC α·x, where
+the global key α is itself secret-shared (the dealer hands out MACs with everything it deals).
+Linear operations keep MACs valid locally; Beaver products, truncation, inputs and outputs use
+authenticated values from the dealer. Every *arithmetic* value opened is recorded with this
+party's MAC share (``opening.open_authenticated``), and :func:`check_macs` verifies them all
+before any output is revealed:
 
 1. each party commits to a random seed, then reveals it: the seeds fix random coefficients
-   rⱼ that no party could predict when it chose what to open (a coin toss);
+   rⱼ ∈ Z_2^64 that no party could predict when it chose what to open (a coin toss);
 2. each party computes σᵢ = Σⱼ rⱼ·(mᵢⱼ − αᵢ·vⱼ), commits to it, then reveals it;
-3. Σᵢ σᵢ must be 0. A party that added δ to an opened value would have had to add α·δ to its
-   MAC share without knowing α; the check fails and the computation aborts.
+3. Σᵢ σᵢ must be 0. A party that added δ to an opened value leaves Σᵢ σᵢ = −r·α·δ; to pass it
+   must guess α·r·δ without knowing α, and otherwise the computation aborts.
 
-Over Z_2^64 this detects an error δ except with probability about 2^−(64−v), where 2^v is the
-largest power of two dividing δ: an error in the top bits is caught only half of the time.
-SPDZ2k (Cramer, Damgård, Escudero, Scholl, Xing, CRYPTO 2018) fixes that by computing MACs
-modulo 2^(64+s). The binary part of the comparison (the adder on XOR shares) is not
-authenticated here: a party can still flip a comparison result undetected.
+**Escape rate.** Over Z_2^64 that guess is not hopeless. Write δ = 2^v·(odd); then r·α·δ ≡ 0
+exactly when v₂(r) + v₂(α) ≥ 64 − v (v₂: the number of trailing zero bits), and no other guess
+does better, so one error escapes with probability (m + 2)/2^(m+1), m = 64 − v
+(:func:`escape_probability`): 3/4 for an error in the top bit (δ = 2^63: caught only when r and α
+are both odd), 1/2 for bit 62, 2^−12.8 for bit 48, 2^−27.9 for bit 32, 2^−59.0 for an odd δ.
+These are rates for one error in one check; a cheater that passed a check has learnt something
+about α's low bits. SPDZ2k (Cramer, Damgård, Escudero, Scholl, Xing, CRYPTO 2018) computes MACs modulo
+2^(64+s) to bring every rate below 2^−s.
+
+**Not checked.** The comparison's openings are XOR shares (``compare.and_gates`` and
+``compare.bit_to_arithmetic``): they carry no MAC, and the MAC of the resulting bit is computed
+from the public c = bit ⊕ r, so a party that flips c gets a valid MAC for the flipped bit. A
+party can therefore flip any comparison or ReLU bit undetected — the data owner can steer ReLUs
+to learn every row of the second layer up to a positive factor (``attacks.steer_relus``), the
+model owner can sabotage every prediction (``attacks.sabotage_relus``). Nor does the
+check protect against a cheating dealer (it knows α and deals every triple), a party that aborts
+after seeing a check's outcome (selective abort), or one that stops answering (denial of service).
 """
 from __future__ import annotations
 
@@ -28,7 +41,7 @@ import torch
 from .errors import CheatingDetectedError
 from .prg import PRG
 
-__all__ = ["check_macs"]
+__all__ = ["check_macs", "escape_probability"]
 
 
 def _commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
@@ -46,8 +59,21 @@ def _commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
     return payloads
 
 
+def escape_probability(delta: int, bits: int = 64) -> float:
+    """The chance that one error ``delta`` in one opened value passes :func:`check_macs` (module docstring).
+
+    With r and α uniform in Z_2^bits and δ = 2^v·(odd): P(v₂(r) + v₂(α) ≥ bits − v) = (m + 2)/2^(m+1), m = bits − v.
+    """
+    delta %= 2**bits
+    if delta == 0:
+        raise ValueError("an error of 0 is no error")
+    m = bits - ((delta & -delta).bit_length() - 1)
+    return (m + 2) / 2 ** (m + 1)
+
+
 def check_macs(ctx) -> None:
-    """Verify every value opened since the last check against its MAC; raise CheatingDetectedError if any was changed."""
+    """Verify every arithmetic value opened since the last check against its MAC; raise CheatingDetectedError
+    if the check fails (an error escapes with :func:`escape_probability`; XOR openings are not checked)."""
     if ctx.is_dealer or not ctx.openings:
         return
     seeds = _commit_and_reveal(ctx, os.urandom(32), "coin")
@@ -60,5 +86,5 @@ def check_macs(ctx) -> None:
     sigmas = _commit_and_reveal(ctx, sigma.reshape(1).numpy().tobytes(), "MAC check")
     total = sum(int.from_bytes(s, "little", signed=True) for s in sigmas) % 2**64
     if total != 0:
-        raise CheatingDetectedError("MAC check failed: a party changed a value it opened; aborting before "
-                                    "any output is revealed")
+        raise CheatingDetectedError("MAC check failed: a party changed an arithmetic value it opened; aborting "
+                                    "before any output is revealed")

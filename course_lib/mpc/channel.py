@@ -19,6 +19,12 @@ at the other end is who it claims to be. So, before any share moves:
 
 What the channel does not hide: who talks to whom, when, and how much (message sizes and
 rounds are public in MPC anyway).
+
+Before the handshake, each party claims its rank in rank 0's rendezvous store, which anyone who
+reaches its port can write. A claim is signed by the claimant's identity key over the session
+and the rank (:func:`rank_claim`), so the others tell a stranger's claim from a roster member's
+(:func:`rank_claim_is_valid`) and name it; a stranger can still block a session (denial of
+service), never join it.
 """
 from __future__ import annotations
 
@@ -39,9 +45,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from .errors import ImpersonationError, MessageAuthenticationError, UnknownPeerError, party_label
 
 __all__ = ["Identity", "Roster", "Channel", "fingerprint", "HELLO_SIZE", "SIGNATURE_SIZE", "TAG_SIZE", "hello",
-           "sign_transcript", "finish_handshake"]
+           "sign_transcript", "finish_handshake", "rank_claim", "rank_claim_is_valid"]
 
 CONTEXT = b"course_lib mpc handshake v1"
+CLAIM_CONTEXT = b"course_lib mpc rank claim v1"
 HELLO_SIZE = 64          # identity public key ‖ ephemeral public key
 SIGNATURE_SIZE = 64
 TAG_SIZE = 16
@@ -147,6 +154,30 @@ class Roster:
             else:
                 fingerprints[int(rank)] = value
         return cls(fingerprints, names)
+
+
+def _claim_message(session: str, rank: int, world: int, token: bytes) -> bytes:
+    return CLAIM_CONTEXT + struct.pack(">II", rank, world) + session.encode() + b"\0" + token
+
+
+def rank_claim(identity: Identity, session: str, rank: int, world: int) -> str:
+    """This party's claim on ``rank`` in the rendezvous: a fresh token, its public key, its signature over both."""
+    token = os.urandom(16)
+    signature = identity.signing_key.sign(_claim_message(session, rank, world, token))
+    return ":".join(["v1", token.hex(), identity.public_key.public_bytes(*_RAW).hex(), signature.hex()])
+
+
+def rank_claim_is_valid(claim: str, roster: Roster, session: str, rank: int, world: int) -> bool:
+    """True if ``claim`` is signed, for this session and rank, by the identity key the roster pins for ``rank``."""
+    try:
+        version, token, key, signature = claim.split(":")
+        public_key = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
+        if version != "v1" or fingerprint(public_key) != roster.fingerprints.get(rank):
+            return False
+        public_key.verify(bytes.fromhex(signature), _claim_message(session, rank, world, bytes.fromhex(token)))
+        return True
+    except (ValueError, InvalidSignature):
+        return False
 
 
 class Channel:

@@ -9,6 +9,11 @@ to get the carry into bit 63. Each level's AND gates run in one round (Beaver tr
 bits), so the sign bit costs 7 rounds, converting it to an arithmetic share 1 more;
 ReLU folds that conversion and its one multiplication into a single round: 8 rounds, exact.
 
+In authenticated mode (chapter 08) nothing here is MAC-checked: the AND gates open XOR shares
+without MACs, and :func:`bit_to_arithmetic` computes the bit's MAC from the public c, so a party
+that flips c gets a valid MAC for the flipped bit. Comparisons and ReLU are only as honest as
+the parties.
+
 These functions work on this party's raw int64 shares; :class:`~course_lib.mpc.tensor.SecretTensor`
 calls them (``x < y``, ``x.relu()``), so this module never needs the tensor type.
 """
@@ -84,7 +89,9 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> tuple[torch.Tensor, to
     Returns (share, MAC share or None), shaped ``shape``.
 
     With a random bit r from the dealer in both sharings: open c = bit ⊕ r (uniformly random, so
-    it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
+    it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r. The MAC
+    share follows from c the same way; c itself is not MAC-checked, so a flipped c yields the
+    flipped bit with a valid MAC (chapter 08).
     """
     n = int(np.prod(shape, dtype=np.int64))
     if ctx.authenticated:

@@ -2,7 +2,8 @@
 from ..errors import CourseCryptoError
 
 
-__all__ = ["party_label", "MPCError", "MPCTimeoutError", "RankTakenError", "PartyFailedError", "ChannelError",
+__all__ = ["party_label", "MPCError", "MPCTimeoutError", "RankTakenError", "RankClaimedError", "PartyFailedError",
+           "ChannelError",
            "UnknownPeerError", "ImpersonationError", "MessageAuthenticationError", "InsecureSeedWarning",
            "CheatingDetectedError"]
 
@@ -22,6 +23,10 @@ class MPCTimeoutError(MPCError, TimeoutError):
 
 class RankTakenError(MPCError):
     """Another process already joined this computation with the same rank."""
+
+
+class RankClaimedError(RankTakenError):
+    """A rank was claimed in the rendezvous by a process that cannot sign for it: not on the roster (chapter 08)."""
 
 
 class PartyFailedError(MPCError):
@@ -49,4 +54,4 @@ class InsecureSeedWarning(UserWarning):
 
 
 class CheatingDetectedError(MPCError):
-    """The MAC check failed: a party deviated from the protocol; the computation aborts (chapter 08)."""
+    """The MAC check of the arithmetic openings failed: a party changed a value it opened; abort (chapter 08)."""

@@ -10,7 +10,9 @@ from typing import Literal
 
 import torch
 
-__all__ = ["open_values", "open_authenticated"]
+from .errors import CheatingDetectedError
+
+__all__ = ["open_values", "open_authenticated", "open_from_owner"]
 
 
 def open_values(ctx, *tensors, label: str = "open", op: Literal["add", "xor"] = "add") -> list[torch.Tensor]:
@@ -30,6 +32,28 @@ def open_values(ctx, *tensors, label: str = "open", op: Literal["add", "xor"] = 
         out.append(total[start:start + t.numel()].reshape(t.shape))
         start += t.numel()
     return out
+
+
+def open_from_owner(ctx, tensor: torch.Tensor, owner: int, label: str = "input") -> torch.Tensor:
+    """Reveal a value that only party ``owner`` sends (one round): authenticated inputs (chapter 08).
+
+    Every other party sends zeros; a party that sends anything else — to shift the owner's input —
+    is refused by name, at every party that received it.
+    """
+    flat = tensor.reshape(-1)
+    if ctx.tamper is not None:
+        flat = ctx.tamper(label, flat)
+    received = ctx.comm.exchange(flat, label)
+    if ctx.is_dealer:
+        return torch.zeros_like(tensor)
+    for rank, part in enumerate(received):
+        if rank != owner and bool(part.any()):
+            raise CheatingDetectedError(f"party {rank} sent a non-zero contribution to party {owner}'s input: "
+                                        "aborting before any output is revealed")
+    value = received[owner].reshape(tensor.shape)
+    if ctx.view is not None:
+        ctx.view.append((label, value.clone()))
+    return value
 
 
 def open_authenticated(ctx, pairs, label: str) -> list[torch.Tensor]:

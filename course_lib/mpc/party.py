@@ -18,7 +18,10 @@ A room-wide lab: ``--program sum`` with ``--world-size N+1`` (N students and a d
 rank) and each student's own ``--value`` (or typed at the prompt); everyone learns the sum and
 the mean, nothing else. The roster may name everyone: ``{"0": {"name": "Alice", "fingerprint":
 …}, …}``. Rank 0 shows the lobby — who has joined, who is missing — and a second process that
-claims a taken rank is refused at once.
+claims a taken rank is refused at once. Claims are signed with the identity key: if a process that
+is not on the roster claims a free rank in the rendezvous (anyone who reaches its port can), every
+party stops with one line naming that rank (``RankClaimedError``) — the session is blocked, and
+rank 0 must start a new one on a port only the parties reach.
 
 ``--master`` is the address and a free port of the model owner's machine (its rendezvous
 listens on that address only); ``--host`` is the address of *this* machine that the others can
@@ -83,8 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
     run.add_argument("--authenticated", action="store_true",
-                     help="SPDZ-style MACs on every shared value: a party that changes what it opens is caught "
-                          "(all three parties must give it; about twice the rounds and dealer traffic)")
+                     help="SPDZ-style MACs on the arithmetic values: a change to an opened product, truncation, "
+                          "input or output aborts the run before any output, except with probability up to 3/4 for an "
+                          "error in the top bit (chapter 08). NOT checked: the comparison's XOR openings, so a party can "
+                          "flip ReLU results undetected; nor a cheating dealer, nor aborts. All three parties must give "
+                          "it; about twice the rounds")
     run.add_argument("--insecure-seed", type=int, default=None,
                      help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")

@@ -33,8 +33,8 @@ from . import channel
 from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
 from .dealer import AuthenticatingDealer, Dealer
-from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankTakenError,
-                     UnknownPeerError, party_label)
+from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankClaimedError,
+                     RankTakenError, UnknownPeerError, party_label)
 from .prg import PRG, public_seed
 
 
@@ -58,8 +58,9 @@ class Context:
     derived from the agreed keys — never sent. ``insecure_seed`` replaces them by values derived
     from a public seed: reproducible, and readable by anyone who knows the seed (it warns).
     ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``.
-    ``authenticated=True`` gives every shared value a SPDZ-style MAC and checks all opened values
-    before any output is revealed (``course_lib.mpc.authentication``). ``warn=False``
+    ``authenticated=True`` gives every additively shared value a SPDZ-style MAC and checks every
+    arithmetic opening before any output is revealed; the comparison's XOR openings are not
+    checked (``course_lib.mpc.authentication``). ``warn=False``
     leaves the public-seed warning to the launcher (which warns once, in the caller's thread).
     """
 
@@ -212,13 +213,14 @@ def _split_address(address: str) -> tuple[str, int]:
 
 
 def _process_group(rank: int, world: int, master: str, host: str, timeout: float, roster: Roster | None = None,
-                   on_lobby=None):
+                   on_lobby=None, identity: Identity | None = None):
     """A gloo group whose rendezvous and data sockets listen only on the given addresses.
 
     Rank 0 binds the rendezvous store to the master address itself (``torch.distributed.TCPStore``
     would listen on every interface); every rank binds its gloo device to ``host`` — an address,
     so no interface name (``lo`` on Linux, ``lo0`` on macOS) is ever needed. Before the group
     forms, every rank claims its rank in the store and waits in the lobby (:func:`_lobby`).
+    Failures of torch's rendezvous become one-line MPCErrors.
     """
     master_host, port = _split_address(master)
     wait = datetime.timedelta(seconds=timeout)
@@ -232,45 +234,113 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
         store = dist.TCPStore(master_host, port, world, True, wait, wait_for_workers=False,
                               master_listen_fd=listener.fileno())
     else:
-        store = dist.TCPStore(master_host, port, world, False, wait)
-    _lobby(store, rank, world, roster, timeout, on_lobby)
-    options = dist.ProcessGroupGloo._Options()
-    options._devices = [dist.ProcessGroupGloo.create_device(hostname=host)]
-    options._timeout = wait
-    return dist.ProcessGroupGloo(store, rank, world, options), store, listener
+        try:
+            store = dist.TCPStore(master_host, port, world, False, wait)
+        except RuntimeError:   # torch's DistNetworkError
+            raise MPCError(f"could not reach rank 0's rendezvous at {master} within {timeout:.0f} s: start rank 0 "
+                           "first, and check --master and the firewall") from None
+    try:
+        _lobby(store, rank, world, roster, timeout, on_lobby, identity)
+        options = dist.ProcessGroupGloo._Options()
+        options._devices = [dist.ProcessGroupGloo.create_device(hostname=host)]
+        options._timeout = wait
+        try:
+            group = dist.ProcessGroupGloo(store, rank, world, options)
+        except RuntimeError as error:   # torch's DistStoreError or DistNetworkError
+            raise MPCError(f"the process group did not form within {timeout:.0f} s "
+                           f"({str(error).splitlines()[0][:120]}): a rank that joined the lobby never connected; "
+                           "rank 0 must start a new session") from None
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
+    return group, store, listener
 
 
-def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, on_lobby=None) -> None:
+SESSION_KEY, ABORT_KEY = "course/session", "course/abort"
+
+
+def _claimed_by_stranger(r: int, label) -> str:
+    return (f"rank {r} ({label(r)}) was claimed by a process that is not on the roster: its claim is not signed by "
+            f"the identity key pinned for rank {r}. Someone else can reach the rendezvous: let only the parties' "
+            "machines reach its port, then start a new session (rank 0 on a fresh --master port)")
+
+
+def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, on_lobby=None,
+           identity: Identity | None = None) -> None:
     """Claim ``rank`` (refused at once if another process holds it), then wait until every rank has.
 
     ``on_lobby(joined, missing)`` is called whenever the lobby changes (the party command prints it
-    at rank 0); a timeout names the ranks still missing. The store is not authenticated: a stranger
-    can take a free rank, but not pass the handshake that follows.
+    at rank 0); a timeout names the ranks still missing. The store is not authenticated, so with an
+    ``identity`` and a roster every claim is signed for this session (rank 0 draws it) and checked
+    by every party: a claim that is not signed by the key pinned for its rank raises
+    :class:`RankClaimedError` at every party, naming the rank. Rank 0 first posts the reason in the
+    store and keeps the rendezvous open until the other ranks have read it (or its time is up). A
+    stranger can still block the session (denial of service), never join it: the handshake that
+    follows checks the same pinned keys.
     """
     parties = world - 1
     roster = roster or Roster({})      # no names: 'party N' and 'the dealer'
     label = lambda r: roster.label(r, parties)  # noqa: E731
-    token = secrets.token_hex(8)
-    if store.compare_set(f"course/rank/{rank}", "", token).decode() != token:
-        raise RankTakenError(f"{label(rank)} has already joined this computation from another process: check "
-                             f"--rank against the roster (if an earlier attempt of yours crashed, rank 0 must "
-                             f"start a new session)")
-    deadline, missing, shown = time.monotonic() + timeout, list(range(world)), None
-    while True:
-        try:
-            missing = [r for r in missing if not store.check([f"course/rank/{r}"])]
-        except RuntimeError:   # torch's DistNetworkError: rank 0, which holds the rendezvous, stopped
-            raise MPCError(f"{party_label(0, parties)}'s rendezvous closed while we waited for "
-                           + ", ".join(label(r) for r in missing) + ": rank 0 gave up or stopped") from None
-        if on_lobby is not None and missing != shown:
-            on_lobby(world - len(missing), [label(r) for r in missing])
-            shown = list(missing)
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise MPCTimeoutError(f"waited {timeout:.0f} s for every party to join; still missing: "
-                                  + ", ".join(label(r) for r in missing))
-        time.sleep(0.2)
+    signed = identity is not None and bool(roster.fingerprints)
+    deadline = time.monotonic() + timeout
+
+    def leave(message: str) -> RankClaimedError:
+        """Tell the others why (rank 0) or that this rank has read it (the others); the error to raise."""
+        if rank == 0:
+            store.set(ABORT_KEY, message)
+            while time.monotonic() < deadline and not all(store.check([f"course/left/{r}"]) for r in range(1, world)):
+                time.sleep(0.1)
+        else:
+            store.set(f"course/left/{rank}", "1")
+        return RankClaimedError(message)
+
+    missing = [r for r in range(world) if r != rank]
+    try:
+        session = ""
+        if signed and rank == 0:
+            session = secrets.token_hex(16)
+            store.set(SESSION_KEY, session)
+        elif signed:
+            while not store.check([SESSION_KEY]):
+                if time.monotonic() > deadline:
+                    raise MPCTimeoutError(f"waited {timeout:.0f} s for rank 0's rendezvous to open a session")
+                time.sleep(0.05)
+            session = store.get(SESSION_KEY).decode()
+        if store.check([ABORT_KEY]):
+            raise leave(store.get(ABORT_KEY).decode())
+        claim = channel.rank_claim(identity, session, rank, world) if signed else secrets.token_hex(8)
+        holder = store.compare_set(f"course/rank/{rank}", "", claim).decode()
+        if holder != claim:
+            if signed and not channel.rank_claim_is_valid(holder, roster, session, rank, world):
+                raise leave(_claimed_by_stranger(rank, label))
+            raise RankTakenError(f"{label(rank)} has already joined this computation from another process: check "
+                                 f"--rank against the roster (if an earlier attempt of yours crashed, rank 0 must "
+                                 f"start a new session)")
+        shown = None
+        while True:
+            if rank != 0 and store.check([ABORT_KEY]):
+                raise leave(store.get(ABORT_KEY).decode())
+            joined = [r for r in missing if store.check([f"course/rank/{r}"])]
+            for r in joined:
+                if signed and not channel.rank_claim_is_valid(store.get(f"course/rank/{r}").decode(), roster,
+                                                              session, r, world):
+                    raise leave(_claimed_by_stranger(r, label))
+            missing = [r for r in missing if r not in joined]
+            if on_lobby is not None and missing != shown:
+                on_lobby(world - len(missing), [label(r) for r in missing])
+                shown = list(missing)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise MPCTimeoutError(f"waited {timeout:.0f} s for every party to join; still missing: "
+                                      + ", ".join(label(r) for r in missing))
+            time.sleep(0.2)
+    except MPCError:
+        raise
+    except RuntimeError:   # torch's DistNetworkError: rank 0, which holds the rendezvous, stopped
+        raise MPCError(f"{party_label(0, parties)}'s rendezvous closed while we waited for "
+                       + ", ".join(label(r) for r in missing) + ": rank 0 gave up or stopped") from None
 
 
 def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
@@ -286,7 +356,7 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
     if secure and identity is not None and roster is not None:
         _check_own_identity(rank, parties, identity, roster)
     group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout,
-                                            roster, on_lobby)
+                                            roster, on_lobby, identity)
     try:
         comm = DistributedComm(rank, parties, group)
         ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn,

@@ -4,9 +4,11 @@ A :class:`SecretTensor` is *this party's* additive share of a value in Z_2^64, p
 of fractional bits of its fixed-point encoding. Addition is local; multiplication by a secret
 uses a Beaver triple from the dealer and one round of communication; fixed-point products
 are truncated locally (two parties: SecureML's method). The result is off by at most one unit
-in the last place, and is wrong (a huge error) with probability about |v|/2^64, where v is the
-product with 32 fractional bits: ≈ 2^-22 per element for products up to 1,000, ≈ 2^-29 for the
-activations of the digits MLP. Keep products well below 2^31 in absolute value.
+in the last place, and is wrong (a huge error) with probability about |v|/2^64 per element,
+where v = xy·2^32 is the product with 32 fractional bits: 2^-22 for |xy| ≈ 1,000 (2^10), 2^-12
+for |xy| = 2^20, 1/4 for 2^30 (chapter 07 measures it). On the digits MLP's test images the two
+layers' outputs average |v| ≈ 2^32 and 2^34.2, i.e. about 2^-32 and 2^-29.8 per element. Keep
+products well below 2^31 in absolute value.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .authentication import check_macs
 from .bits import logical_shift
 from .errors import MPCError
 from .fixed_point import FRAC_BITS, decode, encode
-from .opening import open_authenticated, open_values
+from .opening import open_authenticated, open_from_owner, open_values
 
 __all__ = ["SecretTensor"]
 
@@ -28,7 +30,8 @@ class SecretTensor:
     """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits).
 
     In authenticated mode (``ctx.authenticated``) it also holds ``mac``, this party's share of
-    α·value; every operation keeps it valid (chapter 08).
+    α·value; every operation keeps it valid (chapter 08), but the MAC of a comparison's result is
+    derived from an unchecked XOR opening.
     """
 
     def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS, mac: torch.Tensor | None = None):
@@ -66,10 +69,14 @@ class SecretTensor:
 
     @classmethod
     def _authenticated_input(cls, ctx, encoded, owner, shape, frac_bits):
-        """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round."""
+        """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round.
+
+        Only the owner's message counts; anyone else who sends a non-zero value, to shift the owner's
+        input, is refused (the owner itself chooses its input, as in any protocol).
+        """
         r, mac, full = ctx.dealer.input_mask(shape, owner)
         contribution = encoded - full if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
-        (d,) = open_values(ctx, contribution, label="input")
+        d = open_from_owner(ctx, contribution, owner, label="input")
         share = r + d if ctx.rank == 0 else r
         return cls(ctx, share, frac_bits, mac + ctx.mac_key * d)
 
@@ -241,7 +248,7 @@ class SecretTensor:
 
     # ------------------------------------------------------------ comparisons (compare.py)
     def lt_zero(self):
-        """[self < 0] as a shared integer 0/1 (8 rounds)."""
+        """[self < 0] as a shared integer 0/1 (8 rounds); never MAC-checked, even when authenticated (compare.py)."""
         share, mac = compare.lt_zero(self.ctx, self.share)
         return SecretTensor(self.ctx, share, 0, mac)
 
@@ -252,7 +259,8 @@ class SecretTensor:
         return (other - self).lt_zero() if isinstance(other, SecretTensor) else (-self + other).lt_zero()
 
     def relu(self):
-        """max(self, 0), exact: 8 rounds (9 with MACs: the bit, then one authenticated product)."""
+        """max(self, 0), exact: 8 rounds (9 with MACs: the bit, then one authenticated product; the bit itself
+        is not MAC-checked, so a party can flip it undetected)."""
         if self.mac is not None:
             return self - self * self.lt_zero()
         return self._like(compare.relu(self.ctx, self.share))
