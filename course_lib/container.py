@@ -16,7 +16,10 @@ In the spirit of Tink's streaming AEAD and age's STREAM construction. Layout::
   digest and the SHA-256 of its body (a detached ``<file>.sig``). Re-wrapping changes neither,
   so the statement survives it. The reader hashes the body through the descriptor it then
   decrypts from, remembers every chunk's tag, and refuses a chunk whose tag changed later.
-  A statement that names a recipient is accepted only by that recipient (:func:`holder_id`).
+  A statement that names a recipient is accepted only by that recipient (:func:`holder_id`); for a
+  KMS, a password or a data key, who the recipient is rests on the reader's own ``recipient=``.
+  A worker process re-opens the file with a :class:`Binding`: the whole encoded header (stanzas
+  and MAC), a commitment to the data key, and every chunk's tag.
   One gap is left open on purpose: someone who holds the *data key* and can write the file
   after it was opened could craft a replacement chunk with the same GCM tag (GHASH is linear in
   a key they know). Closing it means hashing every chunk again on every read, which costs more
@@ -310,7 +313,9 @@ def holder_id(key, recipient=None) -> str | None:
     a raw data key names nobody — anyone who learned the data key can re-encrypt a file under
     one — so its caller states who they are with ``recipient`` (an X25519 public key, or its
     16-hex-digit key id); without it the holder is unknown (None), and a statement that names a
-    recipient is refused (``release.check_recipient``).
+    recipient is refused (``release.check_recipient``). The stated ``recipient`` is taken on the
+    caller's word: it protects an honest holder from opening a file meant for someone else, not
+    against a key holder who lies about who they are.
     """
     stated = None
     if recipient is not None:
@@ -366,6 +371,16 @@ def _unwrap(header: Header, key) -> bytes:
         except InvalidTag:
             raise WrongPasswordError("wrong password (or the password stanza was modified)") from None
     raise TypeError("key must be an X25519PrivateKey, a LocalKMS, a password (str) or a 32-byte data key (bytes)")
+
+
+def _header_hash(header: Header) -> bytes:
+    """SHA-256 of the whole encoded header (fixed part, every stanza, header MAC): what a binding pins."""
+    return hashlib.sha256(header.encode()).digest()
+
+
+def _key_commitment(header: Header, data_key: bytes) -> bytes:
+    """A one-way commitment to the data key (HKDF with its own label), safe to hand to worker processes."""
+    return _hkdf(data_key, header.salt, b"CLDC v1 key commitment" + header.digest)
 
 
 def _payload_aead(header: Header, data_key: bytes):
@@ -480,11 +495,15 @@ class ContainerWriter:
 class Binding:
     """What a verified reader learned: the header digest and every chunk's tag (for worker processes).
 
-    A reader given a binding checks that the file it opens has this header digest and, chunk by
-    chunk, these tags — so a worker that opens the path again cannot be handed another file.
+    A reader given a binding checks that the file it opens has this exact header (stanzas and
+    MAC included), that the key it is given unwraps to the same data key (a key commitment,
+    compared in constant time) and, chunk by chunk, these tags — so a worker that opens the path
+    again cannot be handed another file, nor the same tags under a data key someone else chose.
     """
     header_digest: bytes
     tags: bytes
+    header_hash: bytes        # SHA-256 of the whole encoded header: stanzas and header MAC included
+    key_commitment: bytes     # derived from the data key (one-way), compared after unwrapping
 
 
 def _require_pin(pin, allow_unsigned: bool, who: str) -> None:
@@ -533,6 +552,8 @@ class ContainerReader:
             if not hmac.compare_digest(header.with_mac(self.data_key).mac, header.mac):
                 hint = "wrong data key, or " if isinstance(key, (bytes, bytearray)) else ""
                 raise HeaderAuthenticationError(f"header authentication failed: {hint}the header was modified")
+            if binding is not None:
+                self._check_key_commitment(binding)
         except BaseException:
             self.close()
             raise
@@ -566,15 +587,26 @@ class ContainerReader:
         self._tags = b"".join(tags)
 
     def _check_binding(self, header: Header, binding: Binding) -> None:
-        if header.digest != binding.header_digest or len(binding.tags) != TAG * self.chunk_count:
+        if (not hmac.compare_digest(header.digest, binding.header_digest)
+                or not hmac.compare_digest(_header_hash(header), binding.header_hash)
+                or len(binding.tags) != TAG * self.chunk_count):
             raise ReleaseMismatchError("this is not the file that was verified when the dataset was opened: "
-                                       "swapped or resized since")
+                                       "its header (key stanzas or header MAC) was replaced, or it was swapped "
+                                       "or resized since")
         self._tags = binding.tags
+
+    def _check_key_commitment(self, binding: Binding) -> None:
+        if not hmac.compare_digest(_key_commitment(self.header, self.data_key), binding.key_commitment):
+            raise ReleaseMismatchError("the key given unwraps to another data key than the one verified when the "
+                                       "dataset was opened: another file, or another key")
 
     @property
     def binding(self) -> Binding | None:
         """The verified header digest and tags, for a reader in another process (or None if unsigned)."""
-        return None if self._tags is None else Binding(self.header.digest, self._tags)
+        if self._tags is None:
+            return None
+        return Binding(self.header.digest, self._tags, _header_hash(self.header),
+                       _key_commitment(self.header, self.data_key))
 
     @property
     def chunk_size(self) -> int:

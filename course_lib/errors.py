@@ -9,7 +9,8 @@ __all__ = ["CourseCryptoError", "DecryptionError", "PaddingError", "IntegrityErr
            "WrongKeyError", "WrongPasswordError", "ChunkAuthenticationError", "TruncatedError", "ExtendedError",
            "NotARecipientError", "UntrustedSignerError", "StatementError", "RollbackError",
            "ReleaseMismatchError", "UnsignedError", "CertificateError", "KeyManagementError",
-           "SecureAggregationError", "TooManyDropoutsError", "ProtocolViolationError", "RingOverflowError", "ChainTooShortError"]
+           "SecureAggregationError", "TooManyDropoutsError", "ProtocolViolationError", "RingOverflowError", "ChainTooShortError",
+           "MagnitudeOverflowError"]
 
 
 class CourseCryptoError(Exception):
@@ -119,3 +120,7 @@ class RingOverflowError(SecureAggregationError, ValueError):
 
 class ChainTooShortError(CourseCryptoError, ValueError):
     """A CKKS circuit needs more multiplications than the modulus chain has levels (chapter 11)."""
+
+
+class MagnitudeOverflowError(CourseCryptoError, ValueError):
+    """A CKKS model's values can exceed what the remaining modulus chain holds: they would wrap (chapter 11)."""

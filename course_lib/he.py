@@ -21,10 +21,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .errors import ChainTooShortError
+from .errors import ChainTooShortError, MagnitudeOverflowError
 
 __all__ = ["MAX_MODULUS_BITS", "Square", "square_mlp", "train_square_mlp", "multiplicative_depth",
-           "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "pack_columns", "encrypt_columns",
+           "layer_bounds", "magnitude_limits", "check_magnitudes", "chain_of", "chain_for_depth", "parameters_for_depth", "context", "levels", "slots", "key_sizes", "pack_columns", "encrypt_columns",
            "evaluate_columns", "decrypt_columns", "inference_service", "infer_one_per_ciphertext", "precision_bits"]
 
 MAX_MODULUS_BITS = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
@@ -76,6 +76,64 @@ def multiplicative_depth(model: nn.Sequential) -> int:
         else:
             raise ValueError(f"CKKS evaluates Linear and Square layers only, not {type(layer).__name__}")
     return depth
+
+
+def layer_bounds(model: nn.Sequential, input_range=(0.0, 1.0)) -> list[float]:
+    """The largest |value| each layer can output for inputs in ``input_range`` (interval arithmetic).
+
+    A Linear layer maps the box [lo, hi]^n to b_j + Σ_i w_ji·[lo_i, hi_i] (each product's lower
+    end is min(w·lo, w·hi)); a Square maps [lo, hi] to [0 or min(lo², hi²), max(lo², hi²)].
+    The bound is sound (never below what an input in the range can produce), and may be loose.
+    """
+    multiplicative_depth(model)                      # refuses layers other than Linear and Square
+    lo, hi = input_range
+    if not lo <= hi:
+        raise ValueError(f"input_range must be (low, high) with low ≤ high, not {input_range!r}")
+    lo, hi, bounds = np.array([float(lo)]), np.array([float(hi)]), []
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            weight, bias = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
+            if len(lo) == 1:
+                lo, hi = np.full(weight.shape[1], lo[0]), np.full(weight.shape[1], hi[0])
+            lo, hi = (bias + np.minimum(weight * lo, weight * hi).sum(axis=1),
+                      bias + np.maximum(weight * lo, weight * hi).sum(axis=1))
+        else:
+            squares = np.maximum(lo * lo, hi * hi)
+            lo, hi = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo * lo, hi * hi)), squares
+        bounds.append(float(np.maximum(np.abs(lo), np.abs(hi)).max()))
+    return bounds
+
+
+def magnitude_limits(depth: int, available_levels: int, scale_bits: int = 30, outer_bits: int = 50) -> list[float]:
+    """The largest |value| the chain can hold after each of ``depth`` multiplications.
+
+    After the j-th multiplication (and its rescaling) a value x is stored as Δ·x modulo the primes
+    still left: the first prime (outer_bits) and available_levels − j middle primes (scale_bits
+    each). Decryption reads it centred, so |Δ·x| must stay below half their product (SEAL's
+    ``CoeffModulus::Create`` picks primes just below 2^bits; Cheon et al. 2017, §3): the limit is
+    2^(outer_bits − scale_bits − 1 + scale_bits·(available_levels − j)), i.e. 2^(outer − scale − 1)
+    after the last multiplication of a chain with exactly ``depth`` levels (2^19 with the defaults).
+    """
+    return [2.0 ** (outer_bits - scale_bits - 1 + scale_bits * (available_levels - j)) for j in range(1, depth + 1)]
+
+
+def check_magnitudes(model: nn.Sequential, available_levels: int, *, scale_bits: int = 30, outer_bits: int = 50,
+                     input_range=(0.0, 1.0)) -> list[float]:
+    """Refuse (``MagnitudeOverflowError``) a model whose bounded outputs exceed what the chain holds.
+
+    Without it, a value above the limit wraps modulo the remaining primes and decrypts to a
+    wrong number, with no error from SEAL. Returns the bounds (one per layer) when they fit.
+    """
+    bounds = layer_bounds(model, input_range)
+    limits = magnitude_limits(len(bounds), available_levels, scale_bits, outer_bits)
+    for index, (layer, bound, limit) in enumerate(zip(model, bounds, limits)):
+        if bound >= limit:
+            raise MagnitudeOverflowError(
+                f"layer {index} ({type(layer).__name__}) can output values up to {bound:.4g} for inputs in "
+                f"{list(input_range)}, but after its multiplication the chain holds only |x| < {limit:.4g} "
+                f"(2^{math.log2(limit):.0f}): the scores would wrap and decrypt wrongly; scale the weights "
+                f"down or use a larger outer_bits")
+    return bounds
 
 
 # ------------------------------------------------------------------ parameters
@@ -149,16 +207,45 @@ def slots(ctx: ts.Context) -> int:
     return ctx.seal_context().data.key_context_data().parms().poly_modulus_degree() // 2
 
 
-def evaluate_columns(columns: list[ts.CKKSVector], model: nn.Sequential, available_levels: int) -> list[ts.CKKSVector]:
+def _levels_left(vector: ts.CKKSVector) -> int:
+    """Multiplications ``vector`` can still take (squares copies until SEAL refuses)."""
+    count = 0
+    while True:
+        try:
+            vector = vector * vector
+        except ValueError:
+            return count
+        count += 1
+
+
+def chain_of(columns: list[ts.CKKSVector]) -> tuple[int, int, int]:
+    """``(levels left, scale_bits, outer_bits)`` read from the ciphertexts themselves, not from the caller:
+    the scale is the context's, and the first data level's modulus has outer + scale × levels bits."""
+    ctx = columns[0].context()
+    scale_bits = round(math.log2(ctx.global_scale))
+    total = ctx.seal_context().data.first_context_data().total_coeff_modulus_bit_count()
+    return _levels_left(columns[0]), scale_bits, total - scale_bits * levels(ctx)
+
+
+def evaluate_columns(columns: list[ts.CKKSVector], model: nn.Sequential, available_levels: int, *,
+                     input_range=(0.0, 1.0)) -> list[ts.CKKSVector]:
     """The server's work: ``model`` (Linear and Square layers, plaintext weights) on column-packed ciphertexts.
 
     Each output neuron is Σ_i w_i·x_i + b: one plaintext-scalar multiplication per weight, no
-    rotations. Refuses, before any work, a model deeper than the chain (``ChainTooShortError``).
+    rotations. Refuses, before any work, a model deeper than the chain (``ChainTooShortError``)
+    and one whose layer outputs, bounded for inputs in ``input_range``, exceed what the chain
+    holds (``MagnitudeOverflowError``, :func:`check_magnitudes`, with the chain read from the
+    ciphertexts by :func:`chain_of`). Inputs outside ``input_range`` are not detected: the server
+    cannot see them.
     """
     depth = multiplicative_depth(model)
     if depth > available_levels:
         raise ChainTooShortError(f"the model needs {depth} multiplications, the chain has {available_levels} levels: "
                                  f"use chain_for_depth({depth}) (the result would otherwise be refused or wrong)")
+    left, scale_bits, outer_bits = chain_of(columns)
+    if depth <= left:          # otherwise SEAL refuses the multiplication that has no prime left (below)
+        check_magnitudes(model, min(available_levels, left), scale_bits=scale_bits, outer_bits=outer_bits,
+                         input_range=input_range)
     values = columns
     try:
         for layer in model:

@@ -164,8 +164,11 @@ def open_checkpoint(path, key, *, pin: Pin, recipient=None, max_bytes: int = MAX
     — whoever learned the data key (any recipient, a storage administrator) can decrypt the
     genuine signed plaintext and re-encrypt it under one — so with such a key a checkpoint whose
     statement names a recipient is refused unless ``recipient=`` (your X25519 public key or its
-    key id) says who you are, and then it must be the one named. A statement that names no
-    recipient is meant for anyone it is encrypted for.
+    key id) says who you are, and then it must be the one named. That ``recipient=`` is the
+    caller's own word: it keeps an honest reader from being handed someone else's checkpoint,
+    and does not stop a key holder who names another recipient than themselves. The rule
+    rests on that assumption for these key kinds; only an X25519 private key proves who opens.
+    A statement that names no recipient is meant for anyone it is encrypted for.
     """
     if not isinstance(pin, Pin):
         raise TypeError(f"pin= is a course_lib.release.Pin(signer, name, min_version=…), not {type(pin).__name__}")

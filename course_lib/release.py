@@ -198,7 +198,10 @@ def check_recipient(statement: Statement, holder: str | None) -> None:
     key they open with does not say who holds it (a KMS, a password, a raw data key). A statement
     that names no recipient ("") is meant for anyone the artefact is encrypted for; one that
     names a recipient is refused when the holder is unknown: anyone holding the data key could
-    have re-encrypted the genuine signed plaintext under such a key. Raises :class:`StatementError`.
+    have re-encrypted the genuine signed plaintext under such a key. For those keys ``holder``
+    comes from the caller's own ``recipient=``: the check protects an honest reader from being
+    handed an artefact meant for someone else, and does not stop a key holder who claims to be
+    the named recipient (only an X25519 private key proves who holds it). Raises :class:`StatementError`.
     """
     if not statement.recipient:
         return

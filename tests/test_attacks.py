@@ -354,3 +354,172 @@ def test_partial_plaintext_left_by_sigkill_is_readable_by_its_owner_only(tmp_pat
     (leftover,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.bin.")]
     assert leftover.stat().st_mode & 0o077 == 0
     assert leftover.stat().st_size > 0
+
+
+# ---------------------------------------------------------------- a worker's binding, forged by a storage attacker
+from course_lib.release import Release  # noqa: E402
+
+_GCM_R = 0xE1 << 120
+
+
+def _gmul(x, y):
+    z = 0
+    for i in range(127, -1, -1):
+        if (y >> i) & 1:
+            z ^= x
+        x = (x >> 1) ^ _GCM_R if x & 1 else x >> 1
+    return z
+
+
+def _gpow(x, e):
+    result = 1 << 127
+    while e:
+        if e & 1:
+            result = _gmul(result, x)
+        x, e = _gmul(x, x), e >> 1
+    return result
+
+
+def _chunk_with_tag(key, nonce, aad, plaintext, target_tag):
+    """AES-GCM of ``plaintext`` under a key the attacker chose, its first block changed so the tag is ``target_tag``
+    (GHASH is linear: the attacker knows H because they chose the key)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    sealed = AESGCM(key).encrypt(nonce, plaintext, aad)
+    ciphertext, tag = bytearray(sealed[:-16]), sealed[-16:]
+    h = int.from_bytes(Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(bytes(16)), "big")
+    power = 2 + -(-len(ciphertext) // 16) + 1 - 2                  # AAD is 2 blocks; the first ciphertext block
+    delta = _gmul(int.from_bytes(tag, "big") ^ int.from_bytes(target_tag, "big"), _gpow(_gpow(h, power), 2**128 - 2))
+    ciphertext[:16] = (int.from_bytes(ciphertext[:16], "big") ^ delta).to_bytes(16, "big")
+    return bytes(ciphertext) + target_tag
+
+
+def _forge_under_binding(path, reader_public, binding, header):
+    """Knowing only the reader's public key: a new data key wrapped for it, a new header MAC, chunks carrying the bound tags."""
+    forged_key, digest = os.urandom(32), header.digest
+    stanza = c._x25519_stanza(reader_public, forged_key, digest)
+    new_header = c.Header(header.algorithm, header.chunk_size, header.salt, (stanza,)).with_mac(forged_key)
+    payload = c._hkdf(forged_key, header.salt, b"CLDC v1 payload" + digest)
+    count, body = len(binding.tags) // 16, b""
+    for i in range(count):
+        body += _chunk_with_tag(payload, c.chunk_nonce(i, i == count - 1), digest, b"EVIL" * (header.chunk_size // 4),
+                                binding.tags[16 * i:16 * i + 16])
+    path.write_bytes(new_header.encode() + body)
+
+
+def test_a_binding_refuses_a_new_header_whose_chunks_carry_the_bound_tags(tmp_path):
+    """The storage attacker has no key: they wrap a data key of their own for the reader, recompute the header
+    MAC and fix one block per chunk so every GCM tag equals the bound one. The binding pins the whole header."""
+    owner, reader = pubkey.new_ed25519_key(), pubkey.new_x25519_key()
+    path = tmp_path / "victim.cldc"
+    with c.ContainerWriter(path, recipients=[reader.public_key()], chunk_size=4096,
+                           release=Release(owner, "ds", 1)) as writer:
+        writer.write(b"genuine " * 1536)
+    with c.ContainerReader(path, reader, pin=Pin(owner.public_key(), "ds", min_version=1)) as parent:
+        binding, header = parent.binding, parent.header
+    _forge_under_binding(path, reader.public_key(), binding, header)
+    with c.ContainerReader(path, reader, allow_unsigned=True) as unbound:      # the forgery is a valid container
+        assert b"EVIL" in unbound.read_chunk(0)
+    with pytest.raises(ReleaseMismatchError, match=r"its header \(key stanzas or header MAC\) was replaced"):
+        c.ContainerReader(path, reader, binding=binding)
+
+
+def test_a_binding_refuses_a_key_that_unwraps_another_data_key(tmp_path):
+    """The binding also commits to the data key, compared after unwrapping, for every key kind."""
+    import dataclasses
+    owner, reader, service = pubkey.new_ed25519_key(), pubkey.new_x25519_key(), kms_module.LocalKMS()
+    service.create_key("k")
+    path = tmp_path / "f.cldc"
+    with c.ContainerWriter(path, recipients=[reader.public_key()], kms=[(service, "k")],
+                           release=Release(owner, "ds", 1)) as writer:
+        writer.write(b"records" * 100)
+    with c.ContainerReader(path, reader, pin=Pin(owner.public_key(), "ds", min_version=1)) as parent:
+        binding, data_key = parent.binding, parent.data_key
+    other = dataclasses.replace(binding, key_commitment=bytes(32))
+    for key in (reader, service, data_key):
+        with c.ContainerReader(path, key, binding=binding) as worker:
+            assert worker.read_all() == b"records" * 100
+        with pytest.raises(ReleaseMismatchError, match="unwraps to another data key"):
+            c.ContainerReader(path, key, binding=other)
+
+
+def test_dataset_workers_refuse_a_forged_header_with_the_bound_tags(signed):
+    dataset = EncryptedDataset(signed, TRAINER, pin=PIN)
+    binding, header = dataset._binding, dataset._reader.header
+    dataset._reader.close()
+    _forge_under_binding(signed, TRAINER.public_key(), binding, header)
+    with pytest.raises(ReleaseMismatchError, match="was replaced"):
+        c.ContainerReader(signed, TRAINER, binding=binding)
+
+
+# ---------------------------------------------------------------- a container-level statement that names a recipient
+def _signed_for_alice(tmp_path, **keys):
+    signer, alice, bob = pubkey.new_ed25519_key(), pubkey.new_x25519_key(), pubkey.new_x25519_key()
+    path = tmp_path / "shared.cldc"
+    with c.ContainerWriter(path, recipients=[bob.public_key()], release=Release(
+            signer, "shared", 1, recipient=pubkey.key_id(alice.public_key()).hex()), **keys) as writer:
+        writer.write(b"records" * 50)
+    return path, Pin(signer.public_key(), "shared", min_version=1), alice, bob
+
+
+def test_container_reader_and_rewrap_apply_the_recipient_rule_to_every_key_kind(tmp_path):
+    """Signed for alice, encrypted for bob and a KMS: bob's private key is refused; a KMS or data-key holder is
+    refused unless it states a recipient, and refused when it states bob. One that states alice is accepted:
+    recipient= is the caller's word, which is the documented assumption for these key kinds."""
+    service = kms_module.LocalKMS()
+    service.create_key("k")
+    data_key = os.urandom(32)
+    path, pin, alice, bob = _signed_for_alice(tmp_path, kms=[(service, "k")], data_key=data_key)
+    before = path.read_bytes()
+    with pytest.raises(StatementError, match="not for key id [0-9a-f]{16}, who is opening it"):
+        c.ContainerReader(path, bob, pin=pin)
+    with pytest.raises(StatementError, match="not for key id"):
+        c.rewrap(path, bob, recipients=[bob.public_key()], pin=pin)
+    for key in (service, data_key):
+        with pytest.raises(StatementError, match="does not say who holds it"):
+            c.ContainerReader(path, key, pin=pin)
+        with pytest.raises(StatementError, match="not for key id"):
+            c.ContainerReader(path, key, pin=pin, recipient=bob.public_key())
+        with pytest.raises(StatementError, match="does not say who holds it"):
+            c.rewrap(path, key, recipients=[bob.public_key()], pin=pin)
+        with pytest.raises(StatementError, match="not for key id"):
+            c.rewrap(path, key, recipients=[bob.public_key()], pin=pin, recipient=bob.public_key())
+        with c.ContainerReader(path, key, pin=pin, recipient=alice.public_key()) as reader:   # self-asserted
+            assert reader.read_all() == b"records" * 50
+    assert path.read_bytes() == before                          # every refused rewrap left the file alone
+
+
+def test_a_password_reader_of_a_container_signed_for_a_recipient_must_state_it(tmp_path):
+    signer, alice = pubkey.new_ed25519_key(), pubkey.new_x25519_key()
+    path = tmp_path / "pw.cldc"
+    with c.ContainerWriter(path, passwords=["pw"], scrypt_log2n=10, release=Release(
+            signer, "shared", 1, recipient=pubkey.key_id(alice.public_key()).hex())) as writer:
+        writer.write(b"records")
+    pin = Pin(signer.public_key(), "shared", min_version=1)
+    with pytest.raises(StatementError, match="does not say who holds it"):
+        c.ContainerReader(path, "pw", pin=pin)
+    with pytest.raises(StatementError, match="not for key id"):
+        c.rewrap(path, "pw", passwords=["new"], scrypt_log2n=10, pin=pin, recipient=pubkey.new_x25519_key().public_key())
+    with c.ContainerReader(path, "pw", pin=pin, recipient=alice.public_key()) as reader:
+        assert reader.read_all() == b"records"
+
+
+def test_an_encrypted_dataset_signed_for_a_recipient_refuses_every_other_key_kind(tmp_path):
+    alice, bob, service = pubkey.new_x25519_key(), pubkey.new_x25519_key(), kms_module.LocalKMS()
+    service.create_key("k")
+    data_key = os.urandom(32)
+    path = tmp_path / "train.cldc"
+    save_encrypted_dataset(_dataset(), path, recipients=[bob.public_key()], kms=[(service, "k")], data_key=data_key,
+                           signer=OWNER_SIGNS, name="digits-train", version=2)
+    genuine = PIN.verify((tmp_path / "train.cldc.sig").read_bytes(), kind="dataset")
+    (tmp_path / "train.cldc.sig").write_bytes(Release(   # the owner signs the same dataset for alice only
+        OWNER_SIGNS, "digits-train", 2, kind="dataset", dataset_root=genuine.dataset_root,
+        recipient=pubkey.key_id(alice.public_key()).hex()).sign(genuine.digests))
+    with pytest.raises(StatementError, match="not for key id"):
+        EncryptedDataset(path, bob, pin=PIN)
+    for key in (service, data_key):
+        with pytest.raises(StatementError, match="does not say who holds it"):
+            EncryptedDataset(path, key, pin=PIN)
+        with pytest.raises(StatementError, match="not for key id"):
+            EncryptedDataset(path, key, pin=PIN, recipient=bob.public_key())
+        assert len(EncryptedDataset(path, key, pin=PIN, recipient=alice.public_key())) == 300   # self-asserted

@@ -153,3 +153,31 @@ def test_what_the_server_receives_holds_no_secret_key_and_equal_images_do_not_sh
     on_server = ts.ckks_vector_from(server, first[0])
     with pytest.raises(ValueError, match="secret_key"):
         on_server.decrypt()
+
+
+def test_a_model_whose_scores_would_wrap_the_last_prime_is_refused_with_both_numbers():
+    """Within the depth, but its first layer scaled ×2000: the scores would exceed 2^19 and wrap the last prime.
+    Refused before any work, also when the caller overstates the chain's levels (they are read from the ciphertexts)."""
+    from course_lib.errors import MagnitudeOverflowError
+    model = he.square_mlp((8, 4, 2))
+    with torch.no_grad():
+        model[0].weight.mul_(2000)
+        model[0].bias.mul_(2000)
+    ctx = he.context(he.multiplicative_depth(model))
+    columns = he.encrypt_columns(ctx, torch.rand(4, 8, generator=torch.Generator().manual_seed(0)))
+    for claimed in (3, 5):
+        with pytest.raises(MagnitudeOverflowError, match=r"layer 2 \(Linear\) can output values up to .* only \|x\| < 5\.243e\+05 \(2\^19\)"):
+            he.evaluate_columns(columns, model, claimed)
+    assert he.chain_of(columns) == (3, 30, 50)
+    assert he.magnitude_limits(3, 3) == [2.0 ** 79, 2.0 ** 49, 2.0 ** 19]
+
+
+def test_layer_bounds_hold_every_input_in_the_range(trained):
+    data, model = trained
+    x = torch.cat([data.test_x, torch.rand(500, 64, generator=torch.Generator().manual_seed(0)),
+                   torch.ones(1, 64), torch.zeros(1, 64)])
+    bounds = he.layer_bounds(model)
+    with torch.no_grad():
+        for k, bound in enumerate(bounds):
+            assert float(model[:k + 1](x).abs().max()) <= bound + 1e-6
+    assert he.check_magnitudes(model, 3) == bounds and bounds[-1] < 2 ** 19     # the chapter's model fits
