@@ -72,11 +72,17 @@ def plain_mean(updates: dict[int, torch.Tensor]) -> torch.Tensor:
 class SecureMean:
     """The server's average through secure aggregation: clip, quantise, mask, sum, dequantise.
 
-    ``noise_multiplier`` > 0 adds distributed DP: each client adds Skellam noise sized by
-    :func:`privacy.distributed_noise_mu` so that the honest clients among any ``threshold``
+    Each update is clipped so that, quantised, it still has norm ≤ ``clip``
+    (:func:`secagg.clip_and_quantize`): one client moves the sum by at most ``clip``, client-level
+    sensitivity. ``noise_multiplier`` > 0 adds distributed DP: each client adds Skellam noise sized
+    by :func:`privacy.distributed_noise_mu` so that the honest clients among any ``threshold``
     survivors, ``colluders`` of whom may subtract their own noise, still add the central
     mechanism's N(0, (σ·clip)²). ``colluders`` defaults to ``threshold`` − 1, the most the threat
-    model allows: then every client adds the full variance. ``dropouts`` maps a round number to the
+    model allows: then every client adds the full variance, and that holds even against a server
+    that deviates from the protocol. Fewer (c < t − 1) holds only against a server that follows it:
+    one that withholds share messages can isolate a single honest update, whose noise is then its
+    own share alone, σ·clip·√(1/(t − c)). The server picks and sees who takes part, so each round
+    is accounted at sampling rate q = 1 against it. ``dropouts`` maps a round number to the
     clients that go silent before sending their masked input. ``last_noise`` keeps each client's
     own noise of the last round — what that client, and a server it colludes with, knows.
     """
@@ -112,7 +118,7 @@ class SecureMean:
                                            colluders=self.colluders) if self.noise_multiplier else 0.0)
         ring, self.last_noise = {}, {}
         for number, update in updates.items():
-            integers = secagg.quantize(secagg.clip_by_norm(update.double().numpy(), self.clip), self.clip, self.bits)
+            integers = secagg.clip_and_quantize(update.double().numpy(), self.clip, self.bits)
             if mu:
                 self.last_noise[number] = privacy.skellam_noise(mu, length)
                 integers = integers + self.last_noise[number]

@@ -188,6 +188,12 @@ def distributed_noise_mu(noise_multiplier: float, clip: float, bits: int, min_cl
     With ``colluders`` = t − 1, the most the threat model allows, h = 1: every client adds the
     full variance, and n survivors put n times the central variance into the sum (the cost in
     accuracy). With ``colluders`` = 0 and t − 1 colluders, the noise left is σ·C·√(1/t).
+
+    Sizing for c < t − 1 holds only against a server that follows the protocol (delivers every
+    message to every client). One that withholds honest peers' share messages from a client
+    isolates that client's update, with its own share of noise alone, σ·C·√(1/h); only h = 1
+    (``colluders`` = t − 1) holds against it. The sensitivity is a whole client's clipped update
+    (client-level DP), and the server sees who takes part: account against it at q = 1.
     """
     honest = min_clients - colluders
     if not 0 <= colluders < min_clients:
@@ -202,7 +208,9 @@ def noise_multiplier_left(noise_multiplier: float, min_clients: int, *, calibrat
     ``calibrated_for`` colluders: σ·√((t − colluders)/(t − calibrated_for)).
 
     Feed it to :func:`epsilon` for the ε under collusion (treating the Skellam sum as the Gaussian of
-    the same variance, which Agarwal, Kairouz & Liu, NeurIPS 2021, show it approaches for large μ).
+    the same variance, which Agarwal, Kairouz & Liu, NeurIPS 2021, show it approaches for large μ),
+    at sampling rate 1 against the server, which chooses and sees who takes part: a smaller q
+    amplifies only if the participants are drawn by randomness the server cannot see.
     """
     if not (0 <= calibrated_for < min_clients and 0 <= colluders < min_clients):
         raise ValueError(f"colluders must be between 0 and min_clients − 1 = {min_clients - 1}")

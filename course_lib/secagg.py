@@ -20,9 +20,16 @@ round and 18 bytes up, 18 bytes per client down.
 
 Threat model: an honest-but-curious server and clients up to t − 1 of which collude with it;
 together they learn the sum of the honest survivors' updates — a single update when only one
-honest client survives — and nothing else about them. Not handled here (the paper's round 4 and
-SecAgg+ do more): a server that lies about who dropped to different clients, Sybil clients,
-malformed inputs from malicious clients. What the sum itself reveals is not handled either: a
+honest client survives — and nothing else about them. "Honest-but-curious" here means the server
+delivers every message to every client and sends every client the same survivor list; that it
+asks each client for each step once is not assumed: a :class:`Client` takes advertise,
+share_keys, masked_input and unmask once each, in that order, and refuses anything else. Not
+handled here (the paper's round 4 and SecAgg+ do more): a server that withholds some clients'
+messages from others or lies about who dropped to different clients — against such an *active*
+server Bonawitz et al. (CCS 2017, §6) guarantee only that it learns sums of at least t − c honest
+inputs, a single input for c = t − 1 colluders — Sybil clients, malformed inputs, and wrong
+unmasking shares chosen by malicious clients when exactly t shares of a secret arrive (with more,
+they are refused: :meth:`Server.unmask`). What the sum itself reveals is not handled either: a
 sum of k one-image gradients is the gradient of a batch of k, which gradient inversion attacks
 (``course_lib.federated.invert_sum``); differential privacy bounds that.
 """
@@ -45,9 +52,9 @@ from .errors import ProtocolViolationError, RingOverflowError, TooManyDropoutsEr
 from .mpc.prg import PRG
 from .pubkey import public_bytes
 
-__all__ = ["clip_by_norm", "quantize", "dequantize", "ring_bits_for", "to_ring", "from_ring", "expand_mask",
-           "mask_sign", "add_pairwise_masks", "pack", "unpack", "Config", "Client", "Server", "Result", "secure_aggregate",
-           "client_bytes_sent", "new_identities", "session_id", "NONCE_BYTES"]
+__all__ = ["clip_by_norm", "quantize", "clip_and_quantize", "dequantize", "ring_bits_for", "to_ring", "from_ring",
+           "expand_mask", "mask_sign", "add_pairwise_masks", "pack", "unpack", "Config", "Client", "Server", "Result",
+           "secure_aggregate", "client_bytes_sent", "new_identities", "session_id", "NONCE_BYTES"]
 
 MAX_RING_BITS = 62
 _SHARE_BYTES = 66                   # one Shamir share's y, an element of the 521-bit field
@@ -69,6 +76,22 @@ def quantize(values: np.ndarray, clip: float, bits: int) -> np.ndarray:
     """
     levels = 2 ** (bits - 1) - 1
     return np.rint(np.clip(values, -clip, clip) * (levels / clip)).astype(np.int64)
+
+
+def clip_and_quantize(update: np.ndarray, clip: float, bits: int) -> np.ndarray:
+    """``update`` clipped and quantised so that the integers still stand for a vector of norm ≤ ``clip``.
+
+    Rounding moves each of d coordinates by at most half a step, so it can lengthen a vector of
+    norm C by up to ½·√d steps: the update is clipped to C − ½·√d·step first. (Agarwal, Kairouz &
+    Liu, NeurIPS 2021, round at random instead and check the norm after.) Used where the norm is a
+    DP sensitivity (``federated.SecureMean``).
+    """
+    step = clip / (2 ** (bits - 1) - 1)
+    slack = 0.5 * math.sqrt(len(update)) * step
+    if slack >= clip:
+        raise ValueError(f"{bits} bits are too few for {len(update)} values: rounding alone could move the norm by "
+                         f"{slack / clip:.2f}·clip")
+    return quantize(clip_by_norm(update, clip - slack), clip, bits)
 
 
 def dequantize(integers: np.ndarray, clip: float, bits: int) -> np.ndarray:
@@ -199,9 +222,25 @@ def _mask_seed(private: x25519.X25519PrivateKey, peer_public: x25519.X25519Publi
     return _hkdf(private.exchange(peer_public), b"secagg mask" + session + _pair(me, peer))
 
 
+_STEPS = ("advertise", "share_keys", "masked_input", "unmask")
+_REPEATED = {"advertise": "already advertised keys for a round; a client object takes part in one round only",
+             "share_keys": "already shared its keys for this round: a second sharing would hand out fresh shares "
+                           "of the same secrets",
+             "masked_input": "already sent its masked input for this round: masking again, with fewer peers, would "
+                             "let the server remove the masks of the peers it left out",
+             "unmask": "already answered the unmasking round: a second request could reveal both secrets of one "
+                       "client"}
+
+
 class Client:
     """One client in one round of :class:`Config`: its identity key signs its round keys; ``roster``
-    pins everyone's. A client object takes part in one round only: fresh keys, nonce and seeds."""
+    pins everyone's. A client object takes part in one round only: fresh keys, nonce and seeds.
+
+    It is a strict state machine: :meth:`advertise`, :meth:`share_keys`, :meth:`masked_input` and
+    :meth:`unmask`, each exactly once and in that order (:meth:`join` only repeats the nonce). A
+    repeated or out-of-order step is refused with ``ProtocolViolationError``; a refused call
+    changes nothing and sends nothing.
+    """
 
     def __init__(self, number: int, identity: ed25519.Ed25519PrivateKey, roster: dict, config: Config):
         if number not in roster:
@@ -214,7 +253,16 @@ class Client:
         self._peers: dict[int, tuple[x25519.X25519PublicKey, x25519.X25519PublicKey]] = {}
         self._held: dict[int, tuple[shamir.Share, shamir.Share]] = {}      # shares others gave me
         self._senders: set[int] = set()
-        self._revealed = False
+        self._done = 0                                                     # steps of _STEPS taken
+
+    def _check_step(self, step: str) -> None:
+        """Refuse ``step`` unless every earlier step, and not this one, has been taken."""
+        index = _STEPS.index(step)
+        if self._done > index:
+            raise ProtocolViolationError(f"client {self.number} {_REPEATED[step]}")
+        if self._done < index:
+            raise ProtocolViolationError(f"client {self.number} was asked for {step} before {_STEPS[self._done]}: "
+                                         f"the steps are {', '.join(_STEPS)}, each once and in that order")
 
     # before round 0: my fresh contribution to the round identifier
     def join(self) -> bytes:
@@ -229,9 +277,7 @@ class Client:
         (``ProtocolViolationError``) if it lacks my own fresh nonce, as a list replayed from another
         round would, or is malformed; a second call is refused too (one round per client object).
         """
-        if self.session is not None:
-            raise ProtocolViolationError(f"client {self.number} already advertised keys for a round; a client "
-                                         f"object takes part in one round only")
+        self._check_step("advertise")
         for number, message in joins.items():
             if number not in self.roster:
                 raise ProtocolViolationError(f"a nonce listed for client {number}, who is not on the roster")
@@ -247,20 +293,23 @@ class Client:
         self.session = session_id(self.config, {n: m[2:] for n, m in joins.items()})
         keys = public_bytes(self._channel_key.public_key()) + public_bytes(self._mask_key.public_key())
         body = _number(self.number) + keys
+        self._done = 1
         return body + self.identity.sign(b"secagg advertise" + self.session + body)
 
     # round 1
     def share_keys(self, advertisements: dict[int, bytes]) -> dict[int, bytes]:
-        """Verify everyone's keys, then one encrypted message per peer holding my two shares for it."""
-        if self.session is None:
-            raise ProtocolViolationError(f"client {self.number} has not advertised keys for this round yet")
-        for number, message in advertisements.items():
-            self._peers[number] = self._verify_advertisement(number, message)
-        if self.number not in self._peers:
+        """Verify everyone's keys, then one encrypted message per peer holding my two shares for it.
+
+        Once per round, after :meth:`advertise`: a second sharing is refused.
+        """
+        self._check_step("share_keys")
+        peers = {number: self._verify_advertisement(number, message) for number, message in advertisements.items()}
+        if self.number not in peers:
             raise ProtocolViolationError(f"client {self.number}'s own keys are missing from the server's list")
-        if len(self._peers) < self.config.threshold:
-            raise TooManyDropoutsError(f"only {len(self._peers)} clients advertised keys; the threshold is "
+        if len(peers) < self.config.threshold:
+            raise TooManyDropoutsError(f"only {len(peers)} clients advertised keys; the threshold is "
                                        f"{self.config.threshold}")
+        self._peers = peers
         n, t = self.config.clients, self.config.threshold
         raw_mask_key = self._mask_key.private_bytes_raw()
         key_shares = {s.x: s for s in shamir.split_secret(raw_mask_key, t, n)}
@@ -276,23 +325,33 @@ class Client:
             nonce = os.urandom(12)
             outbox[peer] = header + nonce + AESGCM(self._channel(peer)).encrypt(nonce, plaintext,
                                                                                 self._share_context(header))
+        self._done = 2
         return outbox
 
     # round 2
     def masked_input(self, update: np.ndarray, inbox: dict[int, bytes]) -> bytes:
-        """My quantised update (ring elements) plus my masks, packed; ``inbox`` holds my peers' shares."""
+        """My quantised update (ring elements) plus my masks, packed; ``inbox`` holds my peers' shares.
+
+        Once per round, after :meth:`share_keys`; an inbox from fewer than t − 1 peers is refused
+        (``TooManyDropoutsError``). A second call is refused: otherwise a server holding my self-mask
+        seed and the mask keys of clients that dropped could ask me to mask again with only those
+        clients' shares in the inbox, strip every mask, and read my update.
+        """
+        self._check_step("masked_input")
         if len(update) != self.config.length:
             raise ValueError(f"the update has {len(update)} elements, the round expects {self.config.length}")
-        for sender, message in inbox.items():
-            self._held[sender] = self._open_shares(sender, message)
-        self._senders = set(inbox) | {self.number}
-        if len(self._senders) < self.config.threshold:
-            raise TooManyDropoutsError(f"only {len(self._senders)} clients shared keys; the threshold is "
-                                       f"{self.config.threshold}")
+        held = {sender: self._open_shares(sender, message) for sender, message in inbox.items()}
+        senders = set(held) | {self.number}
+        if len(senders) < self.config.threshold:
+            raise TooManyDropoutsError(f"only {len(senders)} clients shared keys with client {self.number}; the "
+                                       f"threshold is {self.config.threshold}")
         k = self.config.ring_bits
         self_masked = update.astype(np.uint64) + expand_mask(self._self_seed, self.config.length, k)
-        seeds = {peer: self.pairwise_seed(peer) for peer in sorted(self._senders - {self.number})}
-        return pack(add_pairwise_masks(self.number, self_masked, seeds, k), k)
+        seeds = {peer: self.pairwise_seed(peer) for peer in sorted(senders - {self.number})}
+        masked = pack(add_pairwise_masks(self.number, self_masked, seeds, k), k)
+        self._held.update(held)
+        self._senders, self._done = senders, 3
+        return masked
 
     def pairwise_seed(self, peer: int) -> bytes:
         """The PRG seed I share with ``peer``: X25519 of our mask keys, through HKDF (chapter 03)."""
@@ -302,12 +361,11 @@ class Client:
     def unmask(self, survivors) -> bytes:
         """For each peer that sent a masked input, its self-mask share; for each that did not, its mask-key share.
 
-        Refuses (``ProtocolViolationError``) a second request, a survivor list it does not know,
-        or one below the threshold: revealing both secrets of one client would unmask its input.
+        Once per round, after :meth:`masked_input`. Refuses (``ProtocolViolationError``) a second
+        request, a survivor list it does not know, or one below the threshold: revealing both
+        secrets of one client would unmask its input.
         """
-        if self._revealed:
-            raise ProtocolViolationError(f"client {self.number} already answered the unmasking round: a second "
-                                         f"request could reveal both secrets of one client")
+        self._check_step("unmask")
         survivors = set(survivors)
         if not survivors <= self._senders or self.number not in survivors:
             raise ProtocolViolationError(f"the survivor list {sorted(survivors)} names clients that never shared "
@@ -315,7 +373,7 @@ class Client:
         if len(survivors) < self.config.threshold:
             raise TooManyDropoutsError(f"only {len(survivors)} clients sent masked inputs; the threshold is "
                                        f"{self.config.threshold}")
-        self._revealed = True
+        self._done = 4
         answer = bytearray(_number(self.number))
         for peer in sorted(self._senders):
             key_share, seed_share = self._held[peer]
@@ -396,7 +454,11 @@ class Server:
 
     def unmask(self, masked: dict[int, bytes], answers: dict[int, bytes], senders: set[int],
                mask_public_keys: dict[int, bytes]) -> tuple[np.ndarray, list[int]]:
-        """The sum of the survivors' inputs from their masked inputs and ≥ t unmasking answers."""
+        """The sum of the survivors' inputs from their masked inputs and ≥ t unmasking answers.
+
+        Every share that arrives is used: a wrong one is refused (``ProtocolViolationError``)
+        whenever t right shares of the same secret arrive too (:meth:`_rebuild`).
+        """
         config, t = self.config, self.config.threshold
         if self.session is None:
             raise ProtocolViolationError("the server unmasks a round whose nonces it never relayed")
@@ -409,6 +471,9 @@ class Server:
         for number, answer in answers.items():
             if int.from_bytes(answer[:2], "big") != number or (len(answer) - 2) % (3 + _SHARE_BYTES):
                 raise ProtocolViolationError(f"the unmasking answer of client {number} is malformed")
+            listed = [int.from_bytes(answer[at:at + 2], "big") for at in range(2, len(answer), 3 + _SHARE_BYTES)]
+            if len(set(listed)) != len(listed):
+                raise ProtocolViolationError(f"the unmasking answer of client {number} lists a client twice")
             for at in range(2, len(answer), 3 + _SHARE_BYTES):
                 peer, kind = int.from_bytes(answer[at:at + 2], "big"), answer[at + 2:at + 3]
                 share = shamir.Share(number, int.from_bytes(answer[at + 3:at + 3 + _SHARE_BYTES], "big"))
@@ -428,15 +493,41 @@ class Server:
         return total & np.uint64((1 << k) - 1), dropped
 
     def _rebuild(self, shares: dict, number: int, what: str) -> bytes:
-        found = shares.get(number, [])
-        if len(found) < self.config.threshold:
-            raise TooManyDropoutsError(f"only {len(found)} shares of client {number}'s {what}; the threshold is "
-                                       f"{self.config.threshold}")
+        """Client ``number``'s secret from every share that arrived; all must lie on one polynomial.
+
+        Wrong shares, however chosen, are refused whenever at least t of the shares are right: no
+        other polynomial of degree t − 1 passes through those t. The error names the clients whose
+        shares are off the polynomial all but ⌊(m − t)/2⌋ of the m shares agree on; they are the
+        wrong ones if no more than that many are wrong (more, shifted together, can frame an honest
+        client). With exactly t shares, one chosen to shift the secret goes undetected: verifiable
+        secret sharing (Feldman, FOCS 1987) would catch it; this course does not implement it.
+        """
+        found, t = shares.get(number, []), self.config.threshold
+        if len(found) < t:
+            raise TooManyDropoutsError(f"only {len(found)} shares of client {number}'s {what}; the threshold is {t}")
         try:
-            return shamir.reconstruct(found, self.config.threshold, length=32)
+            return shamir.reconstruct(found, t, length=32)
         except ValueError:
-            raise ProtocolViolationError(f"the shares of client {number}'s {what} do not agree: a client sent a "
-                                         f"wrong share") from None
+            pass
+        wrong = shamir.wrong_shares(found, t) if len(found) > t else None
+        if wrong == []:
+            raise ProtocolViolationError(
+                f"the {len(found)} shares of client {number}'s {what} lie on one polynomial, but it encodes no 32-byte "
+                f"secret: client {number} shared a malformed one") from None
+        if wrong:
+            who = f"client {wrong[0]}'s share is" if len(wrong) == 1 else \
+                f"the shares of clients {', '.join(map(str, wrong))} are"
+            raise ProtocolViolationError(
+                f"the shares of client {number}'s {what} are inconsistent: {who} off the polynomial the other "
+                f"{len(found) - len(wrong)} agree on (the wrong ones, if at most {(len(found) - t) // 2} of the "
+                f"{len(found)} shares are wrong)") from None
+        if len(found) > t:
+            raise ProtocolViolationError(
+                f"the {len(found)} shares of client {number}'s {what} are inconsistent, and too many disagree to "
+                f"tell which clients sent wrong ones") from None
+        raise ProtocolViolationError(
+            f"the {t} shares of client {number}'s {what} do not decode to a 32-byte secret: a share is wrong, and "
+            f"with exactly t shares there is no telling whose") from None
 
 
 def client_bytes_sent(config: Config, peers: int | None = None) -> dict[str, int]:

@@ -1,11 +1,13 @@
 """Chapter 10's attacks within its own threat model: an honest-but-curious server that may reuse its
-round ids and collude with up to t − 1 clients, and that inverts whatever sum it is given."""
+round ids, ask any client for any step again or out of order, collude with up to t − 1 clients,
+and invert whatever sum it is given; and, named ``test_limit_…``, attacks outside it that succeed
+and that the chapter documents as limits."""
 import math
 
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from scipy import optimize, stats
 from torch import nn
 
 import course_lib as cl
@@ -195,6 +197,103 @@ def test_server_and_t_minus_1_colluders_cannot_unmask_an_honest_client():
     assert not np.array_equal(left, update) and _looks_uniform(left)
 
 
+# ------------------------------------------------------------------ one masked input per client
+def _to_masking(config):
+    """Everyone advertises and shares keys; the server relays every message to everyone."""
+    identities, roster = secagg.new_identities(config.clients)
+    clients, server, joins = _start(config, identities, roster, numbers=range(1, config.clients + 1))
+    adverts = {n: c.advertise(joins) for n, c in clients.items()}
+    inboxes = server.route_shares({n: c.share_keys(adverts) for n, c in clients.items()})
+    return clients, server, adverts, inboxes
+
+
+def _strip_known(seen, config, seed, server, adverts, keys, clients, colluders, me=1):
+    """Client ``me``'s masked input minus its self-mask (``seed``), the masks of the dropped clients
+    whose mask keys the server rebuilt (``keys``), and those of the colluders."""
+    k, length = config.ring_bits, config.length
+    seen = seen - secagg.expand_mask(seed, length, k)
+    public = secagg.x25519.X25519PublicKey.from_public_bytes(adverts[me][34:66])
+    for dropped, key in keys.items():
+        mask = secagg.expand_mask(secagg._mask_seed(key, public, server.session, dropped, me), length, k)
+        seen = seen - mask if secagg.mask_sign(me, dropped) > 0 else seen + mask
+    return _strip(seen, clients, colluders, config)
+
+
+def _rebuilt(answers, peer, kind, extra=()):
+    return shamir.reconstruct([s for a in answers.values() for s in _shares_for(peer, a, kind)] + list(extra), 3,
+                              length=32)
+
+
+@pytest.mark.parametrize("colluders, dropped", [((), (4, 5)), ((2, 3), ())], ids=["no colluders, 4 and 5 dropped",
+                                                                                    "2 and 3 collude, none dropped"])
+def test_a_second_masked_input_request_is_refused(colluders, dropped):
+    """A round that ends with the right sum leaves the server client 1's self-mask seed and the
+    dropped clients' mask keys. It then asks client 1 to mask its update again with only the
+    dropped clients' (or the colluders') shares in the inbox: every mask of that second input would
+    be one the coalition can remove. Refused; and the one masked input it did get stays uniform."""
+    config = secagg.Config(clients=5, threshold=3, length=4000, bits=8)
+    rng = np.random.default_rng(0)
+    inputs = {n: secagg.to_ring(rng.integers(-127, 128, config.length), config.ring_bits) for n in range(1, 6)}
+    clients, server, adverts, inboxes = _to_masking(config)
+    masked = {n: c.masked_input(inputs[n], inboxes[n]) for n, c in clients.items() if n not in dropped}
+    survivors = sorted(masked)                                     # the truth, sent to everyone
+    answers = {n: clients[n].unmask(survivors) for n in survivors}
+    total, _ = server.unmask(masked, answers, set(adverts), {n: a[34:66] for n, a in adverts.items()})
+    assert np.array_equal(total, sum(inputs[n] for n in survivors) & np.uint64((1 << config.ring_bits) - 1))
+    seed = _rebuilt(answers, 1, b"S")
+    keys = {d: secagg.x25519.X25519PrivateKey.from_private_bytes(_rebuilt(answers, d, b"K")) for d in dropped}
+
+    known = set(colluders) | set(dropped)
+    with pytest.raises(ProtocolViolationError, match="client 1 already sent its masked input for this round"):
+        clients[1].masked_input(inputs[1], {p: m for p, m in inboxes[1].items() if p in known})
+    left = _strip_known(secagg.unpack(masked[1], config.ring_bits, config.length), config, seed, server, adverts,
+                        keys, clients, colluders)
+    assert not np.array_equal(left, inputs[1]) and _looks_uniform(left)    # the honest peers' masks remain
+
+
+def test_a_first_masked_input_with_fewer_than_t_minus_1_peers_is_refused():
+    """Client 1 masks with at least t − 1 peers, or not at all: an inbox from one peer is refused,
+    and the refused call leaves client 1 ready for the real one."""
+    config = secagg.Config(clients=5, threshold=3, length=64, bits=8)
+    clients, _, _, inboxes = _to_masking(config)
+    update = np.full(64, 7, dtype=np.uint64)
+    with pytest.raises(cl.errors.TooManyDropoutsError, match="only 2 clients shared keys with client 1"):
+        clients[1].masked_input(update, {2: inboxes[1][2]})
+    clients[1].masked_input(update, inboxes[1])
+
+
+def _withheld_round(config, inputs, colluders):
+    """The active attack: client 1's inbox holds only the colluders' share messages (everyone else's
+    holds all); nobody drops, the true survivor list goes to everyone. Returns client 1's masked
+    input with every mask the coalition can remove removed."""
+    clients, server, adverts, inboxes = _to_masking(config)
+    withheld = {p: m for p, m in inboxes[1].items() if p in colluders}
+    masked = {n: c.masked_input(inputs[n], withheld if n == 1 else inboxes[n]) for n, c in clients.items()}
+    everyone = sorted(masked)
+    with pytest.raises(ProtocolViolationError, match="never shared keys with client 1"):
+        clients[1].unmask(everyone)                    # client 1 sees the list name peers it never heard from
+    answers = {n: clients[n].unmask(everyone) for n in everyone if n != 1}
+    seed = shamir.reconstruct([s for a in answers.values() for s in _shares_for(1, a, b"S")],
+                              config.threshold, length=32)
+    left = _strip_known(secagg.unpack(masked[1], config.ring_bits, config.length), config, seed, server, adverts,
+                        {}, clients, colluders)
+    return left
+
+
+def test_limit_an_active_server_that_withholds_share_messages_isolates_one_client():
+    """Outside the threat model (the server must deliver every message to every client): a server
+    that withholds the honest peers' share messages from client 1 alone makes it mask with the
+    t − 1 colluders only — to client 1 this looks like honest peers dropping out — and reads its
+    update exactly. Bonawitz et al. (CCS 2017, §6) guarantee against an active server only sums of
+    at least t − c honest inputs: one input for c = t − 1."""
+    config = secagg.Config(clients=5, threshold=3, length=4000, bits=16)
+    rng = np.random.default_rng(0)
+    plain = {n: rng.integers(-32767, 32768, config.length) for n in range(1, 6)}
+    inputs = {n: secagg.to_ring(v, config.ring_bits) for n, v in plain.items()}
+    left = _withheld_round(config, inputs, colluders=(2, 3))
+    assert np.array_equal(secagg.from_ring(left, config.ring_bits), plain[1])
+
+
 # ------------------------------------------------------------------ distributed DP against colluders
 def _noise_left(colluders_calibrated):
     """A round of exactly t = 7 survivors with all-zero updates: the server's sum, minus the noise that
@@ -210,24 +309,148 @@ def _noise_left(colluders_calibrated):
     return left.std() / (sigma * clip)
 
 
+def _gaussian_epsilon(sigma, steps, delta):
+    """Exact ε of ``steps`` Gaussian mechanisms at q = 1: together they are μ-GDP with μ = √T/σ, and
+    μ-GDP is (ε, δ)-DP for δ = Φ(−ε/μ + μ/2) − e^ε·Φ(−ε/μ − μ/2) (Dong, Roth & Su, "Gaussian
+    Differential Privacy", JRSS B 2022; Balle & Wang, ICML 2018, for one Gaussian)."""
+    mu = math.sqrt(steps) / sigma
+    return optimize.brentq(lambda e: stats.norm.cdf(-e / mu + mu / 2) - math.exp(e) * stats.norm.cdf(-e / mu - mu / 2)
+                           - delta, 0, 500)
+
+
 def test_colluders_who_subtract_their_noise_leave_the_central_noise():
-    """Sized for c = t − 1 (the default), one honest survivor's noise alone is N(0, (σC)²)."""
+    """Sized for c = t − 1 (the default), one honest survivor's noise alone is N(0, (σC)²). Against
+    the server, which picks and sees who takes part, each round counts at q = 1 (client-level DP):
+    ε = 20.69 for σ = 4, 200 rounds, δ = 1e-5, as the exact Gaussian composition says. The 1.43
+    of q = 0.1 holds only if the participants are drawn by randomness the server cannot see."""
     left = _noise_left(None)
     assert abs(left - 1) < 0.03
     sigma = privacy.noise_multiplier_left(4.0, 7, calibrated_for=6, colluders=6)
-    assert sigma == 4.0 and round(privacy.epsilon(sigma, 0.1, 200, 1e-5), 2) == 1.43
+    against_server = privacy.epsilon(sigma, 1.0, 200, 1e-5)
+    assert sigma == 4.0 and round(against_server, 2) == 20.69
+    assert abs(against_server - _gaussian_epsilon(4.0, 200, 1e-5)) < 0.05
+    assert round(privacy.epsilon(sigma, 0.1, 200, 1e-5), 2) == 1.43        # hidden sampling only
 
 
 def test_noise_sized_for_no_collusion_is_mostly_subtracted_by_colluders():
     """Sized for the threshold alone, 6 colluders of 7 survivors leave σC·√(1/7) = 0.378σC, and ε
-    rises from 1.43 to 5.01 (σ = 4, q = 0.1, 200 steps, δ = 1e-5)."""
+    against the server rises from 20.69 to 82.8 (σ = 4, q = 1, 200 rounds, δ = 1e-5; 1.43 to 5.01
+    at q = 0.1, were the participants drawn where the server cannot see)."""
     left = _noise_left(0)
     assert abs(left - math.sqrt(1 / 7)) < 0.015
     assert round(privacy.epsilon(privacy.noise_multiplier_left(4.0, 7, calibrated_for=0, colluders=0),
-                                 0.1, 200, 1e-5), 2) == 1.43
+                                 1.0, 200, 1e-5), 2) == 20.69
     under_collusion = privacy.noise_multiplier_left(4.0, 7, calibrated_for=0, colluders=6)
     assert abs(under_collusion - 4.0 / math.sqrt(7)) < 1e-12
+    against_server = privacy.epsilon(under_collusion, 1.0, 200, 1e-5)
+    assert abs(against_server - 82.8) < 0.1
+    assert abs(against_server - _gaussian_epsilon(under_collusion, 200, 1e-5)) < 0.1
     assert round(privacy.epsilon(under_collusion, 0.1, 200, 1e-5), 2) == 5.01
+
+
+def test_noise_sized_for_fewer_colluders_cannot_be_isolated_by_a_re_mask_request():
+    """Noise sized for c = 0 colluders (n = 13, t = 7) and 6 genuine dropouts: the server holds
+    client 1's self-mask seed and the 6 dropped clients' mask keys after a correct round. A second
+    masked input from client 1 with only the dropped clients' shares would carry client 1's noise
+    share alone, σC·√(1/7); it is refused, so the 7 survivors' noise stays in everything it sees."""
+    sigma, clip, bits = 1.0, 1.0, 16
+    config = secagg.Config(clients=13, threshold=7, length=2000, bits=bits, ring_bits=34)
+    mu = privacy.distributed_noise_mu(sigma, clip, bits, 7, colluders=0)
+    inputs = {n: secagg.to_ring(privacy.skellam_noise(mu, config.length), 34) for n in range(1, 14)}
+    clients, server, adverts, inboxes = _to_masking(config)
+    dropped = range(8, 14)
+    masked = {n: clients[n].masked_input(inputs[n], inboxes[n]) for n in range(1, 8)}
+    answers = {n: clients[n].unmask(sorted(masked)) for n in masked}
+    total, _ = server.unmask(masked, answers, set(adverts), {n: a[34:66] for n, a in adverts.items()})
+    noise = secagg.dequantize(secagg.from_ring(total, 34), clip, bits)
+    assert abs(noise.std() / sigma - 1) < 0.1                          # the central noise, from 7 shares
+    with pytest.raises(ProtocolViolationError, match="client 1 already sent its masked input"):
+        clients[1].masked_input(inputs[1], {p: inboxes[1][p] for p in dropped})
+
+
+@pytest.mark.parametrize("sized_for, left_expected", [(0, math.sqrt(1 / 3)), (2, 1.0)],
+                         ids=["sized for no colluders", "sized for t - 1 colluders"])
+def test_limit_an_active_server_that_isolates_one_client_leaves_only_its_own_noise(sized_for, left_expected):
+    """The withholding attack above on noisy updates (n = 5, t = 3, 2 colluders): the isolated update
+    carries its own noise share alone. Sized for c = 0 that is σC·√(1/3), below the central σC;
+    sized for c = t − 1 (h = 1, the default) it is the whole σC. So against an active server only
+    the default sizing holds."""
+    sigma, clip, bits = 1.0, 1.0, 16
+    config = secagg.Config(clients=5, threshold=3, length=20_000, bits=bits, ring_bits=34)
+    mu = privacy.distributed_noise_mu(sigma, clip, bits, 3, colluders=sized_for)
+    inputs = {n: secagg.to_ring(privacy.skellam_noise(mu, config.length), 34) for n in range(1, 6)}
+    left = _withheld_round(config, inputs, colluders=(2, 3))
+    isolated = secagg.dequantize(secagg.from_ring(left, 34), clip, bits)
+    assert np.array_equal(secagg.from_ring(left, 34), secagg.from_ring(inputs[1], 34))
+    assert abs(isolated.std() / (sigma * clip) - left_expected) < 0.03
+
+
+# ------------------------------------------------------------------ a wrong unmasking share
+def _shifted_round(answering):
+    """Five clients, all survivors; ``answering`` answer the unmasking round, and client 2 moves its
+    share of client 3's self-mask seed by λ₂⁻¹, λ₂ its weight among the first t answers: from those
+    t the seed changes in its last bit, a valid encoding. Returns (the server's unmasking, the true sum)."""
+    config = secagg.Config(clients=5, threshold=3, length=1000, bits=8)
+    inputs = {n: np.full(1000, n, dtype=np.uint64) for n in range(1, 6)}
+    clients, server, adverts, inboxes = _to_masking(config)
+    masked = {n: c.masked_input(inputs[n], inboxes[n]) for n, c in clients.items()}
+    answers = {n: clients[n].unmask([1, 2, 3, 4, 5]) for n in answering}
+    first = sorted(answering)[:3]
+    weight = shamir.lagrange_at_zero(first)[first.index(2)]
+    answer = bytearray(answers[2])
+    at = 2 + 2 * 69                                                   # its entry for peer 3 (peers 1…5 in order)
+    assert int.from_bytes(answer[at:at + 2], "big") == 3 and answer[at + 2:at + 3] == b"S"
+    y = int.from_bytes(answer[at + 3:at + 69], "big")
+    answer[at + 3:at + 69] = ((y + pow(weight, -1, shamir.PRIME)) % shamir.PRIME).to_bytes(66, "big")
+    answers[2] = bytes(answer)
+    want = sum(inputs.values()) & np.uint64((1 << config.ring_bits) - 1)
+    return lambda: server.unmask(masked, answers, set(adverts), {n: m[34:66] for n, m in adverts.items()})[0], want
+
+
+def test_a_chosen_share_shift_is_refused_when_a_spare_share_exists():
+    """Client 2 adds λ₂⁻¹ to its share of client 3's self-mask seed: with the first t shares alone
+    the seed moves by one, passes the encoding check, and every value of the sum would be wrong.
+    With all five answers the shares are checked against each other: refused, naming client 2;
+    with four, refused without a name."""
+    unmask, _ = _shifted_round(answering=(1, 2, 3, 4, 5))
+    with pytest.raises(ProtocolViolationError, match="client 3's self-mask seed are inconsistent: client 2's share "
+                                                     "is off the polynomial the other 4 agree on"):
+        unmask()
+    unmask, _ = _shifted_round(answering=(1, 2, 3, 4))
+    with pytest.raises(ProtocolViolationError, match="4 shares of client 3's self-mask seed are inconsistent, and too "
+                                                     "many disagree to tell"):
+        unmask()
+
+
+def test_limit_a_chosen_share_shift_with_exactly_t_shares_goes_undetected():
+    """With exactly t = 3 answers nothing can be checked but the encoding: client 2's chosen shift
+    makes the sum silently wrong, a fresh random mask left in it (a value is right only by chance,
+    1 in 2^11). Verifiable secret sharing (Feldman, FOCS 1987) would refuse it; the course does not
+    implement it."""
+    unmask, want = _shifted_round(answering=(1, 2, 4))
+    total = unmask()
+    assert (total != want).mean() > 0.98
+
+
+def test_limit_two_colluders_shifting_together_are_refused_but_can_blame_an_honest_client():
+    """Clients 2 and 4 shift their shares along one polynomial that vanishes at 1 and 3: the shares
+    of 1–4 then agree on a wrong polynomial and client 5's honest share is the odd one out. The sum
+    is still refused (t honest shares, of 1, 3 and 5, fix the true polynomial), but the error names
+    client 5: the naming holds only if at most ⌊(m − t)/2⌋ = 1 share is wrong."""
+    config = secagg.Config(clients=5, threshold=3, length=100, bits=8)
+    inputs = {n: np.full(100, n, dtype=np.uint64) for n in range(1, 6)}
+    clients, server, adverts, inboxes = _to_masking(config)
+    masked = {n: c.masked_input(inputs[n], inboxes[n]) for n, c in clients.items()}
+    answers = {n: clients[n].unmask([1, 2, 3, 4, 5]) for n in clients}
+    for shifter in (2, 4):                              # D(x) = (x − 1)(x − 3): D(2) = −1, D(4) = 3, D(0) = 3
+        answer = bytearray(answers[shifter])
+        at = 2 + 2 * 69
+        y = int.from_bytes(answer[at + 3:at + 69], "big")
+        answer[at + 3:at + 69] = ((y + (shifter - 1) * (shifter - 3)) % shamir.PRIME).to_bytes(66, "big")
+        answers[shifter] = bytes(answer)
+    with pytest.raises(ProtocolViolationError, match="client 5's share is off the polynomial the other 4 agree on "
+                                                     r"\(the wrong ones, if at most 1 of the 5 shares are wrong\)"):
+        server.unmask(masked, answers, set(adverts), {n: m[34:66] for n, m in adverts.items()})
 
 
 def test_different_survivor_lists_for_different_clients_do_unmask_one_outside_the_threat_model():

@@ -90,6 +90,21 @@ def test_distributed_noise_refuses_a_collusion_the_threshold_cannot_cover():
     assert fl.SecureMean(clients=10, threshold=7).colluders == 6          # the worst case, unless told otherwise
 
 
+def test_rounding_cannot_push_a_clipped_update_above_the_clip():
+    """Rounding lengthens a vector of norm C by up to ½·√d steps: 100 equal values of norm 1 round
+    to norm 130/127 at 8 bits. ``clip_and_quantize``, which ``SecureMean`` uses, leaves room for it:
+    the sensitivity its DP accounting assumes is really C."""
+    at_the_clip = np.full(100, 0.1)
+    rounded = secagg.dequantize(secagg.quantize(secagg.clip_by_norm(at_the_clip, 1.0), 1.0, 8), 1.0, 8)
+    assert np.linalg.norm(rounded) == pytest.approx(130 / 127)
+    rng = np.random.default_rng(0)
+    for vector in [at_the_clip, *(rng.normal(size=100) * scale for scale in (0.01, 1.0, 100.0))]:
+        kept = secagg.dequantize(secagg.clip_and_quantize(vector, 1.0, 8), 1.0, 8)
+        assert np.linalg.norm(kept) <= 1.0 + 1e-12
+    with pytest.raises(ValueError, match="8 bits are too few for 70000 values"):
+        secagg.clip_and_quantize(np.ones(70_000), 1.0, 8)
+
+
 def test_non_iid_split_gives_every_sample_once_and_mostly_two_labels_each():
     data = cl.digits.split(0)
     parts = fl.non_iid_split(data.train_y, 10)
@@ -105,7 +120,9 @@ def test_secure_mean_is_the_mean_of_clipped_updates_within_quantisation():
     updates[3] = updates[3] * 100                                      # a large update is clipped to norm 1
     secure = fl.SecureMean(clients=10, threshold=6, clip=1.0, bits=16)
     got = secure(updates)
-    clipped = torch.stack([torch.tensor(secagg.clip_by_norm(u.double().numpy(), 1.0)) for u in updates.values()])
+    slack = 0.5 * math.sqrt(300) / (2 ** 15 - 1)                       # room left for rounding
+    clipped = torch.stack([torch.tensor(secagg.clip_by_norm(u.double().numpy(), 1.0 - slack))
+                           for u in updates.values()])
     step = 1.0 / (2 ** 15 - 1)
     assert torch.allclose(got.double(), clipped.mean(dim=0), atol=step / 2 + 1e-7)
     assert secure.last.survivors == list(range(1, 11))

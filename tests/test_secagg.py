@@ -61,6 +61,40 @@ def test_shamir_refuses_repeated_holders_bad_parameters_and_a_corrupted_share():
             shamir.reconstruct(corrupted, 3, length=32)
 
 
+def test_a_chosen_shift_goes_unseen_in_exactly_t_shares_and_is_refused_with_one_more():
+    """A holder that adds λ⁻¹ to its share shifts the secret by 1, past the encoding check. A spare
+    share is off the shifted polynomial: refused; with two spares the shifter is named."""
+    secret = os.urandom(31) + b"\x00"                             # so that + 1 stays in the last byte
+    shares = shamir.split_secret(secret, 3, 6)
+    weight = shamir.lagrange_at_zero([1, 2, 3])[1]
+    shifted = shamir.Share(2, (shares[1].y + pow(weight, -1, shamir.PRIME)) % shamir.PRIME)
+    chosen = [shares[0], shifted, shares[2]]
+    assert shamir.reconstruct(chosen, 3, length=32) == secret[:31] + b"\x01"       # silently wrong
+    with pytest.raises(ValueError, match="6 shares do not lie on one polynomial of degree 2"):
+        shamir.reconstruct(chosen + shares[3:], 3, length=32)
+    with pytest.raises(ValueError, match="4 shares do not lie on one polynomial"):
+        shamir.reconstruct([shares[3]] + chosen, 3, length=32)         # the spare first: still refused
+    assert shamir.wrong_shares(shares, 3) == []
+    assert shamir.wrong_shares(chosen + [shares[3]], 3) is None        # 4 shares: inconsistent, no telling whose
+    assert shamir.wrong_shares(chosen + shares[3:5], 3) == [2]          # 5 shares: the one polynomial of 4
+    two_wrong = [shares[0], shifted, shamir.Share(3, shares[2].y + 1), *shares[3:]]
+    assert shamir.wrong_shares(two_wrong, 3) is None                   # 2 wrong of 6: more than ⌊(6 − 3)/2⌋
+    with pytest.raises(ValueError, match="distinct holders"):
+        shamir.wrong_shares([shares[0], shares[0], shares[1]], 2)
+
+
+@given(st.integers(1, 6), st.integers(0, 6), st.data())
+@settings(max_examples=40, deadline=None)
+def test_wrong_shares_names_every_wrong_share_up_to_half_the_spares(threshold, spares, data):
+    """Berlekamp–Welch: with m = t + spares shares, any ⌊spares/2⌋ wrong ones (random or chosen) are found."""
+    shares = shamir.split_secret(os.urandom(32), threshold, threshold + spares)
+    wrong = data.draw(st.sets(st.sampled_from([s.x for s in shares]), max_size=spares // 2))
+    offsets = data.draw(st.lists(st.integers(1, shamir.PRIME - 1), min_size=len(wrong), max_size=len(wrong)))
+    bad = {x: offset for x, offset in zip(sorted(wrong), offsets)}
+    altered = [shamir.Share(s.x, (s.y + bad.get(s.x, 0)) % shamir.PRIME) for s in shares]
+    assert sorted(shamir.wrong_shares(data.draw(st.permutations(altered)), threshold)) == sorted(bad)
+
+
 # ------------------------------------------------------------------ quantisation and the ring
 @given(st.lists(st.floats(-1, 1), min_size=1, max_size=50), st.integers(2, 24), st.floats(0.01, 10))
 @settings(max_examples=200, deadline=None)
@@ -253,12 +287,56 @@ def test_a_wrong_unmasking_share_or_a_malformed_input_is_refused():
     with pytest.raises(ProtocolViolationError, match="never relayed"):
         server.unmask(masked, answers, set(masked), keys)
     server.relay_joins({n: c.join() for n, c in clients.items()})
-    with pytest.raises(ProtocolViolationError, match="shares of client 1's self-mask seed do not agree"):
+    with pytest.raises(ProtocolViolationError, match="shares of client 1's self-mask seed are inconsistent: client 1's "
+                                                     "share is off the polynomial the other 7 agree on"):
         server.unmask(masked, answers | {1: bytes(corrupted)}, set(masked), keys)
+    with pytest.raises(ProtocolViolationError, match="the unmasking answer of client 1 lists a client twice"):
+        server.unmask(masked, answers | {1: answers[1] + answers[1][2:71]}, set(masked), keys)
     with pytest.raises(ProtocolViolationError, match="is 94 bytes, got 93"):
         server.unmask(masked | {2: masked[2][:-1]}, answers, set(masked), keys)
     assert np.array_equal(secagg.from_ring(server.unmask(masked, answers, set(masked), keys)[0], config.ring_bits),
                           sum(plain.values()))
+
+
+def test_each_client_step_is_taken_once_and_in_order():
+    """advertise, share_keys, masked_input, unmask: each once, in that order; a refused call changes nothing."""
+    config, plain, ring = _round(clients=5, threshold=3, length=10)
+    private, roster = secagg.new_identities(5)
+    clients = {n: secagg.Client(n, private[n], roster, config) for n in plain}
+    first = clients[1]
+    joins = {n: c.join() for n, c in clients.items()}
+    for early in (lambda: first.share_keys({}), lambda: first.masked_input(ring[1], {}),
+                  lambda: first.unmask([1, 2, 3])):
+        with pytest.raises(ProtocolViolationError, match="client 1 was asked for .* before advertise: the steps are "
+                                                         "advertise, share_keys, masked_input, unmask"):
+            early()
+    adverts = {n: c.advertise(joins) for n, c in clients.items()}
+    with pytest.raises(ProtocolViolationError, match="client 1 already advertised keys"):
+        first.advertise(joins)
+    with pytest.raises(ProtocolViolationError, match="asked for masked_input before share_keys"):
+        first.masked_input(ring[1], {})
+    with pytest.raises(ProtocolViolationError, match="names another client"):
+        first.share_keys(adverts | {4: adverts[2]})                    # refused: still at share_keys
+    outboxes = {n: c.share_keys(adverts) for n, c in clients.items()}
+    with pytest.raises(ProtocolViolationError, match="client 1 already shared its keys for this round"):
+        first.share_keys(adverts)
+    with pytest.raises(ProtocolViolationError, match="asked for unmask before masked_input"):
+        first.unmask([1, 2, 3, 4, 5])
+    inboxes = secagg.Server(config).route_shares(outboxes)
+    with pytest.raises(TooManyDropoutsError, match="only 2 clients shared keys with client 1; the threshold is 3"):
+        first.masked_input(ring[1], {2: inboxes[1][2]})                # fewer than t − 1 peers
+    masked = {n: c.masked_input(ring[n], inboxes[n]) for n, c in clients.items()}
+    with pytest.raises(ProtocolViolationError, match="client 1 already sent its masked input for this round"):
+        first.masked_input(ring[1], {2: inboxes[1][2], 3: inboxes[1][3]})
+    answers = {n: c.unmask(sorted(masked)) for n, c in clients.items()}
+    with pytest.raises(ProtocolViolationError, match="already answered the unmasking round"):
+        first.unmask(sorted(masked))
+    with pytest.raises(ProtocolViolationError, match="already sent its masked input"):
+        first.masked_input(ring[1], inboxes[1])
+    server = secagg.Server(config)
+    server.relay_joins(joins)
+    total, _ = server.unmask(masked, answers, set(masked), {n: a[34:66] for n, a in adverts.items()})
+    assert np.array_equal(secagg.from_ring(total, config.ring_bits), sum(plain.values()))
 
 
 def test_costs_are_counted_per_client():
