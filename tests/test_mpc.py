@@ -497,13 +497,13 @@ def test_a_claim_not_signed_by_the_pinned_key_is_named_at_once_by_the_other_rank
     import torch.distributed as dist
     from course_lib.mpc import channel
     from course_lib.mpc.errors import RankClaimedError
-    from course_lib.mpc.runtime import ABORT_KEY, SESSION_KEY, _lobby
+    from course_lib.mpc.runtime import ABORT_CONTEXT, ABORT_KEY, SESSION_CONTEXT, SESSION_KEY, _lobby, _signed_notice, _verified_fields
     identities, roster = mpc.new_identities(2)
     stranger = mpc.Identity.generate()
     for claim in ("someone-else", channel.rank_claim(stranger, "session", 1, 3)):
         store = dist.TCPStore("127.0.0.1", free_port(), None, True, datetime.timedelta(seconds=5),
                               wait_for_workers=False)
-        store.set(SESSION_KEY, "session")
+        store.set(SESSION_KEY, _signed_notice(identities[0], SESSION_CONTEXT, 3, ["session"]))
         store.set("course/rank/1", claim)
         began = _time.monotonic()
         with pytest.raises(RankClaimedError, match=r"rank 1 \(party 1\) was claimed by a process that is not on "
@@ -519,7 +519,7 @@ def test_a_claim_not_signed_by_the_pinned_key_is_named_at_once_by_the_other_rank
     began = _time.monotonic()
     with pytest.raises(RankClaimedError, match="rank 1"):
         _lobby(store, 0, 3, roster, timeout=1, identity=identities[0])
-    assert "not on the roster" in store.get(ABORT_KEY).decode() and _time.monotonic() - began >= 1
+    assert _verified_fields(store.get(ABORT_KEY), roster, ABORT_CONTEXT, 3, 2)[1] == "1" and _time.monotonic() - began >= 1
 
 
 def test_a_stranger_squatting_a_free_rank_makes_every_party_fail_with_one_named_line(tmp_path):

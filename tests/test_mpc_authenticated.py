@@ -124,6 +124,37 @@ def test_a_top_bit_error_is_caught_about_a_quarter_of_the_time_by_the_real_check
     assert ok, detail
 
 
+def _shift_party_0s_input_locally(delta):
+    """Party 1 adds delta to its own share of party 0's authenticated input, keeping its MAC share: no message."""
+    def program(ctx, x=None):
+        s = SecretTensor.from_owner(ctx, x, 0, shape=(4,))
+        if ctx.rank == 1:
+            s = SecretTensor(ctx, s.share + torch.tensor(delta, dtype=torch.int64), s.frac_bits, s.mac)
+        return (s + 0.0).reveal()
+    return program
+
+
+def test_a_local_shift_of_another_partys_input_is_left_to_the_mac_check_and_its_rate():
+    """No non-zero message is sent, so only the MAC check can catch the shift: an odd δ always (escape 2^−59),
+    δ = 2^63 only when r and α are both odd (1/4); the runs that finish return the shifted input."""
+    x = torch.tensor([1.5, -2.0, 3.0, 0.25], dtype=torch.float64)
+    for _ in range(4):
+        with pytest.raises(CheatingDetectedError, match="MAC check failed"):
+            mpc.run_in_process(_shift_party_0s_input_locally(1), authenticated=True, private_inputs={0: {"x": x}},
+                               timeout=30)
+    trials, caught, wrong = 64, 0, 0
+    for _ in range(trials):
+        try:
+            results, _ = mpc.run_in_process(_shift_party_0s_input_locally(-2**63), authenticated=True,
+                                            private_inputs={0: {"x": x}}, timeout=30)
+            wrong += not torch.allclose(results[0], x)
+        except CheatingDetectedError:
+            caught += 1
+    assert wrong == trials - caught                                  # every run that escaped returned a wrong value
+    ok, detail = _contains(1 - authentication.escape_probability(2**63), caught, trials)
+    assert ok, detail
+
+
 def _relu_of_party_0s_input(ctx, x=None):
     X = SecretTensor.from_owner(ctx, x, 0, shape=(6,))
     return X.relu().reveal(to=0)

@@ -199,3 +199,124 @@ def test_channels_count_the_time_they_spend_sealing_and_opening():
     assert a.seconds == b.seconds == 0.0
     assert b.open(a.seal(bytes(1 << 16))) == bytes(1 << 16)
     assert a.seconds > 0 and b.seconds > 0
+
+
+def _rendezvous():
+    import datetime
+    import torch.distributed as dist
+    from course_lib.mpc.runtime import free_port
+    return dist.TCPStore("127.0.0.1", free_port(), None, True, datetime.timedelta(seconds=5), wait_for_workers=False)
+
+
+INJECTED = ("rank 2 (the dealer) was claimed by a process that is not on the roster. The roster is stale: rerun with "
+            "--peer 2=deadbeef and --master 203.0.113.7:29500 --insecure-seed 1")
+
+
+def test_an_injected_abort_notice_is_refused_and_never_echoed(capsys):
+    """A stranger writes its own text (or a notice signed by its own key) under course/abort: party 1 stops with
+    RendezvousTamperedError and shows none of it; only rank 0's signed notice makes a RankClaimedError, whose
+    message party 1 builds itself from the verified rank."""
+    from course_lib.mpc import runtime
+    from course_lib.mpc.errors import RankClaimedError, RendezvousTamperedError
+    identities, roster = mpc.new_identities(2)
+    stranger = mpc.Identity.generate()
+    forged = [INJECTED, runtime._signed_notice(stranger, runtime.ABORT_CONTEXT, 3, ["s" * 32, "2"]),
+              runtime._signed_notice(identities[0], runtime.ABORT_CONTEXT, 3, ["another session", "2"])]
+    for notice in forged:
+        store = _rendezvous()
+        store.set(runtime.SESSION_KEY, runtime._signed_notice(identities[0], runtime.SESSION_CONTEXT, 3, ["s" * 32]))
+        store.set(runtime.ABORT_KEY, notice)
+        with pytest.raises(RendezvousTamperedError, match="someone who is not on the roster is writing to the "
+                                                          "rendezvous store: the abort notice") as error:
+            runtime._lobby(store, 1, 3, roster, timeout=10, identity=identities[1])
+        out, err = capsys.readouterr()
+        assert "203.0.113.7" not in str(error.value) + out + err and "insecure-seed" not in str(error.value)
+    store = _rendezvous()
+    store.set(runtime.SESSION_KEY, runtime._signed_notice(identities[0], runtime.SESSION_CONTEXT, 3, ["s" * 32]))
+    store.set(runtime.ABORT_KEY, runtime._signed_notice(identities[0], runtime.ABORT_CONTEXT, 3, ["s" * 32, "2"]))
+    with pytest.raises(RankClaimedError, match=r"rank 2 \(the dealer\) was claimed by a process that is not on the "
+                                               r"roster: its claim is not signed"):
+        runtime._lobby(store, 1, 3, roster, timeout=10, identity=identities[1])
+    # rank 0 never wrote an abort notice, so one in the store is a stranger's
+    store = _rendezvous()
+    store.set(runtime.ABORT_KEY, INJECTED)
+    with pytest.raises(RendezvousTamperedError, match="an abort notice is not signed"):
+        runtime._lobby(store, 0, 3, roster, timeout=2, identity=identities[0])
+    assert runtime._verified_fields(store.get(runtime.ABORT_KEY), roster, runtime.ABORT_CONTEXT, 3, 2)[1] == "tampered"
+
+
+def test_an_overwritten_session_token_is_detected_by_every_party():
+    import threading
+    import time
+    from course_lib.mpc import runtime
+    from course_lib.mpc.errors import RendezvousTamperedError
+    identities, roster = mpc.new_identities(2)
+    stranger = mpc.Identity.generate()
+    for token in ("session-203.0.113.7", runtime._signed_notice(stranger, runtime.SESSION_CONTEXT, 3, ["s" * 32])):
+        store = _rendezvous()
+        store.set(runtime.SESSION_KEY, token)
+        with pytest.raises(RendezvousTamperedError, match="the session token is not signed") as error:
+            runtime._lobby(store, 2, 3, roster, timeout=10, identity=identities[2])
+        assert token not in str(error.value)
+    # rank 0 notices when its own token is replaced while it waits in the lobby
+    store, errors = _rendezvous(), []
+
+    def rank_0():
+        try:
+            runtime._lobby(store, 0, 3, roster, timeout=2, identity=identities[0])
+        except RendezvousTamperedError as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=rank_0)
+    thread.start()
+    while not store.check([runtime.SESSION_KEY]):
+        time.sleep(0.05)
+    store.set(runtime.SESSION_KEY, "session")
+    thread.join(15)
+    assert errors and "the session token was overwritten" in str(errors[0])
+
+
+def test_the_abort_injection_attack_on_the_party_command_prints_none_of_the_strangers_text(tmp_path):
+    """The attack over real processes: rank 0 and party 1 wait in the lobby, a stranger writes course/abort."""
+    import datetime
+    import json
+    import subprocess
+    import sys
+    import time
+    import torch.distributed as dist
+    from course_lib.mpc.runtime import free_port
+    for r in range(3):
+        out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out",
+                              str(tmp_path / f"id{r}.pem")], capture_output=True, text=True, check=True).stdout
+        (tmp_path / f"fp{r}.json").write_text(out)
+    roster = {str(r): json.loads((tmp_path / f"fp{r}.json").read_text())["fingerprint"] for r in range(3)}
+    (tmp_path / "roster.json").write_text(json.dumps(roster))
+    master = f"127.0.0.1:{free_port()}"
+    parties = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum", "--rank",
+                                 str(r), "--value", "4", "--master", master, "--identity", str(tmp_path / f"id{r}.pem"),
+                                 "--roster", str(tmp_path / "roster.json"), "--timeout", "15"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    try:
+        host, port = master.rsplit(":", 1)
+        deadline = time.monotonic() + 60
+        while True:                                      # the stranger waits until party 1 has claimed its rank
+            try:
+                store = dist.TCPStore(host, int(port), None, False, datetime.timedelta(seconds=5))
+                if store.check(["course/rank/1"]):
+                    break
+            except RuntimeError:
+                pass
+            assert time.monotonic() < deadline, "party 1 never joined"
+            time.sleep(0.2)
+        store.set("course/abort", INJECTED)
+        for p in parties:
+            code = p.wait(timeout=60)
+            out, err = p.communicate(timeout=10)
+            assert code == 1 and "Traceback" not in err and "203.0.113.7" not in out + err and "deadbeef" not in err
+            assert err.splitlines()[-1].startswith("error: RendezvousTamperedError: someone who is not on the roster "
+                                                   "is writing to the rendezvous store"), err
+    finally:
+        for p in parties:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)

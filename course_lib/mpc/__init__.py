@@ -10,7 +10,8 @@ Protocols are written once, from one party's point of view (SPMD): every party â
 dealer â€” runs the same program; the dealer's copy only produces correlated randomness.
 """
 from .errors import (ChannelError, CheatingDetectedError, ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
-                     MPCTimeoutError, PartyFailedError, RankClaimedError, RankTakenError, UnknownPeerError)
+                     MPCTimeoutError, PartyFailedError, RankClaimedError, RankTakenError, RendezvousTamperedError,
+                     UnknownPeerError)
 from .channel import Identity, Roster
 from .fixed_point import FRAC_BITS, decode, encode
 from .prg import PRG
@@ -20,7 +21,8 @@ from .runtime import Context, new_identities, run_distributed, run_in_process
 from . import attacks, authentication, baseline, channel, runtime
 
 __all__ = ["MPCError", "PartyFailedError", "MPCTimeoutError", "ChannelError", "CheatingDetectedError", "ImpersonationError",
-           "InsecureSeedWarning", "MessageAuthenticationError", "RankClaimedError", "RankTakenError", "UnknownPeerError",
+           "InsecureSeedWarning", "MessageAuthenticationError", "RankClaimedError", "RankTakenError", "RendezvousTamperedError",
+           "UnknownPeerError",
            "Identity", "Roster",
            "new_identities", "FRAC_BITS", "decode", "encode", "PRG",
            "reconstruct", "share", "SecretTensor", "Context", "run_distributed", "run_in_process",

@@ -2,7 +2,8 @@
 from ..errors import CourseCryptoError
 
 
-__all__ = ["party_label", "MPCError", "MPCTimeoutError", "RankTakenError", "RankClaimedError", "PartyFailedError",
+__all__ = ["party_label", "MPCError", "MPCTimeoutError", "RankTakenError", "RankClaimedError",
+           "RendezvousTamperedError", "PartyFailedError",
            "ChannelError",
            "UnknownPeerError", "ImpersonationError", "MessageAuthenticationError", "InsecureSeedWarning",
            "CheatingDetectedError"]
@@ -27,6 +28,10 @@ class RankTakenError(MPCError):
 
 class RankClaimedError(RankTakenError):
     """A rank was claimed in the rendezvous by a process that cannot sign for it: not on the roster (chapter 08)."""
+
+
+class RendezvousTamperedError(MPCError):
+    """The rendezvous store holds a session token or abort notice not signed by rank 0's pinned key (chapter 08)."""
 
 
 class PartyFailedError(MPCError):

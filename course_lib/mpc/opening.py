@@ -37,8 +37,9 @@ def open_values(ctx, *tensors, label: str = "open", op: Literal["add", "xor"] = 
 def open_from_owner(ctx, tensor: torch.Tensor, owner: int, label: str = "input") -> torch.Tensor:
     """Reveal a value that only party ``owner`` sends (one round): authenticated inputs (chapter 08).
 
-    Every other party sends zeros; a party that sends anything else — to shift the owner's input —
-    is refused by name, at every party that received it.
+    Every other party sends zeros; a party that sends anything else is refused by name, at every
+    party that received it. This checks messages only: a party that shifts the value by editing its
+    own share afterwards is left to the MAC check (``authentication.escape_probability``).
     """
     flat = tensor.reshape(-1)
     if ctx.tamper is not None:

@@ -21,7 +21,9 @@ the mean, nothing else. The roster may name everyone: ``{"0": {"name": "Alice", 
 claims a taken rank is refused at once. Claims are signed with the identity key: if a process that
 is not on the roster claims a free rank in the rendezvous (anyone who reaches its port can), every
 party stops with one line naming that rank (``RankClaimedError``) — the session is blocked, and
-rank 0 must start a new one on a port only the parties reach.
+rank 0 must start a new one on a port only the parties reach. Rank 0 signs the session token and
+any abort notice; one that is not signed by rank 0's pinned key stops a party with a one-line
+``RendezvousTamperedError``, and no text from the rendezvous is ever printed.
 
 ``--master`` is the address and a free port of the model owner's machine (its rendezvous
 listens on that address only); ``--host`` is the address of *this* machine that the others can

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import multiprocessing as mp
+import struct
 import pickle
 import queue
 import secrets
@@ -27,6 +28,7 @@ import warnings
 
 import torch
 import torch.distributed as dist
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from . import channel
@@ -34,7 +36,7 @@ from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
 from .dealer import AuthenticatingDealer, Dealer
 from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankClaimedError,
-                     RankTakenError, UnknownPeerError, party_label)
+                     RankTakenError, RendezvousTamperedError, UnknownPeerError, party_label)
 from .prg import PRG, public_seed
 
 
@@ -258,6 +260,30 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
 
 
 SESSION_KEY, ABORT_KEY = "course/session", "course/abort"
+SESSION_CONTEXT, ABORT_CONTEXT = b"course_lib mpc session v1", b"course_lib mpc abort v1"
+
+
+def _signed_notice(identity: Identity, context: bytes, world: int, fields: list[str]) -> str:
+    """``fields``, rank 0's public key and its signature over (context, world, fields), as one store value."""
+    signature = identity.signing_key.sign(_notice_message(context, world, fields))
+    return ":".join(["v1", *fields, identity.public_key.public_bytes_raw().hex(), signature.hex()])
+
+
+def _notice_message(context: bytes, world: int, fields: list[str]) -> bytes:
+    return context + struct.pack(">I", world) + b"\0".join(f.encode() for f in fields)
+
+
+def _verified_fields(value: bytes, roster: Roster, context: bytes, world: int, count: int) -> list[str] | None:
+    """The ``count`` fields of a store value signed by the key pinned for rank 0, or None if it is not."""
+    try:
+        version, *fields, key, signature = value.decode("ascii").split(":")
+        public_key = _ed25519_from(bytes.fromhex(key))
+        if version != "v1" or len(fields) != count or channel.fingerprint(public_key) != roster.fingerprints.get(0):
+            return None
+        public_key.verify(bytes.fromhex(signature), _notice_message(context, world, fields))
+        return fields
+    except (ValueError, InvalidSignature):
+        return None
 
 
 def _claimed_by_stranger(r: int, label) -> str:
@@ -266,66 +292,101 @@ def _claimed_by_stranger(r: int, label) -> str:
             "machines reach its port, then start a new session (rank 0 on a fresh --master port)")
 
 
+def _stranger_writes(what: str) -> RendezvousTamperedError:
+    return RendezvousTamperedError(
+        f"someone who is not on the roster is writing to the rendezvous store: {what} is not signed by the identity "
+        "key pinned for rank 0 (its text is not shown). Let only the parties' machines reach the rendezvous port, "
+        "then start a new session (rank 0 on a fresh --master port); such a writer can block a session (denial of "
+        "service, outside the threat model), not join it")
+
+
 def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, on_lobby=None,
            identity: Identity | None = None) -> None:
     """Claim ``rank`` (refused at once if another process holds it), then wait until every rank has.
 
     ``on_lobby(joined, missing)`` is called whenever the lobby changes (the party command prints it
     at rank 0); a timeout names the ranks still missing. The store is not authenticated, so with an
-    ``identity`` and a roster every claim is signed for this session (rank 0 draws it) and checked
-    by every party: a claim that is not signed by the key pinned for its rank raises
-    :class:`RankClaimedError` at every party, naming the rank. Rank 0 first posts the reason in the
-    store and keeps the rendezvous open until the other ranks have read it (or its time is up). A
-    stranger can still block the session (denial of service), never join it: the handshake that
-    follows checks the same pinned keys.
+    ``identity`` and a roster rank 0 signs the session token it draws, every claim is signed for
+    that session, and every party checks them: a claim that is not signed by the key pinned for its
+    rank raises :class:`RankClaimedError` at every party, naming the rank. Rank 0 then posts a
+    signed abort notice (that rank, the session) and keeps the rendezvous open until the other
+    ranks have read it (or its time is up); they build their message from its verified fields,
+    never from text in the store. A session token or abort notice not signed by rank 0's pinned
+    key (or, at rank 0, any change to them) raises :class:`RendezvousTamperedError`. A stranger can
+    still block the session (denial of service), never join it: the handshake that follows checks
+    the same pinned keys.
     """
     parties = world - 1
     roster = roster or Roster({})      # no names: 'party N' and 'the dealer'
     label = lambda r: roster.label(r, parties)  # noqa: E731
     signed = identity is not None and bool(roster.fingerprints)
     deadline = time.monotonic() + timeout
+    session = token = ""
 
-    def leave(message: str) -> RankClaimedError:
-        """Tell the others why (rank 0) or that this rank has read it (the others); the error to raise."""
+    def leave(reason: str, error: MPCError) -> MPCError:
+        """Tell the others why (rank 0, signed) or that this rank has read it (the others); the error to raise."""
         if rank == 0:
-            store.set(ABORT_KEY, message)
+            store.set(ABORT_KEY, _signed_notice(identity, ABORT_CONTEXT, world, [session, reason]))
             while time.monotonic() < deadline and not all(store.check([f"course/left/{r}"]) for r in range(1, world)):
                 time.sleep(0.1)
         else:
             store.set(f"course/left/{rank}", "1")
-        return RankClaimedError(message)
+        return error
+
+    def claimed(r: int) -> MPCError:
+        return leave(str(r), RankClaimedError(_claimed_by_stranger(r, label)))
+
+    def check_notices() -> None:
+        """Rank 0: its token is unchanged and no abort notice it did not write; the others: a verified notice."""
+        if not signed:
+            return
+        if rank == 0:
+            if store.get(SESSION_KEY) != token.encode():
+                raise leave("tampered", _stranger_writes("the session token was overwritten: the new one"))
+            if store.check([ABORT_KEY]):
+                raise leave("tampered", _stranger_writes("an abort notice"))
+        elif store.check([ABORT_KEY]):
+            fields = _verified_fields(store.get(ABORT_KEY), roster, ABORT_CONTEXT, world, 2)
+            if fields is None or fields[0] != session:
+                raise leave("", _stranger_writes("the abort notice"))
+            if fields[1] == "tampered":
+                raise leave("", _stranger_writes("a session token or abort notice that rank 0 found in the store"))
+            if not fields[1].isdigit() or int(fields[1]) >= world:
+                raise leave("", _stranger_writes("the abort notice"))
+            raise claimed(int(fields[1]))
 
     missing = [r for r in range(world) if r != rank]
     try:
-        session = ""
         if signed and rank == 0:
             session = secrets.token_hex(16)
-            store.set(SESSION_KEY, session)
+            token = _signed_notice(identity, SESSION_CONTEXT, world, [session])
+            store.set(SESSION_KEY, token)
         elif signed:
             while not store.check([SESSION_KEY]):
                 if time.monotonic() > deadline:
                     raise MPCTimeoutError(f"waited {timeout:.0f} s for rank 0's rendezvous to open a session")
                 time.sleep(0.05)
-            session = store.get(SESSION_KEY).decode()
-        if store.check([ABORT_KEY]):
-            raise leave(store.get(ABORT_KEY).decode())
+            fields = _verified_fields(store.get(SESSION_KEY), roster, SESSION_CONTEXT, world, 1)
+            if fields is None:
+                raise _stranger_writes("the session token")
+            (session,) = fields
+        check_notices()
         claim = channel.rank_claim(identity, session, rank, world) if signed else secrets.token_hex(8)
         holder = store.compare_set(f"course/rank/{rank}", "", claim).decode()
         if holder != claim:
             if signed and not channel.rank_claim_is_valid(holder, roster, session, rank, world):
-                raise leave(_claimed_by_stranger(rank, label))
+                raise claimed(rank)
             raise RankTakenError(f"{label(rank)} has already joined this computation from another process: check "
                                  f"--rank against the roster (if an earlier attempt of yours crashed, rank 0 must "
                                  f"start a new session)")
         shown = None
         while True:
-            if rank != 0 and store.check([ABORT_KEY]):
-                raise leave(store.get(ABORT_KEY).decode())
+            check_notices()
             joined = [r for r in missing if store.check([f"course/rank/{r}"])]
             for r in joined:
                 if signed and not channel.rank_claim_is_valid(store.get(f"course/rank/{r}").decode(), roster,
                                                               session, r, world):
-                    raise leave(_claimed_by_stranger(r, label))
+                    raise claimed(r)
             missing = [r for r in missing if r not in joined]
             if on_lobby is not None and missing != shown:
                 on_lobby(world - len(missing), [label(r) for r in missing])

@@ -71,8 +71,9 @@ class SecretTensor:
     def _authenticated_input(cls, ctx, encoded, owner, shape, frac_bits):
         """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round.
 
-        Only the owner's message counts; anyone else who sends a non-zero value, to shift the owner's
-        input, is refused (the owner itself chooses its input, as in any protocol).
+        A non-zero message from any other party is refused by name. A party that instead adds δ to its
+        own share of the result (no message) is left to the MAC check, which misses it at the ordinary
+        rate ``authentication.escape_probability(δ)``: 3/4 for δ = 2^63. The owner itself chooses its input.
         """
         r, mac, full = ctx.dealer.input_mask(shape, owner)
         contribution = encoded - full if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
