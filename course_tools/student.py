@@ -14,7 +14,9 @@ unless ``--force`` is given; the command says which ones it skipped.
 as ``COURSE_DIR/source/<chapter>/<chapter>.ipynb``: solution cells are marked as such, and every
 check becomes a graded test cell that raises when the exercise does not pass (tagged
 ``raises-exception``, so *Run All* still continues). ``nbgrader generate_assignment <chapter>``
-then makes the release version.
+then makes the release version. It also writes ``COURSE_DIR/nbgrader_config.py`` (unless one
+exists) so that ``nbgrader autograde`` scores with the course grader, not in the student's kernel
+(``course_tools.grading.nbgrader``).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from course_lib.environment import REPO_ROOT
 
 
 __all__ = ["BEGIN", "END", "strip_solutions", "student_notebook", "nbgrader_source", "write_nbgrader_sources",
-           "build", "build_report", "main"]
+           "write_nbgrader_config", "build", "build_report", "main"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",
@@ -111,6 +113,18 @@ def write_nbgrader_sources(paths, course_dir: Path) -> list[Path]:
     return written
 
 
+def write_nbgrader_config(course_dir: Path) -> Path | None:
+    """``course_dir/nbgrader_config.py`` that makes autograde score with the course grader; None if one exists."""
+    from course_tools.grading.nbgrader import CONFIG
+    course_dir = Path(course_dir).resolve()
+    target = course_dir / "nbgrader_config.py"
+    if target.exists():
+        return None
+    course_dir.mkdir(parents=True, exist_ok=True)
+    target.write_text(CONFIG.format(root=str(course_dir), key=str(course_dir / "grading.key")), encoding="utf-8")
+    return target
+
+
 def build(paths=None, out: Path | None = None, *, force: bool = False) -> list[Path]:
     """Write student versions of ``paths`` (default: all notebooks) into ``out``; returns the files written.
 
@@ -148,6 +162,12 @@ def main(argv=None) -> int:
         paths = args.notebooks or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
         for path in write_nbgrader_sources(paths, args.nbgrader):
             print(f"wrote {path}")
+        config = write_nbgrader_config(args.nbgrader)
+        if config:
+            print(f"wrote {config}: autograde scores with the course grader")
+        else:
+            print(f"kept {Path(args.nbgrader) / 'nbgrader_config.py'}: to score with the course grader, it needs "
+                  f"c.Autograde.autograde_preprocessors = autograde_preprocessors() from course_tools.grading.nbgrader")
         return 0
     written, skipped = build_report(args.notebooks or None, args.out, force=args.force)
     for path in written:

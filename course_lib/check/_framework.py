@@ -13,17 +13,16 @@ asked for (or earned by a failure) narrows down further than the last.
 Until an exercise is solved, ``fn = cl.check.<exercise>.or_reference(fn)`` hands the cells that
 use ``fn`` the course library's own implementation instead, and says so: *Run All* goes on.
 
-Grading (``python -m course_tools.grade``): with the environment variable ``COURSE_GRADING`` set,
-every check runs with a fixed seed (``COURSE_CHECK_SEED``, default 0), appends its outcome as a
-JSON line to the file ``COURSE_GRADING`` names, and a check that does not pass raises
-:class:`ExerciseFailed` instead of only showing it.
+What a check shows in the learner's kernel decides no grade. The grader (``python -m
+course_tools.grade``, see ``docs/grading.md``) runs each exercise cell in a fresh process of its
+own and calls the check there, with a seed derived from the instructor's secret. For it, each
+check carries ``check.exercise`` (its name), ``check.checker`` (the body) and
+``check.reference`` (the function returning the library's implementation, or None).
 """
 from __future__ import annotations
 
 import functools
 import html
-import json
-import os
 import random
 
 REGISTRY: dict[str, "callable"] = {}
@@ -34,17 +33,7 @@ class Mismatch(AssertionError):
 
 
 class ExerciseFailed(AssertionError):
-    """In grading mode: an exercise check did not pass."""
-
-
-def grading_log() -> str | None:
-    """The file outcomes are logged to in grading mode, or None outside grading."""
-    return os.environ.get("COURSE_GRADING") or None
-
-
-def _record(name: str, status: str) -> None:
-    with open(grading_log(), "a", encoding="utf-8") as log:
-        log.write(json.dumps({"exercise": name, "status": status}) + "\n")
+    """An exercise check did not pass (raised by :meth:`CheckResult.raise_if_failed`)."""
 
 
 class Tally:
@@ -126,7 +115,7 @@ class CheckResult:
 
     def raise_if_failed(self) -> "CheckResult":
         if not self.passed:
-            raise AssertionError(repr(self))
+            raise ExerciseFailed(repr(self))
         return self
 
     def __repr__(self) -> str:
@@ -198,15 +187,8 @@ def exercise(hint, task: str = "", reference=None):
 
         @functools.wraps(body)
         def check(*fns, seed: int | None = None) -> CheckResult:
-            if grading_log() and seed is None:
-                seed = int(os.environ.get("COURSE_CHECK_SEED", "0"))
             status, detail = outcome(fns, seed)
-            result = CheckResult(name, status, detail, next_hint() if status == "failed" else "")  # no hint before an attempt
-            if grading_log():
-                _record(name, status)
-                if not result.passed:
-                    raise ExerciseFailed(repr(result))
-            return result
+            return CheckResult(name, status, detail, next_hint() if status == "failed" else "")  # no hint before an attempt
 
         def or_reference(fn):
             """``fn`` if it passes the check; until then the library's implementation, saying so."""
@@ -223,6 +205,7 @@ def exercise(hint, task: str = "", reference=None):
         check.hint = next_hint
         check.task = task
         check.or_reference = or_reference
+        check.exercise, check.checker, check.reference = name, body, reference   # for the grader
         REGISTRY[name] = check
         return check
 
