@@ -208,7 +208,9 @@ def _parser() -> argparse.ArgumentParser:
         "student's name; nothing the student's kernel wrote decides a grade.", 100),
         epilog="statuses:\n" + statuses.replace("``", "") + "\n\n" + textwrap.fill(
             "The students' code runs with your privileges (confined with Landlock where Linux offers it): grade in "
-            "a container or a throw-away VM. Threat model and the nbgrader round trip: docs/grading.md.", 100))
+            "a container or a throw-away VM. The check shares its process with the student's function, so a student "
+            "who walks Python's frames there can forge a 'passed'; read the details of surprising ones. Threat model "
+            "and the nbgrader round trip: docs/grading.md.", 100))
     parser.add_argument("submissions", nargs="+", help="folders with one subfolder per student, or notebooks")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
     parser.add_argument("--details", type=Path, help="the CSV of reasons (default: OUT with .details.csv)")
