@@ -50,3 +50,56 @@ def one_side_in_clear(ctx, x=None):
         with ctx.comm.in_clear():
             return (X * X).reveal()
     return (X * X).reveal()
+
+
+# ---------------------------------------------------------------------------------------------- chapter 08: cheating trials
+TRIAL_SHAPE = (3,)
+TRIAL_OUTPUTS = []          # (rank, what) for every output a trial program received (threads share it)
+
+
+def _deviate(deviation, label, flat):
+    """Apply one deviation (a dict the test drew) to a message or a local result (SPDZ2k layouts:
+    arithmetic values as low then high limbs, then one word per bit)."""
+    flat = flat.clone()
+    kind, n = deviation["kind"], TRIAL_SHAPE[0]
+    if kind in ("add", "add high"):           # an additive error at one bit of a value (its low limb), or above it
+        values = n if label == "relu" else flat.numel() // 2
+        index = deviation["index"] % values + (values if kind == "add high" else 0)
+        flat[index] += (1 << deviation["bit"]) - (1 << 64 if deviation["bit"] == 63 else 0)
+    elif kind == "flip":                      # one opened bit of the comparison flipped
+        start = 2 * n if label == "relu" else 0
+        flat[start + deviation["index"] % (flat.numel() - start)] ^= 1
+    elif kind == "flip all":
+        start = 2 * n if label == "relu" else 0
+        flat[start:] ^= 1
+    elif kind == "check":                     # a wrong share sent into the MAC check itself (bytes of z)
+        flat[deviation["index"] % flat.numel()] ^= 1 << (deviation["bit"] % 8)
+    return flat
+
+
+def cheating_trial(ctx, x=None, y=None, deviation=None):
+    """Every kind of authenticated opening once; party ``deviation['attacker']`` deviates at one chosen point.
+
+    Returns each party's outputs; the test asserts that a deviation raises CheatingDetectedError
+    before any output reaches a party (``TRIAL_OUTPUTS`` stays empty).
+    """
+    if deviation is not None and ctx.rank == deviation["attacker"]:
+        seen = {}
+
+        def tamper(label, flat):
+            seen[label] = seen.get(label, 0) + 1
+            if label == deviation["label"] and seen[label] == deviation.get("occurrence", 1):
+                return _deviate(deviation, label, flat)
+            return flat
+        ctx.tamper = tamper
+    X = SecretTensor.from_owner(ctx, x, 0, shape=TRIAL_SHAPE)
+    Y = SecretTensor.from_owner(ctx, y, 1, shape=TRIAL_SHAPE)
+    relu = (X * Y).relu()
+    less = X < Y
+    first = relu.reveal(to=1)
+    if first is not None:
+        TRIAL_OUTPUTS.append((ctx.rank, "relu"))
+    second = less.reveal(to=0)
+    if second is not None:
+        TRIAL_OUTPUTS.append((ctx.rank, "lt"))
+    return first if ctx.rank == 1 else second

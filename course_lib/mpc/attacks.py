@@ -70,31 +70,49 @@ def second_layer_from_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits[1:] - logits[0]
 
 
-def flip_comparison_bits(ctx, attacker: int, elements=None) -> None:
-    """Make party ``attacker`` flip comparison results: its share of the opened c = bit ⊕ r, for the
-    given flat ``elements`` (every element if None), in every comparison's bit conversion.
+def _flip(ctx, label: str, flat: torch.Tensor, elements) -> torch.Tensor:
+    """Flip the comparison bits of ``elements`` (all if None) in this party's message.
 
-    The opening is XOR-shared and carries no MAC, and the bit's MAC is computed from c, so even the
-    authenticated mode accepts the flipped bits (``course_lib.mpc.authentication``).
+    Semi-honest and toy: the bits are packed 64 per word — all of a "bit conversion" message, the
+    first ⌈n/64⌉ words of a "relu" message of n values. SPDZ2k: one word per bit (its lowest bit),
+    all of a "bit conversion" message, after the 2n arithmetic words of a "relu" message.
+    """
+    flat, length = flat.clone(), flat.numel()
+    if ctx.tensor_type.__name__ == "AuthenticatedTensor":
+        start = 0 if label == "bit conversion" else 2 * (length // 3)
+        targets = range(length - start) if elements is None else elements
+        for k in targets:
+            flat[start + k] ^= 1
+        return flat
+    if label == "bit conversion":
+        region = slice(0, length)
+    else:
+        n = next(n for n in range(length + 1) if n + -(-n // 64) == length)
+        region = slice(0, length - n)
+    if elements is None:
+        flat[region] ^= -1
+        return flat
+    for k in elements:
+        bit = k % 64
+        flat[region.start + k // 64] ^= (1 << bit) - (1 << 64 if bit == 63 else 0)   # bit k, as int64
+    return flat
+
+
+def flip_comparison_bits(ctx, attacker: int, elements=None) -> None:
+    """Make party ``attacker`` flip comparison results: the bit it sends of c = bit ⊕ r, for the given flat
+    ``elements`` (every element if None), in every comparison's last opening (ReLU's or a bit conversion's).
+
+    Against the semi-honest protocol and the toy MACs (``course_lib.toy.spdz64``) nothing notices;
+    SPDZ2k's MAC check (``authentication``) catches it before any output is revealed.
     """
     if ctx.rank != attacker:
         return
-
-    def flip(label, flat):
-        if label != "bit conversion":
-            return flat
-        flat = flat.clone()
-        if elements is None:
-            return flat ^ -1
-        for k in elements:
-            bit = k % 64
-            flat[k // 64] ^= (1 << bit) - (1 << 64 if bit == 63 else 0)   # bit k of the packed plane, as int64
-        return flat
-    ctx.tamper = flip
+    ctx.tamper = lambda label, flat: _flip(ctx, label, flat, elements) if label in ("bit conversion", "relu") else flat
 
 
 def steer_relus(ctx, layers=None, image=None, sizes=(64, 32, 10)):
-    """A malicious data owner flips chosen ReLU bits, which the authenticated mode does not check (chapter 08).
+    """A malicious data owner flips chosen ReLU bits (chapter 08): undetected by the semi-honest protocol and the
+    toy MACs, caught by SPDZ2k's MAC check.
 
     Same image in rows 0 … ``sizes[1]``; in row j + 1 the data owner flips the comparison bit of
     hidden unit j. That turns ReLU(h_j) into min(h_j, 0), so row j + 1's logits minus row 0's are
@@ -108,7 +126,7 @@ def steer_relus(ctx, layers=None, image=None, sizes=(64, 32, 10)):
 
 
 def sabotage_relus(ctx, layers=None, images=None, rows=100, sizes=(64, 32, 10)):
-    """A malicious model owner flips every ReLU bit (ReLU(h) becomes min(h, 0)), undetected even in
-    authenticated mode: the data owner receives wrong logits and no error (chapter 08)."""
+    """A malicious model owner flips every ReLU bit (ReLU(h) becomes min(h, 0)): without SPDZ2k the data owner
+    receives wrong logits and no error; with it, a CheatingDetectedError before any output (chapter 08)."""
     flip_comparison_bits(ctx, MODEL_OWNER, None)
     return _inference(ctx, layers, images, rows, sizes)

@@ -1,90 +1,175 @@
-"""SPDZ-style MACs on the arithmetic openings, and what they leave unchecked (chapter 08).
+"""SPDZ2k MACs: partial openings and the MAC check that catches a party that changes them (chapter 08).
 
-In authenticated mode every additively shared value x also carries shares of its MAC α·x, where
-the global key α is itself secret-shared (the dealer hands out MACs with everything it deals).
-Linear operations keep MACs valid locally; Beaver products, truncation, inputs and outputs use
-authenticated values from the dealer. Every *arithmetic* value opened is recorded with this
-party's MAC share (``opening.open_authenticated``), and :func:`check_macs` verifies them all
-before any output is revealed:
+Cramer, Damgård, Escudero, Scholl and Xing, "SPDZ2k: Efficient MPC mod 2^k for Dishonest
+Majority" (CRYPTO 2018); MP-SPDZ implements it for production (its ``spdz2k-party.x``).
 
-1. each party commits to a random seed, then reveals it: the seeds fix random coefficients
-   rⱼ ∈ Z_2^64 that no party could predict when it chose what to open (a coin toss);
-2. each party computes σᵢ = Σⱼ rⱼ·(mᵢⱼ − αᵢ·vⱼ), commits to it, then reveals it;
-3. Σᵢ σᵢ must be 0. A party that added δ to an opened value leaves Σᵢ σᵢ = −r·α·δ; to pass it
-   must guess α·r·δ without knowing α, and otherwise the computation aborts.
+A value x lives in Z_2^k, but every party's share xᵢ, the shares αᵢ of the global MAC key α and
+the shares mᵢ of the MAC α·x live in the **wider** ring Z_2^(k+s). The authenticated mode uses
+two such rings, both with at least 63 bits that catch errors:
 
-**Escape rate.** Over Z_2^64 that guess is not hopeless. Write δ = 2^v·(odd); then r·α·δ ≡ 0
-exactly when v₂(r) + v₂(α) ≥ 64 − v (v₂: the number of trailing zero bits), and no other guess
-does better, so one error escapes with probability (m + 2)/2^(m+1), m = 64 − v
-(:func:`escape_probability`): 3/4 for an error in the top bit (δ = 2^63: caught only when r and α
-are both odd), 1/2 for bit 62, 2^−12.8 for bit 48, 2^−27.9 for bit 32, 2^−59.0 for an odd δ.
-These are rates for one error in one check; a cheater that passed a check has learnt something
-about α's low bits. SPDZ2k (Cramer, Damgård, Escudero, Scholl, Xing, CRYPTO 2018) computes MACs modulo
-2^(64+s) to bring every rate below 2^−s.
+* **arithmetic**: values in Z_2^64, shares and MACs in Z_2^128 (k = s = 64; ``wide.Wide`` limbs);
+* **binary**: bits in Z_2 = Z_2^1, shares and MACs in Z_2^64 (k = 1, s = 63; numpy uint64), so
+  XOR is addition and AND is an authenticated Beaver product.
 
-**Not checked.** The comparison's openings are XOR shares (``compare.and_gates`` and
-``compare.bit_to_arithmetic``): they carry no MAC, and the MAC of the resulting bit is computed
-from the public c = bit ⊕ r, so a party that flips c gets a valid MAC for the flipped bit. A
-party can therefore flip any comparison or ReLU bit undetected — the data owner can steer ReLUs
-to learn every row of the second layer up to a positive factor (``attacks.steer_relus``), the
-model owner can sabotage every prediction (``attacks.sabotage_relus``). Nor does the
-check protect against a cheating dealer (it knows α and deals every triple), a party that aborts
-after seeing a check's outcome (selective abort), or one that stops answering (denial of service).
+**Openings.** A value is opened whole: every party sends its share in Z_2^(k+s). The upper s
+bits of a sum can hold carries of earlier products that tell something about the inputs, so
+nothing is opened unmasked: Beaver's e = x − a, a truncation's x + r and an input's x − r use
+masks r uniform in all of Z_2^(k+s), and a comparison or an output adds 2^k·t for a random t
+from the dealer, which leaves the low k bits alone and hides the rest. :func:`open_values`
+records every opened value with this party's MAC share.
+
+**The check** (:func:`check_macs`) covers every value opened since the last check, both rings
+at once, in 4 rounds:
+
+1. a coin toss (commit to a seed, then reveal it) fixes coefficients χⱼ ∈ Z_2^s nobody could
+   predict when choosing what to send;
+2. each party computes zᵢ = Σⱼ χⱼ·mᵢⱼ − αᵢ·Σⱼ χⱼ·xⱼ, commits to it, then reveals it; Σᵢ zᵢ must
+   be 0 modulo 2^(k+s).
+
+Honest parties pass always. A party that added δ ≢ 0 (mod 2^k) to what it sent must make
+Σ zᵢ = 0 anyway, i.e. guess α·Σχⱼδⱼ mod 2^(k+s) without knowing α; the s extra bits leave it
+a chance of at most 2^(−s + log₂(s + 1)) per check (the paper's bound): 2^−57 here, for an error
+in any bit, the top one included (:data:`STATISTICAL_SECURITY_BITS`). Compare the course's toy
+MACs in the value ring itself (``course_lib.toy.spdz64``): an error in the top bit escapes 3
+times in 4.
+
+**Why whole openings.** Opening only the low k bits would need each party to send, after χ is
+known, the sum Σⱼ χⱼ·(its high part) unchecked; a cheater that changed an opened value by δ can
+then add Σχⱼδⱼ/2^k to that sum and pass whenever Σχⱼδⱼ ≡ 0 (mod 2^k): for a single error in the
+top bit, whenever χ is even — half the time (chapter 08 simulates it).
+
+**Not covered:** a cheating dealer (it knows α and deals everything), aborts (a cheater sees
+whether the check failed; an abort that depends on secret data — selective failure — leaks that
+fact), and a party that stops answering (denial of service).
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
+import numpy as np
 import torch
 
 from .errors import CheatingDetectedError
 from .prg import PRG
+from .wide import Wide
 
-__all__ = ["check_macs", "escape_probability"]
+__all__ = ["ARITHMETIC", "BINARY", "STATISTICAL_SECURITY_BITS", "escape_bound", "open_values", "check_macs",
+           "commit_and_reveal"]
+
+ARITHMETIC = {"k": 64, "s": 64}
+BINARY = {"k": 1, "s": 63}
+_LOW63 = np.uint64(2**63 - 1)
 
 
-def _commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
+def escape_bound(s: int) -> float:
+    """The paper's bound on the chance that any error passes one check: 2^(−s + log₂(s + 1))."""
+    return 2.0 ** (-s + math.log2(s + 1))
+
+
+STATISTICAL_SECURITY_BITS = math.floor(min(-math.log2(escape_bound(r["s"])) for r in (ARITHMETIC, BINARY)))
+
+
+class PendingOpenings:
+    """What this party opened since the last check: each value as opened, and its MAC share."""
+
+    def __init__(self):
+        self.arithmetic: list[tuple[Wide, Wide]] = []
+        self.binary: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def open_values(ctx, arithmetic=(), binary=(), label: str = "open"):
+    """Open authenticated values in one round: (share, MAC) pairs in Z_2^128 and in Z_2^64, whole.
+
+    Returns (list of :class:`Wide` values, list of uint64 values); a value in Z_2^64 is read mod
+    2^64 (its low limb), a bit mod 2. The message is every arithmetic low limb, then every high
+    limb, then the binary shares; a cheating party's program may change it through
+    ``ctx.tamper(label, message)`` (chapter 08).
+    """
+    parts = ([share.lo.reshape(-1) for share, _ in arithmetic] + [share.hi.reshape(-1) for share, _ in arithmetic]
+             + [share.reshape(-1) for share, _ in binary])
+    message = torch.from_numpy(np.concatenate(parts).view(np.int64) if parts else np.zeros(0, np.int64))
+    if ctx.tamper is not None:
+        message = ctx.tamper(label, message)
+    received = ctx.comm.exchange(message, label)
+    if ctx.is_dealer:
+        return ([Wide.zeros(share.shape) for share, _ in arithmetic],
+                [np.zeros(share.shape, np.uint64) for share, _ in binary])
+    total = np.zeros(message.numel(), dtype=np.uint64)
+    n_arith = sum(share.lo.size for share, _ in arithmetic)
+    low = Wide.zeros((n_arith,))
+    for r in received:
+        words = r.numpy().view(np.uint64)
+        low = low + Wide(words[:n_arith], words[n_arith:2 * n_arith])
+        total += words
+    values, start = [], 0
+    for share, mac in arithmetic:
+        value = low[start:start + share.lo.size].reshape(share.shape)
+        ctx.pending.arithmetic.append((value, mac))
+        values.append(value)
+        start += share.lo.size
+    opened_bits, start = [], 2 * n_arith
+    for share, mac in binary:
+        value = total[start:start + share.size].reshape(share.shape)
+        ctx.pending.binary.append((value, mac))
+        opened_bits.append(value)
+        start += share.size
+    if ctx.view is not None:
+        ctx.view.append((label, [v.copy() for v in values] + [b.copy() for b in opened_bits]))
+    return values, opened_bits
+
+
+def commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
     """Every party's ``payload`` (equal lengths), each committed to before any was revealed. Two rounds."""
+    if ctx.tamper is not None:     # a cheater commits to what it then reveals: only the check can catch it
+        payload = ctx.tamper(what, torch.frombuffer(bytearray(payload), dtype=torch.uint8)).numpy().tobytes()
     nonce = os.urandom(16)
-    commitment = hashlib.sha256(payload + nonce).digest()
-    commitments = ctx.comm.exchange(torch.frombuffer(bytearray(commitment), dtype=torch.uint8), f"{what} commit")
-    opened = ctx.comm.exchange(torch.frombuffer(bytearray(payload + nonce), dtype=torch.uint8), f"{what} reveal")
+    commitment = torch.frombuffer(bytearray(hashlib.sha256(payload + nonce).digest()), dtype=torch.uint8)
+    opened = torch.frombuffer(bytearray(payload + nonce), dtype=torch.uint8)
+    commitments = ctx.comm.exchange(commitment, f"{what} commit")
+    revealed = ctx.comm.exchange(opened, f"{what} reveal")
     payloads = []
-    for rank, (commit, reveal) in enumerate(zip(commitments, opened)):
+    for rank, (commit, reveal) in enumerate(zip(commitments, revealed)):
         reveal = reveal.numpy().tobytes()
         if hashlib.sha256(reveal).digest() != commit.numpy().tobytes():
-            raise CheatingDetectedError(f"party {rank} opened a {what} that differs from its commitment: aborting")
+            raise CheatingDetectedError(f"party {rank} opened a {what} that differs from its commitment: aborting "
+                                        "before any output is revealed")
         payloads.append(reveal[:-16])
     return payloads
 
 
-def escape_probability(delta: int, bits: int = 64) -> float:
-    """The chance that one error ``delta`` in one opened value passes :func:`check_macs` (module docstring).
-
-    With r and α uniform in Z_2^bits and δ = 2^v·(odd): P(v₂(r) + v₂(α) ≥ bits − v) = (m + 2)/2^(m+1), m = bits − v.
-    """
-    delta %= 2**bits
-    if delta == 0:
-        raise ValueError("an error of 0 is no error")
-    m = bits - ((delta & -delta).bit_length() - 1)
-    return (m + 2) / 2 ** (m + 1)
-
-
 def check_macs(ctx) -> None:
-    """Verify every arithmetic value opened since the last check against its MAC; raise CheatingDetectedError
-    if the check fails (an error escapes with :func:`escape_probability`; XOR openings are not checked)."""
-    if ctx.is_dealer or not ctx.openings:
+    """Verify every value opened since the last check (both rings); raise CheatingDetectedError on failure.
+
+    Every party and the dealer call it at the same points of the program (the dealer returns at once).
+    """
+    if ctx.is_dealer:
         return
-    seeds = _commit_and_reveal(ctx, os.urandom(32), "coin")
+    with np.errstate(over="ignore"):
+        _check(ctx)
+
+
+def _check(ctx) -> None:
+    pending, ctx.pending = ctx.pending, PendingOpenings()
+    seeds = commit_and_reveal(ctx, os.urandom(32), "coin")
     coefficients = PRG(hashlib.sha256(b"".join(seeds)).digest())
-    sigma = torch.zeros((), dtype=torch.int64)
-    for value, mac in ctx.openings:
-        r = coefficients.ring(value.shape)
-        sigma = sigma + (r * (mac - ctx.mac_key * value)).sum()
-    ctx.openings = []
-    sigmas = _commit_and_reveal(ctx, sigma.reshape(1).numpy().tobytes(), "MAC check")
-    total = sum(int.from_bytes(s, "little", signed=True) for s in sigmas) % 2**64
-    if total != 0:
-        raise CheatingDetectedError("MAC check failed: a party changed an arithmetic value it opened; aborting "
-                                    "before any output is revealed")
+    keys = ctx.mac_keys
+    y_a, m_a = Wide.zeros(()), Wide.zeros(())
+    for x, mac in pending.arithmetic:
+        chi = coefficients.words(x.lo.size).reshape(x.shape)              # χ in Z_2^64 = Z_2^s
+        y_a, m_a = y_a + x.scale(chi).sum(), m_a + mac.scale(chi).sum()
+    y_b, m_b = np.uint64(0), np.uint64(0)
+    for x, mac in pending.binary:
+        chi = coefficients.words(x.size).reshape(x.shape) & _LOW63          # χ in Z_2^63 = Z_2^s
+        y_b, m_b = y_b + (chi * x).sum(dtype=np.uint64), m_b + (chi * mac).sum(dtype=np.uint64)
+    z_a = m_a - y_a.scale(keys.arithmetic)
+    z_b = m_b - keys.binary * y_b
+    payload = np.array([z_a.lo, z_a.hi, z_b], dtype=np.uint64).tobytes()
+    total_a, total_b = Wide.zeros(()), np.uint64(0)
+    for z in commit_and_reveal(ctx, payload, "MAC check"):
+        words = np.frombuffer(z, dtype="<u8")
+        total_a, total_b = total_a + Wide(words[0], words[1]), total_b + words[2]
+    if total_a.lo != 0 or total_a.hi != 0 or total_b != 0:
+        raise CheatingDetectedError("MAC check failed: a party changed a value it opened; aborting before any "
+                                    "output is revealed")

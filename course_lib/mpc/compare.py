@@ -9,10 +9,8 @@ to get the carry into bit 63. Each level's AND gates run in one round (Beaver tr
 bits), so the sign bit costs 7 rounds, converting it to an arithmetic share 1 more;
 ReLU folds that conversion and its one multiplication into a single round: 8 rounds, exact.
 
-In authenticated mode (chapter 08) nothing here is MAC-checked: the AND gates open XOR shares
-without MACs, and :func:`bit_to_arithmetic` computes the bit's MAC from the public c, so a party
-that flips c gets a valid MAC for the flipped bit. Comparisons and ReLU are only as honest as
-the parties.
+Nothing here carries a MAC: a party that flips what it opens flips the result unnoticed. The
+authenticated mode (chapter 08) uses ``authenticated_compare`` instead, where every opening is checked.
 
 These functions work on this party's raw int64 shares; :class:`~course_lib.mpc.tensor.SecretTensor`
 calls them (``x < y``, ``x.relu()``), so this module never needs the tensor type.
@@ -83,32 +81,24 @@ def sign_bit(ctx, share: torch.Tensor) -> torch.Tensor:
     return p[63] ^ G[0]                         # sum bit 63 = propagate ⊕ carry into bit 63 (packed)
 
 
-def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Convert XOR-shared bits (packed, 64 per word) to additive shares of 0/1 integers; one round.
-
-    Returns (share, MAC share or None), shaped ``shape``.
+def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> torch.Tensor:
+    """Convert XOR-shared bits (packed, 64 per word) to additive shares of 0/1 integers, shaped ``shape``; one round.
 
     With a random bit r from the dealer in both sharings: open c = bit ⊕ r (uniformly random, so
-    it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r. The MAC
-    share follows from c the same way; c itself is not MAC-checked, so a flipped c yields the
-    flipped bit with a valid MAC (chapter 08).
+    it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
     """
     n = int(np.prod(shape, dtype=np.int64))
-    if ctx.authenticated:
-        r_plane, r_arith, mac_r = ctx.dealer.authenticated_random_bit(plane.shape, n)
-    else:
-        (r_plane, r_arith), mac_r = ctx.dealer.random_bit(plane.shape, n), None
+    r_plane, r_arith = ctx.dealer.random_bit(plane.shape, n)
     (c_plane,) = open_values(ctx, plane ^ r_plane, label="bit conversion", op="xor")
     c = from_bit_plane(c_plane, n)
     share = r_arith - 2 * c * r_arith
     if ctx.rank == 0:
         share = share + c
-    mac = None if mac_r is None else (mac_r - 2 * c * mac_r + ctx.mac_key * c).reshape(shape)
-    return share.reshape(shape), mac
+    return share.reshape(shape)
 
 
-def lt_zero(ctx, share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Shares of [x < 0] as an integer 0/1, and their MAC shares in authenticated mode (8 rounds)."""
+def lt_zero(ctx, share: torch.Tensor) -> torch.Tensor:
+    """Shares of [x < 0] as an integer 0/1 (8 rounds)."""
     return bit_to_arithmetic(ctx, sign_bit(ctx, share), share.shape)
 
 
@@ -119,13 +109,14 @@ def relu(ctx, share: torch.Tensor) -> torch.Tensor:
     mask a with known a·r, the parties open c = s ⊕ r and e = x − a together. Then
     s = c + r − 2cr and x·s = c·x + (1 − 2c)(e·r + a·r), all local.
     """
-    if ctx.authenticated:
-        raise MPCError("the one-round ReLU has no MACs; authenticated values use x − x·[x < 0]")
     plane = sign_bit(ctx, share)
     n = share.numel()
     r_plane, r, a, a_r = ctx.dealer.random_bit(plane.shape, n, masked_shape=(n,))
     flat = share.reshape(-1)
-    opened = ctx.comm.exchange(torch.cat([plane ^ r_plane, flat - a]), "relu")
+    message = torch.cat([plane ^ r_plane, flat - a])
+    if ctx.tamper is not None:                  # a cheating party's program (chapter 08)
+        message = ctx.tamper("relu", message)
+    opened = ctx.comm.exchange(message, "relu")
     words = plane.numel()
     c_plane = opened[0][:words].clone()
     e = torch.zeros_like(flat)

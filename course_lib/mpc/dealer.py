@@ -19,7 +19,7 @@ import torch
 from .bits import from_bit_plane, logical_shift, xor_all
 
 
-__all__ = ["Dealer", "AuthenticatingDealer"]
+__all__ = ["Dealer"]
 
 
 class Dealer:
@@ -64,7 +64,7 @@ class Dealer:
         a = sum(p[0] for p in parts)
         b = sum(p[1] for p in parts)
         c = a * b if kind == "mul" else a @ b
-        self._last_triple = (a, b, c)       # for the MACs of an authenticated triple
+        self._last_triple = (a, b, c)       # for a subclass that authenticates the triple (course_lib.toy.spdz64)
         correction = c - sum(p[2] for p in parts[:-1])
         ctx.comm.send(ctx.parties - 1, correction)
         zeros = lambda s: torch.zeros(s, dtype=torch.int64)  # noqa: E731
@@ -102,7 +102,7 @@ class Dealer:
                 return tuple(self._party_draws(shapes, (n,), ring))
             parts = self._dealer_draws(shapes, (n,), ring)
             r = from_bit_plane(xor_all(p[0] for p in parts), n)
-            self._last_bits = r                 # for the MACs of an authenticated random bit
+            self._last_bits = r                 # for a subclass that authenticates the bit (course_lib.toy.spdz64)
             ctx.comm.send(ctx.parties - 1, r - sum(p[1] for p in parts[:-1]))
             return torch.zeros(plane_shape, dtype=torch.int64), torch.zeros((n,), dtype=torch.int64)
         # plane, r (additive), a, then a·r: the last two for the last party come from the dealer
@@ -128,81 +128,3 @@ class Dealer:
                                                   (a * r.reshape(masked_shape) - sum(product_parts)).reshape(-1)]))
         zeros = lambda s: torch.zeros(s, dtype=torch.int64)  # noqa: E731
         return zeros(plane_shape), zeros((n,)), zeros(masked_shape), zeros(masked_shape)
-
-
-class AuthenticatingDealer(Dealer):
-    """The dealer for SPDZ-style authenticated shares (chapter 08): every value it hands out comes
-    with shares of its MAC α·v under the global key α = Σ αᵢ, which the parties hold in shares.
-
-    Party i's MAC shares are drawn from the PRG it shares with the dealer; the last party's is a
-    correction the dealer sends. The dealer knows α — it is trusted not to collude, as before.
-    """
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        if ctx.is_dealer:
-            ctx.mac_key = sum(prg.ring(()) for prg in ctx.party_prgs)
-        else:
-            ctx.mac_key = ctx.dealer_prg.ring(())
-
-    def mac_shares(self, shape, value=None) -> torch.Tensor:
-        """This party's share of α·value (``value`` is known only on the dealer's side)."""
-        ctx, shape = self.ctx, tuple(shape)
-        if not ctx.is_dealer:
-            if ctx.rank < ctx.parties - 1:
-                return ctx.dealer_prg.ring(shape)
-            return ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64))
-        drawn = [prg.ring(shape) for prg in ctx.party_prgs[:-1]]
-        ctx.comm.send(ctx.parties - 1, ctx.mac_key * value - sum(drawn, torch.zeros(shape, dtype=torch.int64)))
-        return torch.zeros(shape, dtype=torch.int64)
-
-    def _random_shares(self, shape):
-        """Shares of a random value drawn by every party from its dealer PRG; the dealer returns the value."""
-        ctx = self.ctx
-        if ctx.is_dealer:
-            return sum(prg.ring(shape) for prg in ctx.party_prgs)
-        return ctx.dealer_prg.ring(shape)
-
-    def authenticated_triple(self, shape_a, shape_b, kind: str = "mul"):
-        """Shares of (a, b, c = a·b or a @ b) and of their MACs."""
-        ctx = self.ctx
-        a, b, c = self.triple(shape_a, shape_b, kind)
-        if ctx.is_dealer:
-            a_value, b_value, c_value = self._last_triple
-        else:
-            a_value = b_value = c_value = None
-        return a, b, c, self.mac_shares(a.shape, a_value), self.mac_shares(b.shape, b_value), \
-            self.mac_shares(c.shape, c_value)
-
-    def input_mask(self, shape, owner: int):
-        """(share of r, share of α·r, r itself for ``owner`` else None): to authenticate an input or an output."""
-        ctx, shape = self.ctx, tuple(shape)
-        r = self._random_shares(shape)
-        mac = self.mac_shares(shape, r if ctx.is_dealer else None)
-        if ctx.is_dealer:
-            ctx.comm.send(owner, r)
-            return torch.zeros(shape, dtype=torch.int64), mac, None
-        full = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64)) if ctx.rank == owner else None
-        return r, mac, full
-
-    def truncation_pair(self, shape, bits: int):
-        """Shares of a random r, of r >> bits (logical), and of both MACs: truncation that keeps MACs valid."""
-        ctx, shape = self.ctx, tuple(shape)
-        r = self._random_shares(shape)
-        if ctx.is_dealer:
-            shifted = logical_shift(r, bits)
-            drawn = [prg.ring(shape) for prg in ctx.party_prgs[:-1]]
-            ctx.comm.send(ctx.parties - 1, shifted - sum(drawn, torch.zeros(shape, dtype=torch.int64)))
-            shifted_share = torch.zeros(shape, dtype=torch.int64)
-        elif ctx.rank < ctx.parties - 1:
-            shifted_share = ctx.dealer_prg.ring(shape)
-        else:
-            shifted_share = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(shape, dtype=torch.int64))
-        mac_r = self.mac_shares(shape, r if ctx.is_dealer else None)
-        mac_shifted = self.mac_shares(shape, shifted if ctx.is_dealer else None)
-        return (torch.zeros(shape, dtype=torch.int64) if ctx.is_dealer else r), mac_r, shifted_share, mac_shifted
-
-    def authenticated_random_bit(self, plane_shape, n: int):
-        """XOR shares of n random bits, additive shares of them, and MAC shares of the additive ones."""
-        plane, r = self.random_bit(plane_shape, n)
-        return plane, r, self.mac_shares((n,), self._last_bits if self.ctx.is_dealer else None)

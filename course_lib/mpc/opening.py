@@ -12,7 +12,7 @@ import torch
 
 from .errors import CheatingDetectedError
 
-__all__ = ["open_values", "open_authenticated", "open_from_owner"]
+__all__ = ["open_values", "open_from_owner"]
 
 
 def open_values(ctx, *tensors, label: str = "open", op: Literal["add", "xor"] = "add") -> list[torch.Tensor]:
@@ -39,7 +39,7 @@ def open_from_owner(ctx, tensor: torch.Tensor, owner: int, label: str = "input")
 
     Every other party sends zeros; a party that sends anything else is refused by name, at every
     party that received it. This checks messages only: a party that shifts the value by editing its
-    own share afterwards is left to the MAC check (``authentication.escape_probability``).
+    own share afterwards is left to the MAC check (``authentication``).
     """
     flat = tensor.reshape(-1)
     if ctx.tamper is not None:
@@ -55,11 +55,3 @@ def open_from_owner(ctx, tensor: torch.Tensor, owner: int, label: str = "input")
     if ctx.view is not None:
         ctx.view.append((label, value.clone()))
     return value
-
-
-def open_authenticated(ctx, pairs, label: str) -> list[torch.Tensor]:
-    """Open several (share, MAC share) pairs in one round; remember them for the next MAC check."""
-    values = open_values(ctx, *(share for share, _ in pairs), label=label)
-    if not ctx.is_dealer:
-        ctx.openings += [(value, mac) for value, (_, mac) in zip(values, pairs)]
-    return values

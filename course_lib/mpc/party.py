@@ -88,11 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
     run.add_argument("--authenticated", action="store_true",
-                     help="SPDZ-style MACs on the arithmetic values: a change to an opened product, truncation, "
-                          "input or output aborts the run before any output, except with probability up to 3/4 for an "
-                          "error in the top bit (chapter 08). NOT checked: the comparison's XOR openings, so a party can "
-                          "flip ReLU results undetected; nor a cheating dealer, nor aborts. All three parties must give "
-                          "it; about twice the rounds")
+                     help="SPDZ2k MACs (chapter 08): every value any party opens, the comparison's and ReLU's "
+                          "included, is checked before any output is revealed; a party that changes one is caught "
+                          "except with probability at most 2^-57. NOT covered: a cheating dealer, aborts (a cheater "
+                          "can stop the run, and whether it aborts can depend on secret data), denial of service. All "
+                          "three parties must give it; about twice the rounds and about 25 times the bytes")
     run.add_argument("--insecure-seed", type=int, default=None,
                      help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")

@@ -34,10 +34,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from . import channel
 from .channel import Identity, Roster
 from .comm import DistributedComm, InProcessHub
-from .dealer import AuthenticatingDealer, Dealer
+from .authenticated import AuthenticatedTensor
+from .authenticated_dealer import AuthenticatedDealer
+from .authentication import PendingOpenings
+from .dealer import Dealer
 from .errors import (ChannelError, InsecureSeedWarning, MPCError, MPCTimeoutError, PartyFailedError, RankClaimedError,
                      RankTakenError, RendezvousTamperedError, UnknownPeerError, party_label)
 from .prg import PRG, public_seed
+from .tensor import SecretTensor
 
 
 __all__ = ["Context", "new_identities", "run_in_process", "free_port", "run_party", "run_distributed"]
@@ -60,9 +64,8 @@ class Context:
     derived from the agreed keys — never sent. ``insecure_seed`` replaces them by values derived
     from a public seed: reproducible, and readable by anyone who knows the seed (it warns).
     ``record_view=True`` keeps every value this party sees opened, in ``ctx.view``.
-    ``authenticated=True`` gives every additively shared value a SPDZ-style MAC and checks every
-    arithmetic opening before any output is revealed; the comparison's XOR openings are not
-    checked (``course_lib.mpc.authentication``). ``warn=False``
+    ``authenticated=True`` computes with SPDZ2k MACs (``course_lib.mpc.authentication``): every
+    value any party opens is checked before any output is revealed. ``warn=False``
     leaves the public-seed warning to the launcher (which warns once, in the caller's thread).
     """
 
@@ -85,9 +88,15 @@ class Context:
         else:
             self.pair_prgs = {other: PRG(seed) for other, seed in seeds.items() if other != self.parties}
             self.dealer_prg = PRG(seeds[self.parties])
-        self.authenticated = authenticated
-        self.openings = []    # authenticated mode: (opened value, this party's MAC share), until checked
-        self.dealer = AuthenticatingDealer(self) if authenticated else Dealer(self)
+        self.authenticated = bool(authenticated)
+        if authenticated is True:
+            dealer, self.tensor_type = AuthenticatedDealer, AuthenticatedTensor
+        elif authenticated:           # another scheme: an object naming its dealer and tensor types (course_lib.toy.spdz64)
+            dealer, self.tensor_type = authenticated.dealer, authenticated.tensor
+        else:
+            dealer, self.tensor_type = Dealer, SecretTensor
+        self.pending = PendingOpenings()   # authenticated mode: what this party opened since the last MAC check
+        self.dealer = dealer(self)
 
     def _handshake(self, identity: Identity, roster: Roster | None, secure: bool) -> dict[int, bytes]:
         """Agree a channel and a seed with every other rank; returns {rank: seed}."""

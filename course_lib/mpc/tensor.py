@@ -17,11 +17,9 @@ import numbers
 import torch
 
 from . import compare
-from .authentication import check_macs
-from .bits import logical_shift
 from .errors import MPCError
 from .fixed_point import FRAC_BITS, decode, encode
-from .opening import open_authenticated, open_from_owner, open_values
+from .opening import open_values
 
 __all__ = ["SecretTensor"]
 
@@ -29,16 +27,13 @@ __all__ = ["SecretTensor"]
 class SecretTensor:
     """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits).
 
-    In authenticated mode (``ctx.authenticated``) it also holds ``mac``, this party's share of
-    α·value; every operation keeps it valid (chapter 08), but the MAC of a comparison's result is
-    derived from an unchecked XOR opening.
+    In authenticated mode (``run_in_process(..., authenticated=True)``) :meth:`from_owner` returns
+    an :class:`~course_lib.mpc.authenticated.AuthenticatedTensor` instead, with the same operations
+    and SPDZ2k MACs (chapter 08): programs are written once for both.
     """
 
-    def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS, mac: torch.Tensor | None = None):
+    def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS):
         self.ctx, self.share, self.frac_bits = ctx, share, frac_bits
-        if mac is None and ctx.authenticated:
-            mac = torch.zeros_like(share)     # only ever used for shares of zero (e.g. initial weights)
-        self.mac = mac
 
     # ------------------------------------------------------------ creating and revealing
     @classmethod
@@ -48,14 +43,14 @@ class SecretTensor:
         Each other party's share comes from the PRG it shares with the owner, so nothing is sent:
         the owner keeps ``encode(value) − Σ others' shares``.
         """
+        if cls is SecretTensor and ctx.tensor_type is not SecretTensor:
+            return ctx.tensor_type.from_owner(ctx, value, owner, shape=shape, frac_bits=frac_bits)
         if ctx.rank == owner:
             encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
             shape = tuple(encoded.shape)
         elif shape is None:
             raise ValueError("parties other than the owner must give the shape")
         shape = tuple(shape)
-        if ctx.authenticated:
-            return cls._authenticated_input(ctx, encoded if ctx.rank == owner else None, owner, shape, frac_bits)
         if ctx.is_dealer:
             return cls(ctx, torch.zeros(shape, dtype=torch.int64), frac_bits)
         if ctx.rank == owner:
@@ -68,35 +63,21 @@ class SecretTensor:
         return cls(ctx, share, frac_bits)
 
     @classmethod
-    def _authenticated_input(cls, ctx, encoded, owner, shape, frac_bits):
-        """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round.
-
-        A non-zero message from any other party is refused by name. A party that instead adds δ to its
-        own share of the result (no message) is left to the MAC check, which misses it at the ordinary
-        rate ``authentication.escape_probability(δ)``: 3/4 for δ = 2^63. The owner itself chooses its input.
-        """
-        r, mac, full = ctx.dealer.input_mask(shape, owner)
-        contribution = encoded - full if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
-        d = open_from_owner(ctx, contribution, owner, label="input")
-        share = r + d if ctx.rank == 0 else r
-        return cls(ctx, share, frac_bits, mac + ctx.mac_key * d)
+    def zeros(cls, ctx, shape, frac_bits: int = FRAC_BITS):
+        """Shares of a public 0 (e.g. initial weights), of the type the context computes with."""
+        if cls is SecretTensor and ctx.tensor_type is not SecretTensor:
+            return ctx.tensor_type.zeros(ctx, shape, frac_bits)
+        return cls(ctx, torch.zeros(tuple(shape), dtype=torch.int64), frac_bits)
 
     @property
     def shape(self):
         return self.share.shape
 
     def reveal_raw(self) -> torch.Tensor:
-        if self.mac is not None:
-            check_macs(self.ctx)                               # everything opened so far, before the output
-            (raw,) = open_authenticated(self.ctx, [(self.share, self.mac)], label="reveal")
-            check_macs(self.ctx)                               # and the output itself
-            return raw
         return open_values(self.ctx, self.share, label="reveal")[0]
 
     def reveal(self, to: int | None = None):
         """Open the value (decoded) to every party, or only to party ``to`` (others get ``None``)."""
-        if self.mac is not None and to is not None:
-            return self._reveal_authenticated_to(to)
         if to is None:
             raw = self.reveal_raw()
         else:
@@ -107,25 +88,13 @@ class SecretTensor:
                 self.ctx.view.append(("reveal", raw.clone()))
         return decode(raw, self.frac_bits) if self.frac_bits else raw
 
-    def _reveal_authenticated_to(self, to: int):
-        """Check, then open x − r for an authenticated mask r that only party ``to`` knows; check again."""
-        ctx = self.ctx
-        check_macs(ctx)
-        r, mac, full = ctx.dealer.input_mask(self.shape, to)
-        (masked,) = open_authenticated(ctx, [(self.share - r, self.mac - mac)], label="reveal")
-        check_macs(ctx)
-        if ctx.rank != to:
-            return None
-        raw = masked + full
-        return decode(raw, self.frac_bits) if self.frac_bits else raw
-
     # ------------------------------------------------------------ linear operations (local)
-    def _like(self, share, frac_bits=None, mac=None):
-        return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits, mac)
+    def _like(self, share, frac_bits=None):
+        return SecretTensor(self.ctx, share, self.frac_bits if frac_bits is None else frac_bits)
 
     def _map(self, fn, frac_bits=None):
-        """The same linear map applied to the share and, if there is one, the MAC share."""
-        return self._like(fn(self.share), frac_bits, mac=None if self.mac is None else fn(self.mac))
+        """The same linear map applied to the share."""
+        return self._like(fn(self.share), frac_bits)
 
     def _public(self, value) -> torch.Tensor:
         """A public constant encoded at this tensor's scale, added by party 0 only."""
@@ -135,10 +104,8 @@ class SecretTensor:
     def __add__(self, other):
         if isinstance(other, SecretTensor):
             self._check_scale(other)
-            mac = None if self.mac is None else self.mac + other.mac
-            return self._like(self.share + other.share, mac=mac)
-        mac = None if self.mac is None else self.mac + self.ctx.mac_key * encode(other, self.frac_bits)
-        return self._like(self.share + self._public(other), mac=mac)
+            return self._like(self.share + other.share)
+        return self._like(self.share + self._public(other))
 
     __radd__ = __add__
 
@@ -172,8 +139,9 @@ class SecretTensor:
 
     @staticmethod
     def cat(tensors, dim=0):
-        mac = None if tensors[0].mac is None else torch.cat([t.mac for t in tensors], dim)
-        return tensors[0]._like(torch.cat([t.share for t in tensors], dim), mac=mac)
+        if type(tensors[0]) is not SecretTensor:
+            return type(tensors[0]).cat(tensors, dim)
+        return tensors[0]._like(torch.cat([t.share for t in tensors], dim))
 
     # ------------------------------------------------------------ multiplication
     def __mul__(self, other):
@@ -194,8 +162,6 @@ class SecretTensor:
 
     def _beaver(self, other, kind: str):
         """Beaver's trick: open e = x − a and f = y − b; then x·y = c + e·b + a·f + e·f."""
-        if self.mac is not None:
-            return self._authenticated_beaver(other, kind)
         ctx = self.ctx
         a, b, c = ctx.dealer.triple(self.shape, other.shape, kind)
         e, f = open_values(ctx, self.share - a, other.share - b, label=kind)
@@ -205,19 +171,6 @@ class SecretTensor:
             z = z + op(e, f)
         return self._rescale(SecretTensor(ctx, z, self.frac_bits + other.frac_bits), other)
 
-    def _authenticated_beaver(self, other, kind: str):
-        """Beaver's trick on authenticated shares: the MAC of x·y is m_c + e·m_b + m_a·f + α·e·f (chapter 08)."""
-        ctx = self.ctx
-        a, b, c, mac_a, mac_b, mac_c = ctx.dealer.authenticated_triple(self.shape, other.shape, kind)
-        e, f = open_authenticated(ctx, [(self.share - a, self.mac - mac_a), (other.share - b, other.mac - mac_b)],
-                                  label=kind)
-        op = torch.mul if kind == "mul" else torch.matmul
-        z = c + op(e, b) + op(a, f)
-        if ctx.rank == 0:
-            z = z + op(e, f)
-        mac = mac_c + op(e, mac_b) + op(mac_a, f) + ctx.mac_key * op(e, f)
-        return self._rescale(SecretTensor(ctx, z, self.frac_bits + other.frac_bits, mac), other)
-
     def _rescale(self, product, other):
         """Truncate a fixed-point product back to one scale (integers need no truncation)."""
         if self.frac_bits and other.frac_bits:
@@ -225,18 +178,8 @@ class SecretTensor:
         return product
 
     def truncate(self, bits: int):
-        """Divide by 2^bits (drop fractional bits after a fixed-point product), locally.
-
-        Authenticated: open c = x + r for the dealer's pair (r, r >> bits); then x >> bits ≈
-        (c >> bits) − (r >> bits), which keeps the MAC valid (one round; same failure rate).
-        """
+        """Divide by 2^bits (drop fractional bits after a fixed-point product), locally."""
         ctx = self.ctx
-        if self.mac is not None:
-            r, mac_r, shifted, mac_shifted = ctx.dealer.truncation_pair(self.shape, bits)
-            (c,) = open_authenticated(ctx, [(self.share + r, self.mac + mac_r)], label="truncate")
-            public = logical_shift(c, bits)
-            share = (public if ctx.rank == 0 else 0) - shifted
-            return SecretTensor(ctx, share, self.frac_bits - bits, ctx.mac_key * public - mac_shifted)
         if ctx.parties != 2:
             raise MPCError("local truncation is defined for two computing parties")
         if ctx.is_dealer:
@@ -249,9 +192,8 @@ class SecretTensor:
 
     # ------------------------------------------------------------ comparisons (compare.py)
     def lt_zero(self):
-        """[self < 0] as a shared integer 0/1 (8 rounds); never MAC-checked, even when authenticated (compare.py)."""
-        share, mac = compare.lt_zero(self.ctx, self.share)
-        return SecretTensor(self.ctx, share, 0, mac)
+        """[self < 0] as a shared integer 0/1 (8 rounds)."""
+        return SecretTensor(self.ctx, compare.lt_zero(self.ctx, self.share), 0)
 
     def __lt__(self, other):
         return (self - other).lt_zero()
@@ -260,8 +202,5 @@ class SecretTensor:
         return (other - self).lt_zero() if isinstance(other, SecretTensor) else (-self + other).lt_zero()
 
     def relu(self):
-        """max(self, 0), exact: 8 rounds (9 with MACs: the bit, then one authenticated product; the bit itself
-        is not MAC-checked, so a party can flip it undetected)."""
-        if self.mac is not None:
-            return self - self * self.lt_zero()
+        """max(self, 0), exact: 8 rounds."""
         return self._like(compare.relu(self.ctx, self.share))

@@ -5,6 +5,6 @@ where padding is needed, and modes built directly on a raw block cipher. The saf
 in the rest of ``course_lib``.
 """
 
-from . import aes, modes, otp, paillier, rsa, sha256
+from . import aes, modes, otp, paillier, rsa, sha256, spdz64
 
-__all__ = ["aes", "modes", "otp", "paillier", "rsa", "sha256"]
+__all__ = ["aes", "modes", "otp", "paillier", "rsa", "sha256", "spdz64"]
