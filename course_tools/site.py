@@ -1,0 +1,483 @@
+"""The course as a static website: ``python -m course_tools.site build|check|bundle``.
+
+``build [--out _site]`` makes the site from the committed, executed notebooks with Sphinx and
+myst-nb (sources in ``docs/``, ``docs/conf.py``). It never re-executes the committed notebooks,
+except in the *widget pass*: copies of the chapters run in a temporary folder, in fresh kernels,
+with widget state stored, so that each page shows every widget's saved view
+(``application/vnd.jupyter.widget-state+json``, drawn by a local copy of
+``@jupyter-widgets/html-manager``). ``--widgets none`` skips the pass; ``--widgets 01,02`` runs it
+for those chapters only. The kernels talk over Unix sockets where the system has them, so the
+build needs no network interface at all, not even loopback.
+
+Chapters are published as **student versions** (``course_tools.student``: solutions replaced by
+stubs, exercise and check outputs cleared); the instructor guide is a page apart. Every script,
+style sheet and font a page loads is served from ``_static/``: require.js, the widget manager and
+MathJax are copied from the npm packages pinned in ``docs/package-lock.json`` (``npm ci --prefix
+docs`` installs them once; the build itself downloads nothing).
+
+``check [--site _site]`` verifies that every internal link and anchor of a built site resolves
+(external links are listed, never fetched). ``bundle [--site _site] [--wheels DIR]`` writes one
+archive for a USB stick: the site, the course's files, the offline install instructions and, if
+given, a wheelhouse.
+"""
+from __future__ import annotations
+
+import argparse
+import html.parser
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from course_lib.environment import REPO_ROOT
+from course_tools import executor
+from course_tools.student import student_notebook
+
+
+__all__ = ["SiteError", "DOCS", "LANGUAGES", "VENDOR", "WIDGET_NOTE", "NO_STATE_NOTE", "vendor_files",
+           "execute_with_widgets", "chapter_page", "security_model", "prepare_sources", "build", "broken_links",
+           "external_links", "bundle", "main"]
+
+DOCS = REPO_ROOT / "docs"
+NODE_MODULES = DOCS / "node_modules"
+NOTEBOOKS = REPO_ROOT / "notebooks"
+# English is the source; a translated edition is built from sphinx-intl catalogues in locale/<code>/
+# into <out>/<code>/ and joins the language switch once it is listed here.
+LANGUAGES = {"en": "English"}
+# what _static/vendor/ gets: target -> (npm package, path inside it, licence file inside the package)
+VENDOR = {
+    "require.js": ("requirejs", "require.js", "package.json"),
+    "html-manager": ("@jupyter-widgets/html-manager", "dist", "package.json"),
+    "mathjax": ("mathjax", "es5", "package.json"),
+}
+WIDGET_NOTE = ("> **On this page** the widget above shows the view saved when the chapter ran; its buttons "
+               "and sliders need a Python kernel, so they have no effect here: open the chapter in JupyterLab to use them.")
+NO_STATE_NOTE = ("> **A widget is here** in the notebook; this build of the site skipped its widget pass "
+                 "(`python -m course_tools.site build --widgets all` saves its view).")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+LONGEST_FIRST = ("08", "10", "11", "09", "01", "03")      # the widget pass starts the slow chapters first
+_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built or checked (missing packages, a failed widget pass, broken links)."""
+
+
+# ---------------------------------------------------------------- static files
+
+def vendor_files(node_modules: Path = NODE_MODULES) -> dict[str, Path]:
+    """The npm files each ``_static/vendor/`` entry is copied from; :class:`SiteError` if one is missing."""
+    found, missing = {}, []
+    for target, (package, inner, _licence) in VENDOR.items():
+        path = node_modules / package / inner
+        (found.__setitem__(target, path) if path.exists() else missing.append(f"{package}/{inner}"))
+    if missing:
+        raise SiteError(f"the site's scripts are not installed ({', '.join(missing)} missing in "
+                        f"{node_modules}): run `npm ci --prefix docs` once (it needs the npm registry; "
+                        "the build itself needs no network)")
+    return found
+
+
+def _licence_text(package_dir: Path, source: Path) -> str:
+    """The package's name, version and licence (its package.json), then every licence file it ships."""
+    meta = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
+    text = [f"{meta['name']} {meta['version']}, licence {meta.get('license', 'see below')} "
+            f"(npm package; {meta.get('homepage', '')})\n"]
+    files = sorted(package_dir.glob("LICEN[CS]E*")) + sorted(package_dir.glob("dist/*LICENSE*"))
+    for path in files:
+        text.append(f"--- {path.relative_to(package_dir)}\n{path.read_text(encoding='utf-8', errors='replace')}")
+    if not files:                               # the licence is stated in the script's own header
+        header = re.match(r"\s*/\*.*?\*/", source.read_text(encoding="utf-8"), re.S) if source.is_file() else None
+        text.append(f"--- the header of {source.name}\n{header.group(0) if header else '(none)'}\n")
+    return "\n".join(text)
+
+
+def _copy_vendor(static: Path, node_modules: Path) -> None:
+    vendor = static / "vendor"
+    for target, source in vendor_files(node_modules).items():
+        package, inner, _licence = VENDOR[target]
+        folder = vendor / (target if source.is_dir() else Path(target).stem)
+        if source.is_dir():
+            shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.map", "embed.js", "libembed-amd.js",
+                                                                           "node-main.js"))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, folder / source.name)
+        (folder / "LICENSE.txt").write_text(_licence_text(node_modules / package, source), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the widget pass
+
+def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, timeout: int = 600):
+    """Run a copy of the notebook at ``path`` in a fresh kernel, cwd ``workdir``; keep the widget state.
+
+    Returns the executed notebook (the file is not touched). Raises :class:`SiteError` if a cell
+    raised an error it does not announce with ``# NBVAL_RAISES_EXCEPTION``.
+    """
+    nb = nbformat.read(path, as_version=4)
+    sockets = Path(tempfile.mkdtemp(prefix="kernel-"))
+    # Unix sockets where there are any: the kernel then needs no network interface, not even loopback
+    km = (KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "k")) if os.name == "posix"
+          else KernelManager(kernel_name="python3"))
+    try:
+        NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, store_widget_state=True, record_timing=False,
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    problems = executor._problems(nb)
+    if problems:
+        raise SiteError(f"widget pass: {Path(path).name} has unexpected errors:\n" + "\n\n".join(problems))
+    widgets = nb.metadata.get("widgets")
+    executor.clean(nb)                          # the course's scrubbing of outputs; it also drops the state ...
+    if widgets:
+        nb.metadata["widgets"] = widgets        # ... which the site keeps
+    return nb
+
+
+def _execute_one(args):
+    path, workdir = args
+    start = time.perf_counter()
+    nb = execute_with_widgets(path, workdir)
+    return path, nbformat.writes(nb), time.perf_counter() - start
+
+
+def _widget_pass(chapters: list[Path], workdir: Path, jobs: int) -> tuple[dict[str, str], dict[str, float]]:
+    """Execute copies of ``chapters`` in ``workdir``, ``jobs`` at a time: {name: notebook JSON}, {name: seconds}."""
+    copies = []
+    for path in chapters:
+        shutil.copy(path, workdir / path.name)
+        copies.append((str(workdir / path.name), str(workdir)))
+    copies.sort(key=lambda c: (LONGEST_FIRST.index(Path(c[0]).name[:2]) if Path(c[0]).name[:2] in LONGEST_FIRST
+                               else len(LONGEST_FIRST)))
+    texts, seconds = {}, {}
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for path, text, taken in pool.map(_execute_one, copies):
+            texts[Path(path).name], seconds[Path(path).name] = text, taken
+    return texts, seconds
+
+
+# ---------------------------------------------------------------- pages
+
+def _has_widget(cell) -> bool:
+    return any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def _note(text: str, key: str):
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = key
+    return cell
+
+
+def chapter_page(nb):
+    """The page version of an executed chapter: the student version, with a one-line note after
+    every widget (its controls need a kernel) and a placeholder where no widget state was saved."""
+    page = student_notebook(nb)
+    has_state = bool(page.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state"))
+    cells = []
+    for index, cell in enumerate(page.cells):
+        cells.append(cell)
+        if cell.cell_type == "code" and _has_widget(cell):
+            if has_state:
+                cells.append(_note(WIDGET_NOTE, f"site-widget-note-{index}"))
+            else:   # without saved state the manager would draw nothing: say so instead
+                cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+                cells.append(_note(NO_STATE_NOTE, f"site-widget-note-{index}"))
+    page.cells = cells
+    return page
+
+
+def _header_paragraphs(nb) -> list[str]:
+    text = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.search(r"^## ", cell.source, re.M):
+            break
+        if cell.cell_type == "markdown":
+            text.append(cell.source)
+    return re.split(r"\n\s*\n", "\n\n".join(text))
+
+
+def security_model(notebooks: list[Path]) -> str:
+    """The security-model page: each chapter's threat-model box and guarantee list, gathered."""
+    parts = ["# Security model", "",
+             "Each chapter states, near its top, who is trusted with what, what the attacker can do and what "
+             "the chapter's code does *not* protect, then lists what its code guarantees and under which "
+             "assumptions; every item names the test in `tests/` that performs the attack and asserts the "
+             "refusal. This page gathers those boxes, word for word, from the chapters.", ""]
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+        boxes = [p.strip() for p in _header_paragraphs(nb)
+                 if p.lstrip().startswith(("> **Threat model", "> **What this chapter's code guarantees"))]
+        parts += [f"## {title}", "", f"From [chapter {path.name[:2]}](chapters/{path.stem}.ipynb).", ""]
+        parts += [box + "\n" for box in boxes] or [
+            "*No threat-model box of its own: this chapter maps the threats that the others answer.*"
+            if path.name.startswith("00") else "*This chapter has no threat-model box.*", ""]
+    return "\n".join(parts) + "\n"
+
+
+def _rewrite_links(text: str, pages: dict[str, str], here: str) -> str:
+    """Point links at the site's pages; a link to a repository file that is not a page becomes its text."""
+    def fix(match):
+        words, target = match.groups()
+        if urlsplit(target).scheme or target.startswith("#"):
+            return match.group(0)
+        path, _, anchor = target.partition("#")
+        resolved = os.path.normpath(os.path.join(os.path.dirname(here), path))
+        if resolved in pages:
+            page = os.path.relpath(pages[resolved], os.path.dirname(pages[here]) or ".")
+            return f"[{words}]({page}{'#' + anchor if anchor else ''})"
+        return words                           # not part of the site: keep the words, drop the link
+    return _LINK.sub(fix, text)
+
+
+def prepare_sources(src: Path, chapter_notebooks: dict[str, object], node_modules: Path = NODE_MODULES) -> None:
+    """Lay out the Sphinx source folder ``src``: docs/, the chapters, the glossary, the instructor
+    guide, the security model and the vendored scripts."""
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("node_modules", "_build", "package*.json"))
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    # repository path -> page path in the site's sources (both relative to their roots)
+    pages = {f"notebooks/{p.name}": f"chapters/{p.name}" for p in notebooks}
+    pages.update({"GLOSSARY.md": "glossary.md", "instructor/README.md": "instructor.md", "README.md": "index.md"})
+    pages.update({f"docs/{p.relative_to(DOCS)}": str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
+                  if "node_modules" not in p.parts})
+    for repo_path, page in (("GLOSSARY.md", "glossary.md"), ("instructor/README.md", "instructor.md")):
+        (src / page).write_text(_rewrite_links((REPO_ROOT / repo_path).read_text(encoding="utf-8"), pages, repo_path),
+                                encoding="utf-8")
+    for page in src.rglob("*.md"):
+        repo_path = f"docs/{page.relative_to(src)}"
+        if repo_path in pages:
+            page.write_text(_rewrite_links(page.read_text(encoding="utf-8"), pages, repo_path), encoding="utf-8")
+    (src / "security-model.md").write_text(security_model(notebooks), encoding="utf-8")
+    (src / "chapters").mkdir()
+    for path in notebooks:
+        nb = chapter_notebooks.get(path.name) or nbformat.read(path, as_version=4)
+        page = chapter_page(nb)
+        for cell in page.cells:
+            if cell.cell_type == "markdown":
+                cell.source = _rewrite_links(cell.source, pages, f"notebooks/{path.name}")
+        nbformat.write(page, src / "chapters" / path.name)
+    _copy_vendor(src / "_static", node_modules)
+
+
+# ---------------------------------------------------------------- build
+
+def _chapters(selection: str) -> list[Path]:
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if selection == "all":
+        return notebooks
+    if selection == "none":
+        return []
+    wanted = {s.strip().zfill(2) for s in selection.split(",") if s.strip()}
+    unknown = wanted - {p.name[:2] for p in notebooks}
+    if unknown:
+        raise SiteError(f"--widgets: no chapter {', '.join(sorted(unknown))} (give all, none, or numbers like 01,02)")
+    return [p for p in notebooks if p.name[:2] in wanted]
+
+
+def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int = 2, language: str = "en",
+          node_modules: Path = NODE_MODULES, log=print) -> dict[str, float]:
+    """Build the site into ``out`` (replaced); returns the seconds each step took."""
+    if language not in LANGUAGES:
+        raise SiteError(f"language {language!r} is not one of the site's editions ({', '.join(LANGUAGES)})")
+    vendor_files(node_modules)                              # fail before the slow part
+    out = Path(out).resolve()
+    target = out if language == "en" else out / language
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
+        tmp = Path(tmp)
+        chapters = _chapters(widgets)
+        executed: dict[str, object] = {}
+        if chapters:
+            (tmp / "run").mkdir()
+            texts, seconds = _widget_pass(chapters, tmp / "run", jobs)
+            executed = {name: nbformat.reads(text, as_version=4) for name, text in texts.items()}
+            times["widget pass"] = time.perf_counter() - start
+            log(f"widget pass: {len(chapters)} chapter(s) in {times['widget pass']:.1f} s "
+                f"({', '.join(f'{n[:2]} {s:.0f} s' for n, s in sorted(seconds.items()))})")
+        step = time.perf_counter()
+        prepare_sources(tmp / "src", executed, node_modules)
+        build_dir = tmp / "html"
+        warnings = tmp / "warnings.txt"
+        command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", str(max(1, jobs)), "-w", str(warnings),
+                   "-D", f"language={language}", str(tmp / "src"), str(build_dir)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise SiteError(f"sphinx-build failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        problems = [line for line in warnings.read_text().splitlines() if line.strip()]
+        if problems:
+            raise SiteError("sphinx-build warned (the site must build cleanly):\n" + "\n".join(problems[:40]))
+        times["sphinx"] = time.perf_counter() - step
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(build_dir, target, ignore=shutil.ignore_patterns(".doctrees", ".buildinfo"))
+    times["total"] = time.perf_counter() - start
+    log(f"site: {target} ({times['total']:.1f} s in all; sphinx {times['sphinx']:.1f} s)")
+    return times
+
+
+# ---------------------------------------------------------------- link check
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("id", "name") if tag != "meta" else ():
+            if attrs.get(name):
+                self.ids.add(attrs[name])
+        for name in ("href", "src"):
+            if attrs.get(name) and not (tag == "link" and attrs.get("rel") in ("canonical",)):
+                self.links.append(attrs[name])
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def _pages(site: Path) -> dict[Path, _Links]:
+    return {p: _parse(p) for p in sorted(site.rglob("*.html"))}
+
+
+def external_links(site: str | os.PathLike) -> list[str]:
+    """Every link of the site that leaves it (listed, never fetched)."""
+    return sorted({link for parsed in _pages(Path(site)).values() for link in parsed.links
+                   if urlsplit(link).scheme in ("http", "https") or link.startswith("//")})
+
+
+def broken_links(site: str | os.PathLike) -> list[str]:
+    """Internal links and anchors of the built ``site`` that do not resolve, as "page: link" lines."""
+    site = Path(site).resolve()
+    pages = _pages(site)
+    broken = []
+    for page, parsed in pages.items():
+        for link in parsed.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("//"):
+                continue                                # external (mailto:, http:, data:): not fetched
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if site not in target.parents and target != site:
+                broken.append(f"{page.relative_to(site)}: {link} (outside the site)")
+            elif not target.exists():
+                broken.append(f"{page.relative_to(site)}: {link} (no such file)")
+            elif parts.fragment and target.suffix == ".html":
+                ids = pages[target].ids if target in pages else _parse(target).ids
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{page.relative_to(site)}: {link} (no anchor #{parts.fragment})")
+    return broken
+
+
+# ---------------------------------------------------------------- bundle
+
+OFFLINE = """\
+Cryptography for Deep Learning: the offline bundle
+===================================================
+
+site/     the course's website: open site/index.html in a browser (no network needed), or serve it
+          with `python3 -m http.server --directory site` and open http://127.0.0.1:8000/
+course/   the course itself (notebooks, library, tests) as in the repository
+wheels/   the Python packages, if the bundle was made with --wheels
+
+Installing with no network (the "No Wi-Fi" section of the teaching page, site/teaching.html):
+on the instructor's machine, with network, for the learners' platform (add e.g.
+`--platform macosx_11_0_arm64 --only-binary=:all:` for Apple-silicon Macs):
+
+    pip download -r course/requirements.txt -d wheels/
+    pip download torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu -d wheels/   # Linux laptops
+
+then, on each learner's machine, from this folder:
+
+    cd course && python3 -m venv .venv && . .venv/bin/activate
+    pip install --no-index --find-links ../wheels/ -r requirements.txt
+    python -m course_tools.lab
+"""
+
+
+def bundle(site: str | os.PathLike = "_site", out: str | os.PathLike = "course-offline.tar.gz",
+           wheels: str | os.PathLike | None = None, log=print) -> Path:
+    """Write one ``.tar.gz``: the built site, the course's tracked files, OFFLINE.txt and optional wheels."""
+    site, out = Path(site), Path(out)
+    if not (site / "index.html").exists():
+        raise SiteError(f"no built site in {site}: run `python -m course_tools.site build --out {site}` first")
+    if wheels is not None and not Path(wheels).is_dir():
+        raise SiteError(f"--wheels {wheels}: not a folder (make it with `pip download -r requirements.txt -d DIR`)")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True)
+    files = ([f for f in listed.stdout.split("\0") if f] if listed.returncode == 0 else None)
+    if files is None:
+        raise SiteError("the course's files are listed with `git ls-files`: run bundle inside the repository")
+    root = "course-offline"
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "OFFLINE.txt").write_text(OFFLINE, encoding="utf-8")
+        partial = out.with_name(out.name + ".part")
+        with tarfile.open(partial, "w:gz") as archive:
+            archive.add(Path(tmp) / "OFFLINE.txt", f"{root}/OFFLINE.txt")
+            archive.add(site, f"{root}/site")
+            for name in files:
+                if (REPO_ROOT / name).is_file():
+                    archive.add(REPO_ROOT / name, f"{root}/course/{name}")
+            if wheels is not None:
+                archive.add(wheels, f"{root}/wheels")
+        partial.replace(out)
+    log(f"bundle: {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return out
+
+
+# ---------------------------------------------------------------- command line
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_tools.site", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("build", help="build the site from the executed notebooks (no network needed)")
+    b.add_argument("--out", default="_site", help="output folder (replaced; default _site)")
+    b.add_argument("--widgets", default="all", help="chapters whose widget views are saved: all (default), none, "
+                                                    "or numbers like 01,02")
+    b.add_argument("--jobs", type=int, default=2, help="chapters executed at once in the widget pass (default 2)")
+    b.add_argument("--language", default="en", choices=sorted(LANGUAGES), help="edition to build (default en)")
+    c = commands.add_parser("check", help="check every internal link and anchor of a built site")
+    c.add_argument("--site", default="_site")
+    u = commands.add_parser("bundle", help="one archive: the site, the course and the offline install instructions")
+    u.add_argument("--site", default="_site")
+    u.add_argument("--out", default="course-offline.tar.gz")
+    u.add_argument("--wheels", default=None, help="a folder of wheels to include (pip download -r requirements.txt -d DIR)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            build(args.out, widgets=args.widgets, jobs=args.jobs, language=args.language)
+        elif args.command == "check":
+            if not (Path(args.site) / "index.html").exists():
+                raise SiteError(f"no built site in {args.site}")
+            broken = broken_links(args.site)
+            for line in broken:
+                print(line)
+            print(f"{len(broken)} broken internal link(s); {len(external_links(args.site))} external link(s) not fetched")
+            return 1 if broken else 0
+        else:
+            bundle(args.site, args.out, args.wheels)
+    except SiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
