@@ -9,20 +9,23 @@ exercises passed per student, and a second CSV with the reason for every outcome
 reads nothing the learner's kernel wrote (no log, no output, no check cell). For every exercise it
 takes the learner's *exercise cell* — the cell with the same id as the instructor notebook's
 solution cell — and runs that cell alone, after the chapter's imports, in a fresh process forked
-from a worker that imported a pristine ``course_lib`` before any learner's code. There it calls the
-course's own check, imported before that code ran, on the functions the cell defines, with a seed
-derived from the instructor's secret and the student's name (HMAC-SHA256), so hidden tests differ
-per student. Running only the exercise cells, rather than the whole notebook followed by a separate
-grading process, is what keeps the rest of the notebook out of the grade: no earlier cell can patch
-what the grader calls, and no function has to be carried out of the learner's process (which could
-hand over anything). It is also fast enough: a few seconds per student for all of the course's
-exercises, against ten to thirty seconds per chapter to execute the notebooks.
+from a worker that imported a pristine ``course_lib`` before any learner's code. The course's own
+check runs in a second process, where no learner's code runs, with a seed derived from the
+instructor's secret and the student's name (HMAC-SHA256), so hidden tests differ per student. It
+calls the cell's functions through a pipe: the arguments go to the learner's process, the results
+come back as plain data (numbers, strings, bytes, lists, dicts, arrays, tensors — never unpickled),
+so that process can choose its own answers but cannot forge a grade. Running only the exercise
+cells, rather than the whole notebook followed by a separate grading process, is what keeps the
+rest of the notebook out of the grade: no earlier cell can patch what the grader calls. It is also
+fast enough: a few seconds per student for all of the course's exercises, against ten to thirty
+seconds per chapter to execute the notebooks.
 
 Statuses:
 
 * ``passed`` — the course's check passed on the functions the exercise cell defines;
-* ``failed`` — the check failed, the cell raised or does not parse, or the run exceeded its time
-  (``failed: timed out``) or memory limit;
+* ``failed`` — the check failed, the cell raised or does not parse, a function returned something
+  that is not plain data, the learner's process wrote anything but its answers to the grader, or
+  the run exceeded its time (``failed: timed out``) or memory limit;
 * ``not yet solved`` — the cell still raises the stub's ``NotImplementedError``;
 * ``refused`` — the cell was not graded: it uses the course's own answer (the reference, or what
   ``or_reference`` hands out), an object of ``course_lib.check``, patches or mutates a library, or
@@ -204,13 +207,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course_tools.grade", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(doc[0].split(": ", 1)[0] + ". Each exercise cell runs alone in a fresh process, "
-        "after the chapter's imports, against the course's own check with a seed derived from your key and the "
-        "student's name; nothing the student's kernel wrote decides a grade.", 100),
+        "after the chapter's imports; the course's own check runs in another process, with a seed derived from "
+        "your key and the student's name, and calls the cell's functions through a pipe that carries plain data "
+        "only; nothing the student's kernel wrote decides a grade.", 100),
         epilog="statuses:\n" + statuses.replace("``", "") + "\n\n" + textwrap.fill(
             "The students' code runs with your privileges (confined with Landlock where Linux offers it): grade in "
-            "a container or a throw-away VM. The check shares its process with the student's function, so a student "
-            "who walks Python's frames there can forge a 'passed'; read the details of surprising ones. Threat model "
-            "and the nbgrader round trip: docs/grading.md.", 100))
+            "a container or a throw-away VM. Resisted: forged logs and reports (also from inside the student's "
+            "process), patched checks, edited or repeated check cells, the course's own answers, shared answer keys "
+            "(per-student seeds). Not resisted: a student who retypes the library's source, students who share "
+            "code. Threat model and the nbgrader round trip: docs/grading.md.", 100))
     parser.add_argument("submissions", nargs="+", help="folders with one subfolder per student, or notebooks")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
     parser.add_argument("--details", type=Path, help="the CSV of reasons (default: OUT with .details.csv)")

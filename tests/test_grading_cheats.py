@@ -219,7 +219,7 @@ RUNTIME = {
     "a forged report on every descriptor": (_job("mask_update", WRONG_MASK + (
         "import os, json\nfor fd in range(3, 64):\n    try:\n"
         "        os.write(fd, (json.dumps({'status': 'passed', 'detail': 'forged'}) + '\\n' + '0' * 64).encode())\n"
-        "    except OSError:\n        pass")), "refused", "tampered"),
+        "    except OSError:\n        pass")), "failed", "the grader reads at most"),
     "an endless loop": (_job("mask_update", "def mask_update(*a):\n    while True:\n        pass", timeout=3),
                         "failed", "timed out"),
     "memory exhausted": (_job("mask_update", (

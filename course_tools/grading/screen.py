@@ -9,7 +9,7 @@ A cell that does any of the following is ``refused`` with the reason, and never 
   (``cl.check._framework.Tally.true = ...``, ``secagg.add_pairwise_masks = ...``,
   ``he.MAX_MODULUS_BITS.update(...)``), or call ``setattr``/``delattr``;
 * reach Python's machinery: ``exec``, ``eval``, ``compile``, ``__import__``, ``open``, ``globals``,
-  ``vars``, ``getattr`` with a computed name, ``__dict__``/``__globals__``/``__class__`` and the
+  ``vars``, ``getattr`` with a computed name or as a value (``g = getattr``), ``string.Formatter``, ``__dict__``/``__globals__``/``__class__`` and the
   like, frames and tracebacks (``f_back``, ``tb_frame``), private attributes of what it did not
   define (``x._secret``), ``sys.modules`` or ``builtins`` (``sys`` and ``builtins`` are not allowed);
 * import a module outside the allowed list (the standard library's arithmetic, hashing and data
@@ -39,7 +39,7 @@ DENIED_MODULES = ("course_lib.check", "torch.jit", "torch.package", "torch.hub",
                   "numpy.f2py", "cryptography.hazmat.bindings")
 # attributes of these modules a cell may use; everything else of them is refused
 ONLY_ATTRIBUTES = {"os": {"urandom", "path", "sep", "linesep"}, "io": {"BytesIO", "StringIO"}}
-DENIED_ATTRIBUTES = {"operator": {"attrgetter", "methodcaller"}, "typing": {"get_type_hints"},
+DENIED_ATTRIBUTES = {"operator": {"attrgetter", "methodcaller"}, "string": {"Formatter"}, "typing": {"get_type_hints"},
                      "torch.serialization": {"add_safe_globals", "safe_globals"},
                      "torch": {"load_library"}}
 BLOCKED_BUILTINS = frozenset({"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars",
@@ -108,6 +108,7 @@ class _Screen(ast.NodeVisitor):
         self.aliases = dict(aliases)        # name -> dotted origin of what an import (or an alias) bound
         self.answers = answers
         self.reason = None
+        self.called = set()                  # the getattr names that are called directly
 
     def refuse(self, reason: str) -> None:
         if self.reason is None:
@@ -178,7 +179,9 @@ class _Screen(ast.NodeVisitor):
 
     # names, attributes, strings
     def visit_Name(self, node):
-        if node.id in BLOCKED_BUILTINS or (_DUNDER_TEXT.fullmatch(node.id) and node.id != "__name__"):
+        if node.id in ("getattr", "hasattr") and id(node) not in self.called:
+            self.refuse(f"uses {node.id} other than in a call with a literal name (g = getattr; g(x, name))")
+        elif node.id in BLOCKED_BUILTINS or (_DUNDER_TEXT.fullmatch(node.id) and node.id != "__name__"):
             self.refuse(f"uses {node.id}, which exercise cells may not use")
         elif node.id in CHECK_NAMES:
             self.refuse(f"uses {node.id}: the checks belong to the grader, not to a solution")
@@ -260,6 +263,7 @@ class _Screen(ast.NodeVisitor):
     def visit_Call(self, node):
         func = node.func
         if isinstance(func, ast.Name) and func.id in ("getattr", "hasattr"):
+            self.called.add(id(func))
             name = node.args[1] if len(node.args) >= 2 else None
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 self.judge_attribute(node.args[0], name.value)

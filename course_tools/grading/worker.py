@@ -1,30 +1,28 @@
-"""The process that runs the checks: ``python -m course_tools.grading.worker`` (started by the grader).
+"""The grading worker: ``python -m course_tools.grading.worker`` (started by the grader).
 
 The worker imports ``course_lib``, its checks and the chapters' imports once, before it sees any
 learner's code, and records what they hold (functions, classes, constants). For every exercise it
-forks a **fresh child**, a copy of that pristine state, which
+forks two fresh copies of that pristine state:
 
-1. runs the chapter's imports, then the learner's exercise cell — alone, with builtins that lack
-   ``open``, ``exec``, ``eval``, ``setattr`` and the like, and an ``import`` that allows only the
-   screen's modules (:mod:`course_tools.grading.screen`);
-2. refuses an answer that is not a function of the cell, or is or wraps the course's own answer or
-   an object of ``course_lib.check`` (identity, ``functools.partial``, bound methods, closures,
-   defaults, the globals the function reads);
-3. calls the check it imported before the learner's code ran, with the per-student seed, while a
-   profiler notes any call into the course's answers or checks made while the learner's code runs;
-4. compares ``course_lib`` (and numpy, torch and the standard modules a check uses) with the
-   record: a function, class or constant replaced is a refusal;
-5. reports to the worker through its own pipe, authenticated with a key drawn for that child.
+* the **child** runs the chapter's imports, then the learner's exercise cell — alone, with builtins
+  that lack ``open``, ``exec``, ``eval``, ``setattr`` and the like, and an ``import`` that allows
+  only the screen's modules (:mod:`course_tools.grading.screen`) — refuses an answer that is not a
+  function of the cell or is or wraps the course's own answer or an object of
+  ``course_lib.check``, and then only answers calls (:mod:`course_tools.grading.rpc`), while a
+  profiler notes any call into the course's answers; at the end it says whether a library changed;
+* the **judge** calls the check, imported before any learner's code ran, with the per-student
+  seed, on proxies of the learner's functions, and reports the outcome to the worker through a pipe
+  the child never holds. The child's answers reach it as plain data only.
 
-The child runs in its own session and temporary folder with limits on address space, CPU time and
-file size; the worker kills it at the time limit (``failed: timed out``). Children never outlive
-their exercise, so nothing one learner's code changes reaches the next.
+Both run in their own session and the exercise's temporary folder with limits on address space,
+CPU time and file size (and Landlock where the kernel has it); the worker kills both at the time
+limit (``failed: timed out``). Neither outlives its exercise, so nothing one learner's code changes
+reaches the next.
 """
 from __future__ import annotations
 
 import builtins
 import functools
-import hmac
 import importlib
 import json
 import os
@@ -35,12 +33,14 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
 import time
 import types
 
+from . import rpc
 from .screen import BLOCKED_BUILTINS, module_refusal
 
 __all__ = ["REGION", "main"]
@@ -54,9 +54,7 @@ _CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 _DETAIL = 2000
 
 
-class _Refusal(BaseException):
-    """Raised inside the child when the learner's code does what the grader refuses (not an Exception:
-    a check's ``except Exception`` must not turn it into an ordinary failure)."""
+_Refusal = rpc.Refusal
 
 
 def _describe(obj) -> str:
@@ -220,6 +218,7 @@ class Pristine:
             self.answers[name] = {id(o.__func__ if isinstance(o, types.MethodType) else o): d for d, o in found.items()}
             self.watched[name] = {**check_codes, **{code: f"{d}, the course's own answer to this exercise"
                                                     for d, o in found.items() for code in _codes_of(o)}}
+        _install_forwarders()
         self._warm(init.get("warm", []))
         self.builtins = {k: v for k, v in vars(builtins).items() if k not in BLOCKED_BUILTINS}
         self.builtins["__import__"] = self._guarded_import
@@ -295,78 +294,143 @@ class Pristine:
             return f"`{name}` is {_describe(obj)}, not a function defined in the exercise cell"
         return None
 
-    def grade(self, job: dict) -> dict:
-        """Run one exercise (in the child); returns {"status", "detail"}."""
+    def _seed(self, job: dict) -> int:
         import numpy as np
         import torch
-        exercise, seed = job["exercise"], int(job["seed"])
+        seed = int(job["seed"])
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
         torch.set_num_threads(1)
-        check = self.checks.get(exercise)
-        if check is None:
-            return _result("not run", f"the grader knows no check named {exercise}")
+        return seed
+
+    # ---- one exercise: the child runs the learner's cell and serves its functions
+    def child(self, job: dict, sock) -> None:
+        """In the child: run the cell, then call its functions when the judge asks (never the check)."""
+        exercise = job["exercise"]
+        self._seed(job)
+        channel = rpc.Child(sock, [], lambda: self._final(watch))
+        with _Watch(self.watched.get(exercise, {})) as watch:
+            status, detail = self._setup(job, channel)
+            channel.send({"m": "setup", "id": 0, "status": status, "detail": detail})
+            if status is None:
+                channel.serve()
+
+    def _setup(self, job: dict, channel) -> tuple:
+        """Run the chapter's imports and the exercise cell; (None, "") when its functions are ready."""
+        exercise = job["exercise"]
         namespace = {"__name__": "__exercise__", "__builtins__": builtins}
         try:
             exec(compile(job["preamble"], "<chapter imports>", "exec"), namespace)
         except Exception as error:  # noqa: BLE001 - the instructor notebook's imports, not the learner's fault
-            return _result("not run", f"the chapter's imports failed: {type(error).__name__}: {error}")
+            return "not run", f"the chapter's imports failed: {type(error).__name__}: {error}"
         namespace["__builtins__"] = self.builtins
         try:
             code = compile(job["source"], REGION, "exec")
         except SyntaxError as error:
-            return _result("failed", f"the exercise cell does not parse: {error.msg} (line {error.lineno})")
-        with _Watch(self.watched.get(exercise, {})) as watch:
-            try:
-                exec(code, namespace)
-                functions = []
-                for name in job["functions"]:
-                    if name not in namespace:
-                        return _result("failed", f"the exercise cell defines no {name}")
-                    functions.append(namespace[name])
-                for name, fn in zip(job["functions"], functions):
-                    reason = self._judge_answer(exercise, name, fn)
-                    if reason:
-                        return _result("refused", reason)
-                outcome = check(*functions, seed=seed)
-            except _Refusal as refusal:
-                return _result("refused", str(refusal))
-            except NotImplementedError:
-                return _result("not yet solved", "the exercise cell still raises NotImplementedError")
-            except MemoryError:
-                return _result("failed", "out of memory: the exercise ran over the grader's memory limit")
-            except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the learner's doing
-                return _result("failed", f"the exercise cell raised {type(error).__name__}: {error}")
+            return "failed", f"the exercise cell does not parse: {error.msg} (line {error.lineno})"
+        try:
+            exec(code, namespace)
+            for name in job["functions"]:
+                if name not in namespace:
+                    return "failed", f"the exercise cell defines no {name}"
+                reason = self._judge_answer(exercise, name, namespace[name])
+                if reason:
+                    return "refused", reason
+                channel.functions.append(namespace[name])
+        except _Refusal as refusal:
+            return "refused", str(refusal)
+        except NotImplementedError:
+            return "not yet solved", "the exercise cell still raises NotImplementedError"
+        except MemoryError:
+            return "failed", "out of memory: the exercise ran over the grader's memory limit"
+        except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the learner's doing
+            return "failed", f"the exercise cell raised {type(error).__name__}: {error}"[:_DETAIL]
+        return None, ""
+
+    def _final(self, watch) -> str | None:
+        """What the child saw while the check ran: a call into the course's answers, a library changed."""
         if watch.hit:
-            return _result("refused", f"while the check ran it, the exercise cell's code called {watch.hit}")
+            return f"while the check ran it, the exercise cell's code called {watch.hit}"
         changed = self.record.changed()
         if changed:
-            return _result("refused", f"{changed} changed while the exercise ran: a solution may not change a library")
-        return _result(outcome.status, outcome.detail)
+            return f"{changed} changed while the exercise ran: a solution may not change a library"
+        return None
+
+    # ---- one exercise: the judge runs the check, calling the child's functions through the pipe
+    def judge(self, job: dict, sock) -> dict:
+        """In the judge: the check on proxies of the learner's functions; returns {"status", "detail"}."""
+        exercise = job["exercise"]
+        seed = self._seed(job)
+        check = self.checks.get(exercise)
+        if check is None:
+            return _result("not run", f"the grader knows no check named {exercise}")
+        channel = rpc.Judge(sock)
+        setup = channel.setup()
+        status = setup.get("status")
+        if status is not None:                    # the child can only claim a grade that is not a pass
+            if status not in ("failed", "refused", "not yet solved", "not run"):
+                return _result("failed", "the exercise's process claimed a grade of its own")
+            return _result(status, str(setup.get("detail", "")))
+        if channel.broken:
+            return _result("failed", channel.broken)
+        functions = [channel.function(i, name) for i, name in enumerate(job["functions"])]
+        outcome = None
+        try:
+            result = check(*functions, seed=seed)
+            outcome = _result(result.status, result.detail)
+        except rpc.Stop:
+            pass
+        except MemoryError:
+            outcome = _result("failed", "out of memory: the exercise ran over the grader's memory limit")
+        except BaseException as error:  # noqa: BLE001 - SystemExit and the like, raised by the learner's code
+            outcome = _result("failed", f"the exercise cell raised {type(error).__name__}: {error}")
+        refusal = channel.finish()
+        if channel.broken:
+            return _result("failed", channel.broken)
+        if channel.refused or refusal:
+            return _result("refused", channel.refused or refusal)
+        if channel.failure:
+            return _result("failed", channel.failure)
+        return outcome or _result("failed", "the grading of this exercise stopped")
 
     def run(self, job: dict, protocol_fd: int) -> dict:
-        """Fork a child for ``job``, wait for its report (or the time limit); returns the result."""
+        """Fork the child and the judge for ``job``, wait for the judge's report (or the time limit)."""
         timeout = float(job.get("timeout", 120))
-        key, (reader, writer) = os.urandom(32), os.pipe()
+        memory_mb = int(job.get("memory_mb", 2048))
         folder = tempfile.mkdtemp(prefix="exercise-")
+        judge_end, child_end = socket.socketpair()
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:                                          # the child
+        child = os.fork()
+        if child == 0:                                        # the learner's code runs here, and nothing else
+            status = 0
+            try:
+                judge_end.close()
+                _isolate(protocol_fd, folder, timeout, memory_mb, self.readable)
+                self.child(job, child_end)
+            except BaseException:  # noqa: BLE001
+                status = 70
+            finally:
+                os._exit(status)
+        child_end.close()
+        reader, writer = os.pipe()                            # made after the child: it never holds this pipe
+        judge = os.fork()
+        if judge == 0:                                        # the check runs here, and no learner's code
             status = 0
             try:
                 os.close(reader)
-                _isolate(protocol_fd, folder, timeout, int(job.get("memory_mb", 2048)), self.readable)
-                payload = json.dumps(self.grade(job))
-                report = f"{payload}\n{hmac.new(key, payload.encode(), 'sha256').hexdigest()}".encode()
+                _confine_judge(protocol_fd, folder, timeout, memory_mb, self.readable)
+                report = json.dumps(self.judge(job, judge_end)).encode()
                 while report:
                     report = report[os.write(writer, report):]
             except BaseException:  # noqa: BLE001
                 status = 70
             finally:
                 os._exit(status)
+        judge_end.close()
         os.close(writer)
         data, timed_out = b"", False
+        child_status = None
         try:
             while True:
                 left = started + timeout - time.monotonic()
@@ -380,29 +444,38 @@ class Pristine:
                     data += chunk
         finally:
             os.close(reader)
-            try:
-                os.killpg(pid, signal.SIGKILL)               # the child and anything it started
-            except (ProcessLookupError, PermissionError):
-                pass
-            _, wait_status = os.waitpid(pid, 0)
+            done, child_status = os.waitpid(child, os.WNOHANG)
+            for pid in (child, judge):
+                try:
+                    os.killpg(pid, signal.SIGKILL)           # each and anything it started
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if not done:
+                child_status = None
+                os.waitpid(child, 0)
+            os.waitpid(judge, 0)
             shutil.rmtree(folder, ignore_errors=True)
         seconds = round(time.monotonic() - started, 3)
         if timed_out:
             return {**_result("failed", f"timed out after {timeout:g} s (an endless loop, or far too slow)"),
                     "seconds": seconds}
-        payload, _, mac = data.decode("utf-8", "replace").rpartition("\n")
-        if payload and hmac.compare_digest(mac, hmac.new(key, payload.encode(), "sha256").hexdigest()):
-            return {**json.loads(payload), "seconds": seconds}
-        if data:
-            return {**_result("refused", "the exercise's report to the grader was tampered with"), "seconds": seconds}
-        if os.WIFSIGNALED(wait_status):
-            number = os.WTERMSIG(wait_status)
-            why = {signal.SIGXCPU: "the CPU-time limit", signal.SIGXFSZ: "the file-size limit",
-                   signal.SIGKILL: "the memory limit or the system"}.get(number, "a crash")
-            return {**_result("failed", f"the exercise's process was stopped by signal {number} ({why})"),
+        try:
+            result = json.loads(data)
+        except ValueError:
+            return {**_result("failed", "the grader's judge ended without a report (out of memory?)"),
                     "seconds": seconds}
-        return {**_result("failed", "the exercise's process ended without a report (it exited early)"),
-                "seconds": seconds}
+        if result.get("detail", "").startswith(rpc.ENDED) and child_status is not None:
+            result = _result("failed", f"{rpc.ENDED} ({_ending(child_status)})")
+        return {**result, "seconds": seconds}
+
+
+def _ending(wait_status: int) -> str:
+    if os.WIFSIGNALED(wait_status):
+        number = os.WTERMSIG(wait_status)
+        why = {signal.SIGXCPU: "the CPU-time limit", signal.SIGXFSZ: "the file-size limit",
+               signal.SIGKILL: "the memory limit or the system"}.get(number, "a crash")
+        return f"it was stopped by signal {number}, {why}"
+    return "it exited early"
 
 
 def _filled(cell) -> bool:
@@ -504,6 +577,48 @@ def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, read
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (2**29, 2**29))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _confine_judge(protocol_fd: int, folder: str, timeout: float, memory_mb: int, readable: list[str]) -> None:
+    """In the judge: its own session, no handle on the worker's protocol, writes only to the scratch
+    folder (Landlock), not traceable (no ptrace, no /proc/<pid>/mem), and limits."""
+    import ctypes
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    os.close(protocol_fd)
+    os.chdir(folder)
+    tempfile.tempdir = folder                                 # the check's files: there, for the child to read
+    os.environ["TMPDIR"] = folder
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)                    # PR_SET_DUMPABLE 0
+    _landlock(folder, readable)
+    with open("/proc/self/status") as status:
+        size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    memory = size + (memory_mb + 1024) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(timeout) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _install_forwarders() -> None:
+    """In every process of the worker: the library's class methods that take an MPC context forward to the
+    judge when the child calls them with the judge's handles (and behave as before otherwise)."""
+    try:
+        from course_lib.mpc.tensor import SecretTensor
+    except Exception:  # noqa: BLE001 - no MPC, nothing to forward
+        return
+    import inspect
+    for module, cls, name in rpc.CLASS_CALLS:
+        if cls != "SecretTensor" or not hasattr(SecretTensor, name):
+            continue
+        static = inspect.getattr_static(SecretTensor, name)
+        original = getattr(SecretTensor, name)
+        wrapped = rpc.forward_class_call(module, cls, name, original)
+        setattr(SecretTensor, name, staticmethod(wrapped) if isinstance(static, (classmethod, staticmethod))
+                else wrapped)
 
 
 def main() -> int:

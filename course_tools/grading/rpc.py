@@ -1,0 +1,850 @@
+"""The pipe between the check and the learner's code: the check never shares a process with it.
+
+The worker forks two processes per exercise: the *child*, which runs the learner's exercise cell
+and nothing else, and the *judge*, which runs the course's check and reports the grade. The
+judge calls the learner's functions through proxies: every call sends its arguments to the child
+(pickled: the child trusts the judge), the child calls the function and sends back the result as
+**plain data** — None, bool, int, float, complex, str, bytes, lists, tuples, sets and dicts of
+those, numpy arrays and scalars and torch tensors of numeric dtypes (dtype, shape and raw bytes,
+size-checked), ``nn.Sequential`` models of a few parameter-free layers and ``nn.Linear`` (by their
+weights) — or an exception (by the names of its classes and its message). Nothing the child
+sends is unpickled, and no object of a type the child chose is built: a result of any other type
+is ``failed`` ("returned a …, which cannot be graded").
+
+What the check hands the learner's function that cannot be copied (a block cipher's
+``encrypt_block``, a file opener, a label-only service, a dataset reader, an MPC context and its
+secret tensors) stays in the judge: the child gets a *handle*, and each use of it (a call, a
+public attribute, an arithmetic operator) is a request the judge serves with the real object.
+State the check reads after the call crosses back as data: the ``random`` module's state, a
+``torch.Generator``'s state, and, for a result that keeps autograd's graph, its gradients on
+request (a vector–Jacobian product the child computes).
+
+So the child can only choose its own answers: what it sends is decoded as data and judged by the
+check, which runs where no learner's code runs.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import itertools
+import json
+import math
+import pickle
+import random
+import socket
+import struct
+import sys
+import threading
+import types
+
+ENDED = "the exercise's process ended without a report"
+__all__ = ["ENDED", "MAX_MESSAGE", "Judge", "Child", "CannotSend", "Stop", "send_frame", "recv_frame"]
+
+MAX_MESSAGE = 64 << 20        # bytes of one message from the child: larger is a failure, never read
+MAX_DEPTH = 64                # nesting of a result
+MAX_DIMS = 32
+MAX_THREADS = 64              # requests from the child the judge serves at once
+_DETAIL = 500
+_HEADER = struct.Struct(">Q")
+
+# ------------------------------------------------------------------ framing
+
+
+def send_frame(sock: socket.socket, data: bytes, lock: threading.Lock) -> None:
+    with lock:
+        sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class Garbage(Exception):
+    """What the child sent is not a message of the protocol."""
+
+
+def recv_frame(sock: socket.socket, limit: int | None = MAX_MESSAGE) -> bytes | None:
+    """One message, or None at the end of the stream; ``Garbage`` for one over ``limit``."""
+    header = _read_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if limit is not None and size > limit:
+        raise Garbage(f"the exercise's process sent a message of {size} bytes; the grader reads at most {limit}")
+    data = _read_exactly(sock, size)
+    if data is None:
+        return None
+    return data
+
+
+# ------------------------------------------------------------------ plain data (child → judge)
+
+
+class CannotSend(TypeError):
+    """A value that is not plain data: it cannot cross to the judge."""
+
+
+_TORCH_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+                 "complex64", "complex128")
+_LAYERS = ("ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "GELU", "SiLU", "Softplus", "Dropout")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _describe(value) -> str:
+    kind = type(value)
+    return f"a {kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else f"a {kind.__qualname__}"
+
+
+class Encoder:
+    """Turns a child's value into JSON-ready plain data (``handle`` maps a judge object's proxy to its id,
+    ``graph`` registers a tensor that keeps autograd's graph)."""
+
+    def __init__(self, handle=None, graph=None):
+        self.handle, self.graph = handle, graph
+
+    def __call__(self, value, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise CannotSend(f"a result nested more than {MAX_DEPTH} levels deep cannot be graded")
+        kind = type(value)
+        if value is None or kind in (bool, str, int):
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else {"t": "float", "v": repr(value)}
+        if kind is complex:
+            return {"t": "complex", "v": [repr(value.real), repr(value.imag)]}
+        if kind in (bytes, bytearray):
+            return {"t": kind.__name__, "v": _b64(bytes(value))}
+        if kind in (list, tuple, set, frozenset):
+            return {"t": kind.__name__, "v": [self(item, depth + 1) for item in value]}
+        if kind is dict:
+            return {"t": "dict", "v": [[self(k, depth + 1), self(v, depth + 1)] for k, v in value.items()]}
+        if self.handle is not None:
+            ident = self.handle(value)
+            if ident is not None:
+                return {"t": "handle", "id": ident}
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and kind is numpy.ndarray:
+            if value.dtype.kind not in "biufc" or value.dtype.hasobject:
+                raise CannotSend(f"returned a numpy array of dtype {value.dtype}, which cannot be graded")
+            return {"t": "ndarray", "dtype": value.dtype.str, "shape": list(value.shape),
+                    "v": _b64(numpy.ascontiguousarray(value).tobytes())}
+        if numpy is not None and isinstance(value, numpy.generic) and kind.__module__ == "numpy":
+            if value.dtype.kind not in "biufc":
+                raise CannotSend(f"returned a numpy {value.dtype} scalar, which cannot be graded")
+            return {"t": "npscalar", "dtype": value.dtype.str, "v": _b64(value.tobytes())}
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            if kind is torch.Tensor or kind is torch.nn.Parameter:
+                return self._tensor(value, torch)
+            if kind is torch.dtype:
+                return {"t": "dtype", "v": str(value).removeprefix("torch.")}
+            if kind is torch.Size:
+                return {"t": "size", "v": [int(n) for n in value]}
+            if isinstance(value, torch.nn.Module):
+                return self._module(value, torch, depth)
+        raise CannotSend(f"returned {_describe(value)}, which cannot be graded (the grader takes numbers, "
+                         f"strings, bytes, lists, tuples, dicts, numpy arrays and torch tensors)")
+
+    def _tensor(self, value, torch, parameter=False):
+        if value.layout != torch.strided or value.is_quantized or value.device.type != "cpu":
+            raise CannotSend("returned a sparse, quantised or non-CPU tensor, which cannot be graded")
+        name = str(value.dtype).removeprefix("torch.")
+        if name not in _TORCH_DTYPES:
+            raise CannotSend(f"returned a tensor of dtype {name}, which cannot be graded")
+        flat = value.detach().contiguous().reshape(-1)
+        raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+        encoded = {"t": "tensor", "dtype": name, "shape": list(value.shape), "v": _b64(raw)}
+        if value.requires_grad and not parameter and self.graph is not None:
+            ident = self.graph(value)
+            if ident is not None:
+                encoded["graph"] = ident
+        return encoded
+
+    def _module(self, module, torch, depth):
+        nn = torch.nn
+        kind = type(module)
+        if kind is nn.Sequential:
+            return {"t": "module", "kind": "Sequential", "training": module.training,
+                    "children": [self._module(child, torch, depth + 1) for child in module]}
+        if kind is nn.Linear:
+            return {"t": "module", "kind": "Linear", "training": module.training,
+                    "weight": self._tensor(module.weight, torch, True),
+                    "bias": None if module.bias is None else self._tensor(module.bias, torch, True)}
+        if kind.__module__.startswith("torch.nn") and kind.__name__ in _LAYERS and not list(module.children()):
+            return {"t": "module", "kind": kind.__name__, "training": module.training}
+        raise CannotSend(f"returned {_describe(module)}, which cannot be graded: the grader takes models built "
+                         f"of nn.Sequential, nn.Linear and {', '.join(_LAYERS)} (as cl.training.mlp builds them)")
+
+
+class Decoder:
+    """Plain data back into values, in the judge; ``ValueError`` for anything malformed."""
+
+    def __init__(self, handles: dict | None = None, graph=None):
+        self.handles, self.graph = ({} if handles is None else handles), graph
+
+    def __call__(self, data, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise ValueError("nested too deep")
+        if data is None or type(data) in (bool, str, int, float):
+            return data
+        if type(data) is not dict or type(data.get("t")) is not str:
+            raise ValueError("not a value of the protocol")
+        kind, v = data["t"], data.get("v")
+        if kind == "float":
+            if v not in ("nan", "inf", "-inf"):
+                raise ValueError("bad float")
+            return float(v)
+        if kind == "complex":
+            return complex(float(v[0]), float(v[1]))
+        if kind in ("bytes", "bytearray"):
+            raw = base64.b64decode(v, validate=True)
+            return raw if kind == "bytes" else bytearray(raw)
+        if kind in ("list", "tuple", "set", "frozenset"):
+            if type(v) is not list:
+                raise ValueError("bad sequence")
+            items = [self(item, depth + 1) for item in v]
+            return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
+        if kind == "dict":
+            if type(v) is not list or not all(type(p) is list and len(p) == 2 for p in v):
+                raise ValueError("bad dict")
+            return {self(k, depth + 1): self(item, depth + 1) for k, item in v}
+        if kind == "handle":
+            ident = data.get("id")
+            if type(ident) is not int or ident not in self.handles:
+                raise ValueError("an unknown handle")
+            return self.handles[ident]
+        if kind == "ndarray" or kind == "npscalar":
+            import numpy
+            dtype = numpy.dtype(str(data["dtype"]))
+            if dtype.kind not in "biufc" or dtype.hasobject:
+                raise ValueError("a non-numeric dtype")
+            raw = base64.b64decode(v, validate=True)
+            shape = [] if kind == "npscalar" else _shape(data.get("shape"))
+            if len(raw) != dtype.itemsize * math.prod(shape):
+                raise ValueError("size does not match dtype and shape")
+            array = numpy.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+            return array[()] if kind == "npscalar" else array
+        if kind == "tensor":
+            return self.tensor(data)
+        if kind == "dtype":
+            import torch
+            if v not in _TORCH_DTYPES:
+                raise ValueError("a dtype the grader does not know")
+            return getattr(torch, v)
+        if kind == "size":
+            import torch
+            return torch.Size(_shape(v))
+        if kind == "module":
+            return self.module(data, depth)
+        raise ValueError(f"an unknown kind {kind[:40]!r}")
+
+    def tensor(self, data):
+        import torch
+        name = data.get("dtype")
+        if name not in _TORCH_DTYPES:
+            raise ValueError("a dtype the grader does not know")
+        dtype = getattr(torch, name)
+        shape = _shape(data.get("shape"))
+        raw = base64.b64decode(data.get("v"), validate=True)
+        size = torch.empty((), dtype=dtype).element_size()
+        if len(raw) != size * math.prod(shape):
+            raise ValueError("size does not match dtype and shape")
+        tensor = (torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape) if raw
+                  else torch.empty(shape, dtype=dtype))
+        if "graph" in data and self.graph is not None:
+            return self.graph(data["graph"], tensor)
+        return tensor
+
+    def module(self, data, depth):
+        import torch
+        nn = torch.nn
+        kind = data.get("kind")
+        if kind == "Sequential":
+            children = data.get("children")
+            if type(children) is not list:
+                raise ValueError("bad model")
+            module = nn.Sequential(*(self.module(child, depth + 1) for child in children))
+        elif kind == "Linear":
+            weight = self.tensor(data.get("weight") or {})
+            bias = data.get("bias")
+            if weight.dim() != 2 or not weight.is_floating_point():
+                raise ValueError("bad linear layer")
+            module = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype)
+            with torch.no_grad():
+                module.weight.copy_(weight)
+                if bias is not None:
+                    bias = self.tensor(bias)
+                    if bias.shape != (weight.shape[0],):
+                        raise ValueError("bad linear bias")
+                    module.bias.copy_(bias)
+        elif kind in _LAYERS:
+            module = getattr(nn, kind)()
+        else:
+            raise ValueError("a layer the grader does not know")
+        module.train(bool(data.get("training")))
+        return module
+
+
+def _shape(shape) -> list[int]:
+    if type(shape) is not list or len(shape) > MAX_DIMS or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
+        raise ValueError("bad shape")
+    if math.prod(shape) > MAX_MESSAGE:
+        raise ValueError("too many elements")
+    return shape
+
+
+def encode_exception(error: BaseException, stub: bool) -> dict:
+    classes = [[c.__module__, c.__qualname__] for c in type(error).__mro__ if issubclass(c, BaseException)]
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose str fails still has a type
+        message = ""
+    return {"classes": classes[:40], "name": type(error).__name__, "message": message[:_DETAIL * 4], "stub": stub}
+
+
+_REBUILT: dict = {}
+
+
+def rebuild_exception(info) -> BaseException:
+    """An exception in the judge like the child's: the nearest class the judge itself has loaded (by
+    module and name), under the learner's class name, with the learner's message."""
+    if type(info) is not dict:
+        raise ValueError("bad exception")
+    message = str(info.get("message", ""))[:_DETAIL * 4]
+    name = str(info.get("name", "Exception"))[:100]
+    found = Exception
+    for entry in info.get("classes", [])[:40]:
+        if type(entry) is not list or len(entry) != 2 or not all(type(p) is str for p in entry):
+            raise ValueError("bad exception class")
+        module, qualname = entry
+        if module.startswith("course_lib.check") or module not in sys.modules:
+            continue
+        obj = sys.modules[module]
+        for part in qualname.split("."):
+            obj = vars(obj).get(part) if isinstance(obj, (types.ModuleType, type)) else None
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            found = obj
+            break
+    if not name.isidentifier():
+        name = found.__name__
+    key = (found, name)
+    if key not in _REBUILT:
+        try:
+            _REBUILT[key] = type(name, (found,), {"__str__": lambda self: self.args[0] if self.args else "",
+                                                 "__module__": "exercise", "__init__": BaseException.__init__})
+        except TypeError:
+            _REBUILT[key] = type(name, (Exception,), {"__module__": "exercise"})
+    error = _REBUILT[key].__new__(_REBUILT[key])
+    BaseException.__init__(error, message)
+    if info.get("stub"):
+        error.__cause__ = NotImplementedError("the exercise cell still raises NotImplementedError")
+    return error
+
+
+def _stubbed(error: BaseException) -> bool:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, NotImplementedError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _valid_random_state(state) -> tuple:
+    if (type(state) is not list or len(state) != 3 or state[0] != 3 or type(state[1]) is not list
+            or len(state[1]) != 625 or not all(type(n) is int and 0 <= n < 2**32 for n in state[1])
+            or not (state[2] is None or type(state[2]) is float)):
+        raise ValueError("bad random state")
+    return (3, tuple(state[1]), state[2])
+
+
+# ------------------------------------------------------------------ the judge's side
+
+
+class Refusal(BaseException):
+    """Raised inside the child when the learner's code does what the grader refuses (not an Exception:
+    a check's ``except Exception`` must not turn it into an ordinary failure)."""
+
+
+class Stop(BaseException):
+    """Raised in the judge when the child's answer ends the grading (not an Exception: a check's
+    ``except Exception`` must not turn it into an ordinary failure)."""
+
+
+OPERATORS = frozenset({"__call__", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__matmul__",
+                       "__rmatmul__", "__truediv__", "__rtruediv__", "__neg__", "__pos__", "__abs__", "__lt__",
+                       "__le__", "__gt__", "__ge__", "__getitem__", "__len__", "__enter__", "__exit__"})
+# objects of these classes stay in the judge; the child uses them through handles (public attributes only)
+HANDLE_CLASSES = frozenset({"course_lib.check.ch09._LabelsOnly", "course_lib.container.ContainerReader",
+                            "course_lib.mpc.runtime.Context", "course_lib.mpc.tensor.SecretTensor"})
+# class methods the child may ask the judge to call when their arguments hold handles
+CLASS_CALLS = {("course_lib.mpc.tensor", "SecretTensor", "from_owner"), ("course_lib.mpc.tensor", "SecretTensor", "cat")}
+
+
+def _handle_class(kind) -> bool:
+    return f"{kind.__module__}.{kind.__qualname__}" in HANDLE_CLASSES
+
+
+def _lent(obj) -> bool:
+    """True for what the judge lends the child as a handle instead of copying."""
+    kind = type(obj)
+    if kind is types.FunctionType:
+        return "<" in obj.__qualname__                        # a closure or lambda: no name to pickle it by
+    return kind in (types.MethodType, functools.partial) or _handle_class(kind)
+
+
+def _x25519(kind: str, raw: bytes):
+    from cryptography.hazmat.primitives.asymmetric import x25519
+    return (x25519.X25519PrivateKey.from_private_bytes(raw) if kind == "private"
+            else x25519.X25519PublicKey.from_public_bytes(raw))
+
+
+_CALL = threading.local()          # in the child, while a message is unpickled: its generators and leaves
+
+
+def _child_generator(state: bytes):
+    import torch
+    generator = torch.Generator()
+    generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+    _CALL.generators.append(generator)
+    return generator
+
+
+def _child_leaf(tensor):
+    tensor.requires_grad_(True)
+    _CALL.leaves.append(tensor)
+    return tensor
+
+
+def _remote(ident: int):
+    return Remote(ident)
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file, judge, call):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.judge, self.call = judge, call
+
+    def reducer_override(self, obj):
+        torch = sys.modules.get("torch")
+        if torch is not None and type(obj) is torch.Generator:
+            self.call["generators"].append(obj)
+            return _child_generator, (obj.get_state().numpy().tobytes(),)
+        if torch is not None and isinstance(obj, torch.Tensor) and obj.requires_grad:
+            self.call["leaves"].append(obj)
+            return _child_leaf, (obj.detach(),)
+        if _lent(obj):
+            return _remote, (self.judge.lend(obj),)
+        module = type(obj).__module__
+        if module.startswith("cryptography.") and type(obj).__name__ in ("X25519PrivateKey", "X25519PublicKey"):
+            from cryptography.hazmat.primitives import serialization as s
+            if type(obj).__name__ == "X25519PrivateKey":
+                return _x25519, ("private", obj.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption()))
+            return _x25519, ("public", obj.public_bytes(s.Encoding.Raw, s.PublicFormat.Raw))
+        return NotImplemented
+
+
+class _RemoteGrad:
+    """Autograd across the pipe: the judge's tensor for a child's result that keeps the graph; its
+    backward asks the child for the gradients with respect to the inputs it was given."""
+
+    function = None
+
+    @classmethod
+    def apply(cls, judge, graph, value, leaves):
+        import torch
+        if cls.function is None:
+            class Function(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, value, *inputs):
+                    ctx.judge, ctx.graph, ctx.inputs = Function.current
+                    return value.clone()
+
+                @staticmethod
+                def backward(ctx, grad):
+                    return (None, *ctx.judge.vjp(ctx.graph, grad, ctx.inputs))
+            cls.function = Function
+        cls.function.current = (judge, graph, leaves)
+        return cls.function.apply(value, *leaves)
+
+
+class Judge:
+    """The judge's end of the pipe: proxies for the learner's functions, and the requests it serves."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self.lock = sock, threading.Lock()
+        self.ids, self.handle_ids = itertools.count(1), itertools.count(1)
+        self.pending, self.handles = {}, {}
+        self.broken = self.refused = self.failure = None
+        self.random_state, self.done = None, False
+        self.decode = Decoder(self.handles)
+        self.pending[0] = [threading.Event(), None]          # the child's first message: how its cell ran
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    # -- what the judge sends
+    def lend(self, obj) -> int:
+        ident = next(self.handle_ids)
+        self.handles[ident] = obj
+        return ident
+
+    def _send(self, message, call=None) -> None:
+        import io
+        buffer = io.BytesIO()
+        _Pickler(buffer, self, call if call is not None else {"generators": [], "leaves": []}).dump(message)
+        send_frame(self.sock, buffer.getvalue(), self.lock)
+
+    def _request(self, build, call=None) -> dict:
+        ident = next(self.ids)
+        slot = self.pending[ident] = [threading.Event(), None]
+        self._send(build(ident), call)
+        while not slot[0].wait(1.0):
+            if self.broken:
+                break
+        self.pending.pop(ident, None)
+        if slot[1] is None:
+            raise Stop(self.broken or "the exercise's process did not answer")
+        return slot[1]
+
+    def setup(self) -> dict:
+        """The child's first message: {"m": "setup", "status": None or a status, "detail": ...}."""
+        slot = self.pending[0]
+        while not slot[0].wait(1.0):
+            if self.broken:
+                break
+        return slot[1] or {"status": "failed", "detail": self.broken or "the exercise's process did not start"}
+
+    def function(self, index: int, name: str):
+        judge = self
+
+        def call(*args, **kwargs):
+            return judge.call(index, args, kwargs)
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def call(self, index, args, kwargs):
+        state = random.getstate()
+        sent = state if state != self.random_state else None
+        call = {"generators": [], "leaves": []}
+        reply = self._request(lambda ident: ("call", ident, index, args, kwargs, sent), call)
+        return self._result(reply, call)
+
+    def _result(self, reply, call):
+        kind = reply.get("m")
+        try:
+            if kind == "return":
+                if reply.get("random") is not None:
+                    self.random_state = _valid_random_state(reply["random"])
+                    random.setstate(self.random_state)
+                else:
+                    self.random_state = random.getstate()
+                self._generators(reply.get("generators") or [], call["generators"])
+                decode = Decoder(self.handles, lambda graph, value: self._graph(graph, value, call["leaves"]))
+                return decode(reply.get("value"))
+            if kind == "raise":
+                error = rebuild_exception(reply.get("error"))
+            elif kind == "refused":
+                self.refused = self.refused or str(reply.get("detail", ""))[:_DETAIL * 4]
+                raise Stop(self.refused)
+            elif kind == "unsendable":
+                self.failure = self.failure or str(reply.get("detail", ""))[:_DETAIL * 4]
+                raise Stop(self.failure)
+            else:
+                raise ValueError("not a reply of the protocol")
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError) as error:
+            self.broken = self.broken or f"the exercise's process sent a malformed answer ({type(error).__name__})"
+            raise Stop(self.broken) from None
+        raise error
+
+    def _generators(self, states, generators) -> None:
+        import torch
+        if type(states) is not list or len(states) != len(generators):
+            raise ValueError("bad generator states")
+        for generator, state in zip(generators, states):
+            raw = base64.b64decode(state, validate=True)
+            if len(raw) != generator.get_state().numel():
+                raise ValueError("bad generator state")
+            generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+
+    def _graph(self, graph, value, leaves):
+        if type(graph) is not int or not leaves:
+            return value
+        return _RemoteGrad.apply(self, graph, value, list(leaves))
+
+    def vjp(self, graph, grad, inputs):
+        reply = self._request(lambda ident: ("vjp", ident, graph, grad.detach()))
+        grads = self._result(reply, {"generators": [], "leaves": []})
+        if type(grads) is not list or len(grads) != len(inputs):
+            self.broken = self.broken or "the exercise's process sent malformed gradients"
+            raise Stop(self.broken)
+        for got, tensor in zip(grads, inputs):
+            if got is not None and (not hasattr(got, "shape") or got.shape != tensor.shape):
+                self.broken = self.broken or "the exercise's process sent gradients of the wrong shape"
+                raise Stop(self.broken)
+        return tuple(None if g is None else g.to(t.dtype) for g, t in zip(grads, inputs))
+
+    def finish(self) -> str | None:
+        """Ask the child what it saw while the check ran; returns its refusal, or None."""
+        if self.broken:
+            return None
+        try:
+            reply = self._request(lambda ident: ("finish", ident))
+        except Stop:
+            return None
+        if reply.get("m") == "final" and reply.get("refused"):
+            return str(reply["refused"])[:_DETAIL * 4]
+        return None
+
+    # -- what the judge receives
+    def _read(self) -> None:
+        while True:
+            try:
+                data = recv_frame(self.sock)
+                if data is None:
+                    if not self.done:
+                        self._break(ENDED)
+                    return
+                message = json.loads(data)
+                if type(message) is not dict or type(message.get("id")) is not int:
+                    raise ValueError("not a message")
+            except Garbage as error:
+                self._break(str(error))
+                return
+            except (ValueError, RecursionError, UnicodeDecodeError, OSError):
+                self._break("the exercise's process sent something that is not a message of the grader's protocol")
+                return
+            kind = message.get("m")
+            if kind in ("callback", "classcall"):
+                if threading.active_count() > MAX_THREADS:
+                    self._break("the exercise's process sent more requests at once than the grader serves")
+                    return
+                threading.Thread(target=self._serve, args=(message,), daemon=True).start()
+            elif kind == "setup" and message["id"] == 0 and 0 in self.pending:
+                self.pending[0][1] = message
+                self.pending[0][0].set()
+            elif message["id"] in self.pending and message["id"] != 0:
+                if kind == "final":
+                    self.done = True                         # the end of the stream is expected now
+                slot = self.pending[message["id"]]
+                slot[1] = message
+                slot[0].set()
+            else:
+                self._break("the exercise's process answered a question the grader did not ask")
+                return
+
+    def _break(self, reason: str) -> None:
+        self.broken = self.broken or reason
+        for slot in list(self.pending.values()):
+            slot[0].set()
+
+    def _serve(self, message) -> None:
+        ident = message["id"]
+        try:
+            args = self.decode(message.get("args", {"t": "list", "v": []}))
+            kwargs = self.decode(message.get("kwargs", {"t": "dict", "v": []}))
+            if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+                raise ValueError("bad arguments")
+        except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
+            self._break("the exercise's process sent a malformed request")
+            return
+        try:
+            value = self._perform(message, args, kwargs)
+            reply = ("reply", ident, value)
+        except Exception as error:  # noqa: BLE001 - the judge's object raised: the learner's code sees it
+            reply = ("raise", ident, error)
+        try:
+            self._send(reply)
+        except Exception as error:  # noqa: BLE001 - a value or exception that cannot be pickled
+            self._send(("raise", ident, TypeError(f"the grader cannot hand this value to the exercise cell "
+                                                  f"({type(error).__name__})")))
+
+    def _perform(self, message, args, kwargs):
+        name = message.get("name")
+        if message["m"] == "classcall":
+            key = (message.get("module"), message.get("cls"), name)
+            if key not in CLASS_CALLS:
+                raise AttributeError(f"the grader does not lend {key}")
+            cls = getattr(sys.modules[key[0]], key[1])
+            return getattr(cls, name)(*args, **kwargs)
+        target = self.handles.get(message.get("target"))
+        if target is None or type(name) is not str:
+            raise AttributeError("no such object")
+        if message.get("op") == "getattr":
+            if not _handle_class(type(target)) or name.startswith("_"):
+                raise AttributeError(f"the grader does not lend the attribute {name!r}")
+            return getattr(target, name)
+        if name != "__call__" and not (_handle_class(type(target)) and (name in OPERATORS or not name.startswith("_"))):
+            raise AttributeError(f"the grader does not lend the method {name!r}")
+        return getattr(target, name)(*args, **kwargs)
+
+
+# ------------------------------------------------------------------ the child's side
+
+CHILD: "Child | None" = None         # set in the child only
+
+
+class Remote:
+    """In the child: a handle on an object the judge keeps (a call, a public attribute or an operator is a
+    request to the judge)."""
+
+    __slots__ = ("_remote_id",)
+
+    def __init__(self, ident: int):
+        object.__setattr__(self, "_remote_id", ident)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return CHILD.request({"m": "callback", "op": "getattr", "target": self._remote_id, "name": name}, (), {})
+
+    def __setattr__(self, name, value):
+        raise AttributeError("an object the grader lends cannot be changed")
+
+    def __repr__(self):
+        return "<an object of the grader's>"
+
+    def __reduce__(self):
+        raise TypeError("an object the grader lends cannot be copied")
+
+
+def _operator(name):
+    def method(self, *args, **kwargs):
+        return CHILD.request({"m": "callback", "op": "method", "target": self._remote_id, "name": name}, args, kwargs)
+    method.__name__ = name
+    return method
+
+
+for _name in OPERATORS - {"__enter__", "__exit__"}:
+    setattr(Remote, _name, _operator(_name))
+Remote.__enter__ = lambda self: self
+Remote.__exit__ = lambda self, *exc: None
+
+
+def forward_class_call(module: str, cls: str, name: str, original):
+    """Wrap a library class method so that, in the child, a call holding a handle goes to the judge."""
+
+    def call(*args, **kwargs):
+        if CHILD is not None and any(isinstance(a, Remote) for a in (*args, *kwargs.values(), *_items(args))):
+            return CHILD.request({"m": "classcall", "module": module, "cls": cls, "name": name}, args, kwargs)
+        return original(*args, **kwargs)
+    return functools.wraps(original)(call)
+
+
+def _items(args):
+    return [item for a in args if type(a) in (list, tuple) for item in a]
+
+
+class Child:
+    """The child's end: runs the learner's functions when the judge asks, and nothing else."""
+
+    def __init__(self, sock: socket.socket, functions: list, final):
+        global CHILD
+        CHILD = self
+        self.sock, self.lock, self.functions, self.final = sock, threading.Lock(), functions, final
+        self.ids, self.pending, self.graphs = itertools.count(1), {}, {}
+        self.graph_ids = itertools.count(1)
+
+    def send(self, message: dict) -> None:
+        send_frame(self.sock, json.dumps(message).encode(), self.lock)
+
+    def request(self, message: dict, args, kwargs):
+        ident = next(self.ids)
+        slot = self.pending[ident] = [threading.Event(), None]
+        encode = Encoder(self._handle)
+        try:
+            message = {**message, "id": ident, "args": encode(list(args)), "kwargs": encode(dict(kwargs))}
+        except CannotSend as error:
+            raise TypeError(f"an object of the grader's cannot take this argument: {error}") from None
+        self.send(message)
+        slot[0].wait()
+        kind, value = slot[1]
+        if kind == "raise":
+            raise value
+        return value
+
+    @staticmethod
+    def _handle(value):
+        return object.__getattribute__(value, "_remote_id") if isinstance(value, Remote) else None
+
+    def serve(self) -> None:
+        while True:
+            data = recv_frame(self.sock, None)
+            if data is None:
+                return
+            _CALL.generators, _CALL.leaves = [], []
+            message = pickle.loads(data)
+            generators, leaves = _CALL.generators, _CALL.leaves
+            kind, ident = message[0], message[1]
+            if kind in ("reply", "raise"):
+                slot = self.pending.pop(ident)
+                slot[1] = (kind, message[2])
+                slot[0].set()
+            elif kind == "call":
+                threading.Thread(target=self._call, args=(message, generators, leaves), daemon=True).start()
+            elif kind == "vjp":
+                threading.Thread(target=self._vjp, args=message[1:], daemon=True).start()
+            elif kind == "finish":
+                self.send({"m": "final", "id": ident, "refused": self.final()})
+                return
+
+    def _call(self, message, generators, leaves) -> None:
+        _, ident, index, args, kwargs, state = message
+        if state is not None:
+            random.setstate(state)
+        before = random.getstate()
+        try:
+            value = self.functions[index](*args, **kwargs)
+        except Refusal as refusal:
+            self.send({"m": "refused", "id": ident, "detail": str(refusal)})
+            return
+        except BaseException as error:  # noqa: BLE001 - every exception of the learner's code is an answer
+            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _stubbed(error))})
+            return
+        self._reply(ident, value, leaves, generators, before)
+
+    def _reply(self, ident, value, leaves, generators, before=None) -> None:
+        def graph(tensor):
+            if not leaves:
+                return None
+            number = next(self.graph_ids)
+            self.graphs[number] = (tensor, leaves)
+            return number
+        try:
+            encoded = Encoder(self._handle, graph)(value)
+        except CannotSend as error:
+            self.send({"m": "unsendable", "id": ident, "detail": f"the exercise's function {error}"})
+            return
+        except RecursionError:
+            self.send({"m": "unsendable", "id": ident, "detail": "the exercise's function returned a value "
+                                                                 "nested too deep to be graded"})
+            return
+        except Exception as error:  # noqa: BLE001 - a value whose parts refuse to be read
+            self.send({"m": "unsendable", "id": ident, "detail": f"the exercise's function returned a value the "
+                                                                 f"grader cannot read ({type(error).__name__})"})
+            return
+        now = random.getstate()
+        self.send({"m": "return", "id": ident, "value": encoded,
+                   "random": [now[0], list(now[1]), now[2]] if before is not None and now != before else None,
+                   "generators": [_b64(g.get_state().numpy().tobytes()) for g in generators]})
+
+    def _vjp(self, ident, graph, grad) -> None:
+        import torch
+        try:
+            tensor, leaves = self.graphs[graph]
+            grads = torch.autograd.grad(tensor, leaves, grad, allow_unused=True, retain_graph=True)
+            value = [None if g is None else g.detach() for g in grads]
+        except BaseException as error:  # noqa: BLE001
+            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _stubbed(error))})
+            return
+        self._reply(ident, value, [], [])
