@@ -229,3 +229,155 @@ def test_the_semi_honest_protocol_does_not_notice_the_same_flips():
     stolen = attacks.second_layer_from_logits(results[1])                      # −|h_j| · (row j of W₂ᵀ)
     cosine = torch.nn.functional.cosine_similarity(stolen, layers[1][0].t(), dim=1)
     assert cosine.max().item() < -0.9999
+
+
+# ---------------------------------------------------------------------------------------------- more deviations
+def test_private_training_runs_authenticated_and_matches_its_plaintext_twin():
+    _, train_x, train_y, _, _ = digits.task()
+    x, y = train_x[:48].double(), torch.nn.functional.one_hot(train_y[:48], 10).double()
+    kwargs = dict(rows=(24, 24), epochs=1, batch=16)
+    results, _ = mpc.run_in_process(programs.private_training, authenticated=True, timeout=120,
+                                    private_inputs={0: {"x": x[:24], "y": y[:24]}, 1: {"x": x[24:], "y": y[24:]}},
+                                    **kwargs)
+    w, b = programs.plain_training(x, y, epochs=1, batch=16)
+    assert torch.allclose(results[0][0], w, atol=1e-3) and torch.allclose(results[0][1], b, atol=1e-3)
+
+
+def test_a_plain_share_is_refused_in_authenticated_mode():
+    def program(ctx):
+        return SecretTensor(ctx, torch.zeros(3, dtype=torch.int64)).reveal()
+    with pytest.raises(mpc.MPCError, match="in authenticated mode a share needs its MAC"):
+        mpc.run_in_process(program, authenticated=True, timeout=30)
+
+
+def _bump(w, bit, index):
+    """w + 2^bit at one element (a value's low 64 bits), as a cheater computing its own share wrongly."""
+    delta = np.zeros(w.lo.size, dtype=np.uint64)
+    delta[index % w.lo.size] = np.uint64(1) << np.uint64(bit)
+    return w + Wide(delta.reshape(w.shape))
+
+
+LOCAL_DEVIATIONS = ["product", "product mac", "relu result", "lt result", "edabit bit", "dabit arithmetic copy",
+                    "input mask share"]
+
+
+@pytest.mark.parametrize("where", LOCAL_DEVIATIONS)
+def test_a_party_that_computes_its_own_share_wrongly_is_detected(where, monkeypatch):
+    """No message changed: the cheater's own share (or MAC share) of a result is off — in a Beaver product, ReLU's
+    or the comparison's result, an edaBit's bit, a daBit's arithmetic copy, its input mask. 16 runs per place."""
+    from course_lib.mpc import authenticated as at, authenticated_compare as ac, authenticated_dealer as ad
+    plan = {}
+
+    def cheating(ctx):
+        return plan and ctx.rank == plan["attacker"] and not ctx.is_dealer
+
+    beaver, relu, lt = at.AuthenticatedTensor._beaver, ac.relu, ac.lt_zero
+    eda, dabits, mask = ad.AuthenticatedDealer.eda_bits, ad.AuthenticatedDealer.dabits, ad.AuthenticatedDealer.input_mask
+
+    def bad_beaver(self, other, kind):
+        out = beaver(self, other, kind)
+        if cheating(self.ctx) and where.startswith("product"):
+            if where == "product mac":
+                return out._like(out.share, _bump(out.mac, plan["bit"], plan["index"]))
+            return out._like(_bump(out.share, plan["bit"], plan["index"]), out.mac)
+        return out
+
+    def bad_result(original, name):
+        def run(ctx, x):
+            share, mac = original(ctx, x)
+            return (_bump(share, plan["bit"], plan["index"]), mac) if cheating(ctx) and where == name else (share, mac)
+        return run
+
+    def bad_eda(self, n):
+        (r, mr), (bits, mb) = eda(self, n)
+        if cheating(self.ctx) and where == "edabit bit":
+            bits = bits.copy()
+            bits.reshape(-1)[plan["index"] * 7 % bits.size] ^= np.uint64(1)
+        return (r, mr), (bits, mb)
+
+    def bad_dabits(self, n):
+        (b, mb), (ba, mba) = dabits(self, n)
+        if cheating(self.ctx) and where == "dabit arithmetic copy":
+            ba = _bump(ba, plan["bit"], plan["index"])
+        return (b, mb), (ba, mba)
+
+    def bad_mask(self, shape, owner):
+        r, mac, full = mask(self, shape, owner)
+        if cheating(self.ctx) and where == "input mask share" and r.lo.size:
+            r = _bump(r, plan["bit"], plan["index"])
+        return r, mac, full
+
+    monkeypatch.setattr(at.AuthenticatedTensor, "_beaver", bad_beaver)
+    monkeypatch.setattr(ac, "relu", bad_result(relu, "relu result"))
+    monkeypatch.setattr(ac, "lt_zero", bad_result(lt, "lt result"))
+    monkeypatch.setattr(ad.AuthenticatedDealer, "eda_bits", bad_eda)
+    monkeypatch.setattr(ad.AuthenticatedDealer, "dabits", bad_dabits)
+    monkeypatch.setattr(ad.AuthenticatedDealer, "input_mask", bad_mask)
+    rng = random.Random(where)
+    wrong = 0
+    for attacker in (programs.MODEL_OWNER, programs.DATA_OWNER):
+        for bit in (0, 5, 16, 31, 40, 62, 63, rng.randrange(64)):
+            plan.update(attacker=attacker, bit=bit, index=rng.randrange(3))
+            mpc_programs.TRIAL_OUTPUTS.clear()
+            try:
+                results, _ = mpc.run_in_process(mpc_programs.cheating_trial, authenticated=True, secure=False,
+                                                timeout=30, private_inputs={0: {"x": X}, 1: {"y": Y}})
+            except CheatingDetectedError:
+                continue
+            wrong += not (torch.equal(results[0], (X < Y).long())
+                          and torch.allclose(results[1], torch.clamp(X * Y, min=0), atol=1e-4))
+    assert wrong == 0      # never a wrong output; a run that finished was unaffected (an unused bit)
+
+
+def _equivocating(ctx, x=None, y=None, where=None):
+    """Three computing parties; party 0 sends party 2 something other than what it sends party 1, once."""
+    if ctx.rank == 0 and where:
+        comm, seen, honest = ctx.comm, {}, ctx.comm.exchange
+
+        def exchange(tensor, label="exchange"):
+            seen[label] = seen.get(label, 0) + 1
+            if label != where or seen[label] != 1:
+                return honest(tensor, label)
+            other = tensor.clone()
+            other[0] += 1 << 20
+            comm.send(1, tensor.contiguous())
+            comm.send(2, other.contiguous())
+            return [tensor] + [comm.recv(r, tensor) for r in (1, 2)]
+        comm.exchange = exchange
+    X3 = SecretTensor.from_owner(ctx, x, 0, shape=(3,))
+    Y3 = SecretTensor.from_owner(ctx, y, 1, shape=(3,))
+    return (X3 * Y3).reveal()
+
+
+@pytest.mark.parametrize("where", ["input", "mul", "truncate", "reveal"])
+def test_a_party_that_tells_two_parties_different_things_is_detected(where):
+    with pytest.raises(CheatingDetectedError):
+        mpc.run_in_process(_equivocating, parties=3, authenticated=True, secure=False, timeout=30, where=where,
+                           private_inputs={0: {"x": X}, 1: {"y": Y}})
+
+
+def test_a_party_that_echoes_the_other_partys_commitment_is_refused():
+    """Party 0 waits for party 1's coin commitment and reveal and sends them back as its own: refused, since a
+    commitment names its author (otherwise the cheater could choose between two sets of coefficients)."""
+    def program(ctx, x=None):
+        if ctx.rank == 0:
+            comm, honest = ctx.comm, ctx.comm.exchange
+
+            def echo(tensor, label="exchange"):
+                if label not in ("coin commit", "coin reveal"):
+                    return honest(tensor, label)
+                theirs = comm.recv(1, tensor)
+                comm.send(1, theirs)
+                return [theirs, theirs]
+            comm.exchange = echo
+        X1 = SecretTensor.from_owner(ctx, x, 0, shape=(3,))
+        return (X1 * X1).reveal(to=1)
+    with pytest.raises(CheatingDetectedError, match="party 0 opened a coin that differs from its commitment"):
+        mpc.run_in_process(program, authenticated=True, secure=False, timeout=30, private_inputs={0: {"x": X}})
+
+
+def test_across_processes_a_cheat_surfaces_as_cheating_detected():
+    model, _, _, test_x, _ = digits.task()
+    with pytest.raises(CheatingDetectedError, match="MAC check failed"):
+        mpc.run_distributed(attacks.steer_relus, authenticated=True, timeout=60,
+                            private_inputs={0: {"layers": programs.model_layers(model)}, 1: {"image": test_x[0].double()}})

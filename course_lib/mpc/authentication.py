@@ -38,9 +38,14 @@ known, the sum Σⱼ χⱼ·(its high part) unchecked; a cheater that changed an
 then add Σχⱼδⱼ/2^k to that sum and pass whenever Σχⱼδⱼ ≡ 0 (mod 2^k): for a single error in the
 top bit, whenever χ is even — half the time (chapter 08 simulates it).
 
-**Not covered:** a cheating dealer (it knows α and deals everything), aborts (a cheater sees
-whether the check failed; an abort that depends on secret data — selective failure — leaks that
-fact), and a party that stops answering (denial of service).
+**Aborts.** Whether a check catches a change depends only on the change and on the random key and
+coefficients, never on anyone's data (every opened value is masked in all its bits), so an abort
+tells the cheater nothing about the inputs. But a cheater can always make a run stop, and when an
+output is opened to everyone it sees that output before the last check and can then abort,
+leaving the honest parties without it.
+
+**Not covered:** a cheating dealer (it knows α and deals everything), aborts (above), and a party
+that stops answering (denial of service).
 """
 from __future__ import annotations
 
@@ -124,15 +129,21 @@ def commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
     """Every party's ``payload`` (equal lengths), each committed to before any was revealed. Two rounds."""
     if ctx.tamper is not None:     # a cheater commits to what it then reveals: only the check can catch it
         payload = ctx.tamper(what, torch.frombuffer(bytearray(payload), dtype=torch.uint8)).numpy().tobytes()
+    ctx.commitments = getattr(ctx, "commitments", 0) + 1
+
+    def bound(rank: int, body: bytes) -> bytes:
+        """The commitment names its author and its place in the run: a party cannot echo another's."""
+        return hashlib.sha256(f"{rank} {what} {ctx.commitments} ".encode() + body).digest()
+
     nonce = os.urandom(16)
-    commitment = torch.frombuffer(bytearray(hashlib.sha256(payload + nonce).digest()), dtype=torch.uint8)
+    commitment = torch.frombuffer(bytearray(bound(ctx.rank, payload + nonce)), dtype=torch.uint8)
     opened = torch.frombuffer(bytearray(payload + nonce), dtype=torch.uint8)
     commitments = ctx.comm.exchange(commitment, f"{what} commit")
     revealed = ctx.comm.exchange(opened, f"{what} reveal")
     payloads = []
     for rank, (commit, reveal) in enumerate(zip(commitments, revealed)):
         reveal = reveal.numpy().tobytes()
-        if hashlib.sha256(reveal).digest() != commit.numpy().tobytes():
+        if bound(rank, reveal) != commit.numpy().tobytes():
             raise CheatingDetectedError(f"party {rank} opened a {what} that differs from its commitment: aborting "
                                         "before any output is revealed")
         payloads.append(reveal[:-16])

@@ -221,8 +221,8 @@ def private_training(ctx, x=None, y=None, rows=(0, 0), features=64, classes=10, 
            for i in range(2)]
     X = SecretTensor.cat([own[0][0], own[1][0]])
     Y = SecretTensor.cat([own[0][1], own[1][1]])
-    w = SecretTensor(ctx, torch.zeros((features, classes), dtype=torch.int64))
-    b = SecretTensor(ctx, torch.zeros((classes,), dtype=torch.int64))
+    w = SecretTensor.zeros(ctx, (features, classes))
+    b = SecretTensor.zeros(ctx, (classes,))
     for index in batches(sum(rows), batch, epochs, seed):
         w, b = logistic_regression_step(X[index], Y[index], w, b, lr)
     return w.reveal(), b.reveal(), ctx.stats.rounds, ctx.stats.bytes_sent

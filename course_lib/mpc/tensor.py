@@ -33,6 +33,9 @@ class SecretTensor:
     """
 
     def __init__(self, ctx, share: torch.Tensor, frac_bits: int = FRAC_BITS):
+        if type(self) is SecretTensor and ctx.tensor_type is not SecretTensor:
+            raise MPCError("in authenticated mode a share needs its MAC: make it with SecretTensor.from_owner or "
+                           "SecretTensor.zeros, not SecretTensor(ctx, share)")
         self.ctx, self.share, self.frac_bits = ctx, share, frac_bits
 
     # ------------------------------------------------------------ creating and revealing
