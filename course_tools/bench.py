@@ -348,7 +348,7 @@ def _mpc_operation(operation: str, shape) -> dict:
 def bench_mpc_inference(repeat: int = 3, pairs: int = 60) -> dict:
     """Private inference of the digits MLP 64-32-10, batch 100, 2 parties + dealer as processes.
 
-    Runs with secure channels (pinned identities, AES-GCM on every message) and with SPDZ-style
+    Runs with secure channels (pinned identities, AES-GCM on every message) and with
     SPDZ2k MACs on (authenticated mode), best of ``repeat`` runs each. The channels' cost (target ≤ 1.1×)
     is measured inside runs, ``pairs`` batches sealed alternating with the same batches in clear:
     separate runs differ by more than that in how the OS places 3 processes on 2 cores. The
