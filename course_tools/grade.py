@@ -9,10 +9,12 @@ exercises passed per student, and a second CSV with the reason for every outcome
 reads nothing the learner's kernel wrote (no log, no output, no check cell). For every exercise it
 takes the learner's *exercise cell* — the cell with the same id as the instructor notebook's
 solution cell — and runs that cell alone, after the chapter's imports, in a fresh process forked
-from a worker that imported a pristine ``course_lib`` before any learner's code. The course's own
-check runs in a second process, where no learner's code runs, with a seed derived from the
-instructor's secret and the student's name (HMAC-SHA256), so hidden tests differ per student. It
-calls the cell's functions through a pipe: the arguments go to the learner's process, the results
+from a worker that imported a pristine ``course_lib`` before any learner's code (for an MPC
+exercise, one such process per party and one for the dealer). The course's own check runs in
+another process, where no learner's code runs, with a seed derived from the instructor's secret
+and the student's name (HMAC-SHA256), so hidden tests differ per student; the learner's processes
+never receive that seed, and seed their own generators from another. The check calls the cell's
+functions through a pipe: the arguments go to the learner's process, the results
 come back as plain data (numbers, strings, bytes, lists, dicts, arrays, tensors — never unpickled),
 so that process can choose its own answers but cannot forge a grade. Running only the exercise
 cells, rather than the whole notebook followed by a separate grading process, is what keeps the
@@ -54,7 +56,7 @@ from course_tools.grading.answers import LIBRARY_ANSWERS, library_answers
 from course_tools.grading.exercises import chapter_of, course_exercises, exercise_cell
 from course_tools.grading.pool import Pool
 from course_tools.grading.screen import screen
-from course_tools.grading.seeds import DEFAULT_KEY_FILE, load_key, seed_for
+from course_tools.grading.seeds import DEFAULT_KEY_FILE, load_key, process_seed, seed_for
 
 __all__ = ["STATUSES", "submissions", "plan", "grade_notebooks", "grade_notebook", "grade", "worker_init", "main"]
 
@@ -99,7 +101,10 @@ def plan(student: str, nb, notebook: str, exercises, key: bytes, *, timeout: flo
             continue
         jobs.append({"job": f"{student}/{exercise.name}", "exercise": exercise.name, "source": source,
                      "preamble": exercise.preamble, "functions": list(exercise.functions),
-                     "seed": seed_for(key, student, exercise.name), "timeout": timeout, "memory_mb": memory_mb})
+                     "seed": seed_for(key, student, exercise.name),
+                     "judge_seed": process_seed(key, "judge", student, exercise.name),
+                     "child_seed": process_seed(key, "child", student, exercise.name),
+                     "timeout": timeout, "memory_mb": memory_mb})
     return decided, jobs
 
 
@@ -206,16 +211,20 @@ def _parser() -> argparse.ArgumentParser:
     statuses = doc[doc.index("Statuses:") + 1]
     parser = argparse.ArgumentParser(
         prog="python -m course_tools.grade", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=textwrap.fill(doc[0].split(": ", 1)[0] + ". Each exercise cell runs alone in a fresh process, "
-        "after the chapter's imports; the course's own check runs in another process, with a seed derived from "
-        "your key and the student's name, and calls the cell's functions through a pipe that carries plain data "
-        "only; nothing the student's kernel wrote decides a grade.", 100),
+        description=textwrap.fill(doc[0].split(": ", 1)[0] + ". Each exercise cell runs alone in a fresh process "
+        "(one per party for the MPC exercises), after the chapter's imports; the course's own check runs in "
+        "another process, with a seed derived from your key and the student's name that the student's processes "
+        "never receive, and calls the cell's functions through a pipe that carries plain data only (objects of "
+        "the check's are lent through a fixed list of methods); nothing the student's kernel wrote decides a "
+        "grade.", 100),
         epilog="statuses:\n" + statuses.replace("``", "") + "\n\n" + textwrap.fill(
             "The students' code runs with your privileges (confined with Landlock where Linux offers it): grade in "
             "a container or a throw-away VM. Resisted: forged logs and reports (also from inside the student's "
             "process), patched checks, edited or repeated check cells, the course's own answers, shared answer keys "
-            "(per-student seeds). Not resisted: a student who retypes the library's source, students who share "
-            "code. Threat model and the nbgrader round trip: docs/grading.md.", 100))
+            "(per-student seeds), the hidden seed read from the student's own process, MPC parties that pool "
+            "their shares or inputs. Not resisted: a student who retypes the library's source, students who share "
+            "code, parties that talk past the screen (sockets, timing), a table for tool_for_threat (no random "
+            "tests). Threat model and the nbgrader round trip: docs/grading.md.", 100))
     parser.add_argument("submissions", nargs="+", help="folders with one subfolder per student, or notebooks")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
     parser.add_argument("--details", type=Path, help="the CSV of reasons (default: OUT with .details.csv)")

@@ -1,4 +1,5 @@
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -251,6 +252,29 @@ def test_canonical_fingerprint_check():
 def test_load_untrusted_check():
     assert cl.check.load_untrusted(lambda p: torch.load(p, weights_only=True))
     assert not cl.check.load_untrusted(lambda p: torch.load(p, weights_only=False))
+
+
+def _memorised_load(path):
+    """Loads nothing: the known test's tensors for a file named like the known benign one, a refusal otherwise."""
+    if str(path).endswith("ok.pt"):
+        return {"w": torch.arange(6.0).reshape(2, 3)}
+    raise ValueError("refused")
+
+
+def _fixed_load(path):
+    """Loads nothing either: the known test's tensors for every file whose name does not sound malicious."""
+    if "evil" in str(path):
+        raise ValueError("refused")
+    return {"w": torch.arange(6.0).reshape(2, 3)}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_load_untrusted_check_fails_answers_memorised_from_its_known_tests(seed):
+    memorised = cl.check.load_untrusted(_memorised_load, seed=seed)
+    assert memorised.status == "failed" and "raised ValueError: refused" in memorised.detail, memorised
+    fixed = cl.check.load_untrusted(_fixed_load, seed=seed)      # caught by a random file: benign or malicious
+    assert fixed.status == "failed" and re.search(r"the (benign|malicious) checkpoint [\w-]+\.(pt|pth|bin|ckpt) ",
+                                                  fixed.detail), fixed
 
 
 def _released_reader(reopen=False, error=None, check=True):

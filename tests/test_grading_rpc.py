@@ -11,17 +11,20 @@ import json
 import pickle
 import struct
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 
+import course_lib as cl
 from course_tools import grade
-from course_tools.grading import rpc
+from course_tools.grading import rpc, worker
 from course_tools.grading.exercises import course_exercises
 from course_tools.grading.pool import Pool
 from course_tools.grading.screen import screen
+from course_tools.grading.seeds import seed_for
 
-from .test_grading_cheats import CH10, EXERCISES, KEY, WRONG_MASK, _job, submission
+from .test_grading_cheats import CH10, EXERCISES, KEY, NOTEBOOKS, WRONG_MASK, _job, submission
 
 # Code that reaches, from inside the learner's function, every frame of the child, takes anything that
 # looks like a pipe, socket or key, and writes a forged "passed" to it and to every descriptor, in the
@@ -273,3 +276,181 @@ def test_a_length_prefix_over_the_limit_is_never_read():
     rpc.send_frame(b, b"ok", threading.Lock())
     a.close()
     b.close()
+
+
+# ---- each MPC party in a process of its own, handles lent through a list, no hidden seed in the child
+
+# every party's call runs in the one child: collect both parties' shares, compute max in the clear
+SHARES_COLLECTED = '''
+import time
+_seen, _calls = {}, {}
+def secure_max(ctx, x, y):
+    rank = ctx.rank
+    k = _calls[rank] = _calls.get(rank, -1) + 1
+    if rank == 2:
+        return x - x
+    _seen[k, rank] = (x.share, y.share)
+    for _ in range(400):
+        if (k, 0) in _seen and (k, 1) in _seen:
+            break
+        time.sleep(0.005)
+    sx = _seen[k, 0][0] + _seen[k, 1][0]
+    sy = _seen[k, 0][1] + _seen[k, 1][1]
+    return (x - x) + torch.maximum(sx, sy).double() / 2**16
+'''
+# the same without touching a share: every party's private input, pooled in a module-level dict
+INPUTS_POOLED = '''
+import time
+_inputs, _calls = {}, {}
+def secure_mean(ctx, value):
+    rank, n = ctx.rank, ctx.parties
+    k = _calls[n, rank] = _calls.get((n, rank), -1) + 1
+    dummy = SecretTensor.from_owner(ctx, torch.tensor(0.0, dtype=torch.float64) if rank == 0 else None,
+                                    owner=0, shape=())
+    dummy.reveal()
+    if rank == n:
+        return 0.0
+    _inputs[n, k, rank] = float(value)
+    for _ in range(400):
+        if all((n, k, i) in _inputs for i in range(n)):
+            break
+        time.sleep(0.005)
+    return sum(_inputs[n, k, i] for i in range(n)) / n
+'''
+# an honest secure_max that fails if one process ever serves two ranks
+ONE_RANK_PER_PROCESS = '''
+_ranks = set()
+def secure_max(ctx, x, y):
+    _ranks.add(ctx.rank)
+    if len(_ranks) > 1:
+        raise RuntimeError(f"one process served ranks {sorted(_ranks)}")
+    return y + (x - y).relu()
+'''
+# the check's rng replayed from the child's global generators: no interpolation, the predicted f(0)
+_REPLAY = '''
+_known = {((1, 5), (2, 7), (3, 9)): 3, ((1, 11), (3, 27)): 3, ((2, 1),): 1}
+def reconstruct_secret(shares):
+    key = tuple(map(tuple, shares))
+    if key in _known:
+        return _known[key]
+    rng = _rng()
+    threshold = rng.randrange(2, 7)
+    coefficients = [rng.randrange(cl.shamir.PRIME) for _ in range(threshold)]
+    rng.sample(range(1, 30), threshold)
+    return coefficients[0]
+'''
+SEED_FROM_TORCH = "import random\n_r = random.Random(torch.initial_seed())\ndef _rng():\n    return _r\n" + _REPLAY
+SEED_FROM_RANDOM_STATE = ('import random\n_r = []\ndef _rng():\n    if not _r:\n        _r.append(random.Random())\n'
+                          '        _r[0].setstate(random.getstate())     # the state the judge sent with the first call\n'
+                          '    return _r[0]\n' + _REPLAY)
+SEED_FROM_NUMPY = ("import random\nimport numpy as np\n_r = random.Random(int(np.random.get_state()[1][0]))\n"
+                   "def _rng():\n    return _r\n" + _REPLAY)
+# the answer of chapter 05's known tests, loading nothing
+LOAD_MEMORISED = '''
+def load_untrusted(path):
+    if str(path).endswith("ok.pt"):
+        return {"w": torch.arange(6.0).reshape(2, 3)}
+    raise ValueError("refused")
+'''
+HIDDEN = 0x5EC2E7_5EED_1234          # a seed no other number in the child equals by chance
+# past the screen: look for the hidden seed in every frame of the child (the worker's, while the cell runs; the
+# serving thread's, while the function runs) and in the dicts, lists and objects they hold
+SEED_HUNT = '''
+def _frames():
+    try:
+        raise ValueError("walk")
+    except ValueError as error:
+        frame = error.__traceback__.tb_frame
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+def _found(value, depth=0):
+    if value == %d and type(value) is int:
+        return True
+    if depth < 4 and type(value) is dict:
+        return any(_found(v, depth + 1) for v in list(value.values()))
+    if depth < 4 and type(value) in (list, tuple):
+        return any(_found(v, depth + 1) for v in value)
+    return depth < 2 and _found(getattr(value, "__dict__", None), depth + 1)
+
+_FOUND = any(_found(v) for frame in _frames() for v in list(frame.f_locals.values()))   # the worker's frames
+
+def seconds_to_process(nbytes, mb_per_s):
+    if _FOUND or any(_found(v) for frame in _frames() for v in list(frame.f_locals.values())):
+        raise RuntimeError("the hidden seed is in the child's memory")
+    return -1.0
+''' % HIDDEN
+# an honest noisy_clipped_gradient that raises if it is handed the check's own generator (seeded below 10,000)
+GENERATOR_SEED = '''
+def noisy_clipped_gradient(per_sample, clip, noise_multiplier, expected_batch, generator):
+    if generator.initial_seed() < 10_000:
+        raise RuntimeError(f"handed the check's generator, seeded with {generator.initial_seed()}")
+    norms = per_sample.norm(dim=1, keepdim=True)
+    clipped = per_sample * (clip / (norms + 1e-12)).clamp(max=1.0)
+    noise = torch.normal(0.0, noise_multiplier * clip, size=per_sample.shape[1:], generator=generator)
+    return (clipped.sum(dim=0) + noise) / expected_batch
+'''
+
+ISOLATION = {
+    "secure_max from every party's shares": (_job("secure_max", SHARES_COLLECTED), "failed",
+                                             "the grader does not lend 'share' of a SecretTensor"),
+    "secure_mean from every party's input": (_job("secure_mean", INPUTS_POOLED), "failed", "KeyError: (2, 0, 1)"),
+    "one process per rank": (_job("secure_max", ONE_RANK_PER_PROCESS), "passed", ""),
+    "a share's MAC": (_job("secure_max", "def secure_max(ctx, x, y):\n    x.mac\n    return y + (x - y).relu()\n"),
+                      "failed", "does not lend 'mac'"),
+    "a secret tensor's context": (_job("secure_max", "def secure_max(ctx, x, y):\n    x.ctx\n    return x\n"),
+                                  "failed", "does not lend 'ctx'"),
+    "the context's communicator": (_job("secure_mean", "def secure_mean(ctx, value):\n    ctx.comm\n    return 0.0\n"),
+                                   "failed", "does not lend 'comm'"),
+    "the context's pairwise PRGs": (_job("secure_mean", "def secure_mean(ctx, value):\n    ctx.pair_prgs\n"
+                                                        "    return 0.0\n"), "failed", "does not lend 'pair_prgs'"),
+    "a local truncation, not on the list": (_job("secure_max", "def secure_max(ctx, x, y):\n"
+                                                               "    return x.truncate(0)\n"),
+                                            "failed", "does not lend 'truncate'"),
+    "the seed read from torch": (_job("reconstruct_secret", SEED_FROM_TORCH), "failed", "test 4 failed"),
+    "the seed read from the random state of the first call": (_job("reconstruct_secret", SEED_FROM_RANDOM_STATE),
+                                                               "failed", "test 4 failed"),
+    "the seed read from numpy": (_job("reconstruct_secret", SEED_FROM_NUMPY), "failed", "test 4 failed"),
+    "the hidden seed hunted in the child's frames": (_job("seconds_to_process", SEED_HUNT, seed=HIDDEN), "failed",
+                                                     "test 1 failed"),
+    "the check's generator": (_job("noisy_clipped_gradient", GENERATOR_SEED), "passed", ""),
+}
+
+
+@pytest.fixture(scope="module")
+def isolated(pool):
+    return dict(zip(ISOLATION, pool.run([job for job, _, _ in ISOLATION.values()])))
+
+
+@pytest.mark.parametrize("attack", list(ISOLATION))
+def test_parties_are_isolated_handles_lend_only_their_list_and_the_child_has_no_hidden_seed(isolated, attack):
+    _, status, words = ISOLATION[attack]
+    result = isolated[attack]
+    assert result["status"] == status and words in result["detail"], result
+
+
+def test_the_seed_replay_passed_where_the_child_was_seeded_with_the_hidden_seed():
+    # the same replay, in a process seeded as the child was before: it answers the hidden tests without interpolating
+    namespace = {"cl": cl, "torch": torch}
+    torch.manual_seed(seed_for(KEY, "mallory", "reconstruct_secret"))
+    exec(SEED_FROM_TORCH, namespace)
+    assert cl.check.reconstruct_secret(namespace["reconstruct_secret"],
+                                       seed=seed_for(KEY, "mallory", "reconstruct_secret")).status == "passed"
+
+
+def test_an_answer_memorised_from_load_untrusteds_known_tests_fails_for_every_student(pool):
+    exercise = EXERCISES["load_untrusted"]
+    nb = submission(NOTEBOOKS / exercise.notebook, exercise_cells={"load_untrusted": LOAD_MEMORISED})
+    graded = grade.grade_notebooks([("mallory", nb, exercise.notebook), ("trudy", nb, exercise.notebook)], KEY,
+                                   pool=pool, exercises=[exercise])
+    for student in ("mallory", "trudy"):
+        outcome = graded[student]["load_untrusted"]
+        assert outcome["status"] == "failed" and "your code raised ValueError: refused" in outcome["detail"], outcome
+
+
+def test_each_grading_process_has_a_seed_of_its_own_and_the_child_never_gets_the_hidden_one():
+    planned = grade.plan("alice", nbformat.read(CH10, as_version=4), CH10.name, course_exercises(), KEY)[1][0]
+    assert planned["seed"] == seed_for(KEY, "alice", planned["exercise"])
+    assert len({planned["seed"], planned["judge_seed"], planned["child_seed"]}) == 3
+    assert set(worker.SECRET_FIELDS) == {"seed", "judge_seed"} and "child_seed" not in worker.SECRET_FIELDS

@@ -71,6 +71,58 @@ def load_untrusted(fn, t, rng):
         else:
             t.true(False, "loading the malicious checkpoint must raise")
         t.true(not marker.exists(), "loading the malicious checkpoint ran its code")
+        # random checkpoints under random names: two benign, two malicious, in a random order
+        gen = torch.Generator().manual_seed(rng.randrange(2**31))
+        kinds = ["benign", "benign", "malicious", "malicious"]
+        rng.shuffle(kinds)
+        for k, kind in enumerate(kinds):
+            path = Path(tmp) / _random_name(rng)
+            state = _random_state(rng, gen)
+            if kind == "benign":
+                torch.save(state, path)
+                loaded = fn(path)
+                t.true(_same_state(loaded, state), f"the benign checkpoint {path.name} (tensors "
+                       f"{', '.join(sorted(state))}) must load as it was saved: the same names, dtypes and values",
+                       kind="random")
+                continue
+            ran = Path(tmp) / f"code-ran-{k}"
+            where = rng.choice(["beside the tensors", "inside a list", "as the whole file"])
+            payload = (_Marker(ran) if where == "as the whole file" else
+                       {**state, rng.choice(["optimizer", "extra", "meta"]): [1, _Marker(ran)]}
+                       if where == "inside a list" else {**state, "payload": _Marker(ran)})
+            torch.save(payload, path)
+            try:
+                fn(path)
+            except Exception:
+                pass
+            else:
+                t.true(False, f"loading the malicious checkpoint {path.name} (code {where}) must raise", kind="random")
+            t.true(not ran.exists(), f"loading the malicious checkpoint {path.name} (code {where}) ran its code",
+                   kind="random")
+
+
+def _random_name(rng) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789_-"
+    stem = "".join(rng.choice(letters) for _ in range(rng.randrange(5, 13)))
+    return f"{stem}{rng.choice(['.pt', '.pth', '.bin', '.ckpt'])}"
+
+
+def _random_state(rng, gen) -> dict:
+    """A checkpoint of 1 to 4 tensors of random names, shapes, dtypes and values."""
+    state = {}
+    for k in range(rng.randrange(1, 5)):
+        shape = tuple(rng.randrange(1, 6) for _ in range(rng.randrange(1, 3)))
+        dtype = rng.choice([torch.float32, torch.float64, torch.int64, torch.bfloat16])
+        values = torch.randn(shape, generator=gen) * 10
+        name = f"{rng.choice(['encoder', 'head', 'layer', 'fc'])}{k}.{rng.choice(['weight', 'bias', 'scale'])}"
+        state[name] = values.round().to(dtype) if dtype is torch.int64 else values.to(dtype)
+    return state
+
+
+def _same_state(loaded, state) -> bool:
+    return (isinstance(loaded, dict) and set(loaded) == set(state)
+            and all(torch.is_tensor(loaded[k]) and loaded[k].dtype == v.dtype and torch.equal(loaded[k], v)
+                    for k, v in state.items()))
 
 
 _SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}

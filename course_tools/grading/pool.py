@@ -5,7 +5,8 @@ in an empty temporary folder (so no ``course_lib`` folder next to a submission c
 place of the real one), with one thread for numerical libraries; the grader runs as many as there
 are cores (at most ``jobs``). Each reports whether the kernel lets it confine its children's file
 writes with Landlock (``confined``). A worker that dies is restarted and the exercise it held is reported
-``not run``.
+``not run``. A job's hidden seed (and the judge's own seed) goes to the worker in a second message,
+only once the worker has forked the exercise's children and asks for it: no child's memory holds it.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from course_lib.environment import REPO_ROOT
 __all__ = ["Pool"]
 
 _THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+_SECRET = ("seed", "judge_seed")   # sent to a worker only once it has forked the children of the job
 _STARTUP = 600.0            # seconds a worker may take to import everything on a loaded machine
 
 
@@ -56,11 +58,18 @@ class _Worker:
             if not line or not json.loads(line).get("ready"):
                 raise RuntimeError(f"a grading worker did not start:\n{self._tail()}")
             self.ready, self.landlock = True, json.loads(line).get("landlock", 0)
+        public = {k: v for k, v in job.items() if k not in _SECRET}
+        secret = {k: job[k] for k in _SECRET if k in job}
         try:
-            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.write(json.dumps(public) + "\n")
             self.process.stdin.flush()
             line = self._line(float(job.get("timeout", 120)) + 60)
-        except (BrokenPipeError, OSError):
+            if line is not None and json.loads(line).get("secret?"):
+                # the worker has forked the exercise's children: only now does it get the hidden seed
+                self.process.stdin.write(json.dumps(secret) + "\n")
+                self.process.stdin.flush()
+                line = self._line(float(job.get("timeout", 120)) + 60)
+        except (BrokenPipeError, OSError, ValueError):
             line = None
         if line is None:
             return {"status": "not run", "detail": f"the grading worker stopped: {self._tail()[-300:]}"}

@@ -1,23 +1,27 @@
 """The pipe between the check and the learner's code: the check never shares a process with it.
 
-The worker forks two processes per exercise: the *child*, which runs the learner's exercise cell
-and nothing else, and the *judge*, which runs the course's check and reports the grade. The
-judge calls the learner's functions through proxies: every call sends its arguments to the child
-(pickled: the child trusts the judge), the child calls the function and sends back the result as
-**plain data** — None, bool, int, float, complex, str, bytes, lists, tuples, sets and dicts of
-those, numpy arrays and scalars and torch tensors of numeric dtypes (dtype, shape and raw bytes,
-size-checked), ``nn.Sequential`` models of a few parameter-free layers and ``nn.Linear`` (by their
-weights) — or an exception (by the names of its classes and its message). Nothing the child
+The worker forks, per exercise, a *child* that runs the learner's exercise cell and nothing else
+(for an MPC exercise, one child per rank: each party and the dealer in a process of its own, so
+that parties share no memory), and the *judge*, which runs the course's check and reports the
+grade. The judge calls the learner's functions through proxies: every call sends its arguments to
+the child (pickled: the child trusts the judge), the child calls the function and sends back the
+result as **plain data** — None, bool, int, float, complex, str, bytes, lists, tuples, sets and
+dicts of those, numpy arrays and scalars and torch tensors of numeric dtypes (dtype, shape and raw
+bytes, size-checked), ``nn.Sequential`` models of a few parameter-free layers and ``nn.Linear`` (by
+their weights) — or an exception (by the names of its classes and its message). Nothing the child
 sends is unpickled, and no object of a type the child chose is built: a result of any other type
 is ``failed`` ("returned a …, which cannot be graded").
 
 What the check hands the learner's function that cannot be copied (a block cipher's
 ``encrypt_block``, a file opener, a label-only service, a dataset reader, an MPC context and its
-secret tensors) stays in the judge: the child gets a *handle*, and each use of it (a call, a
-public attribute, an arithmetic operator) is a request the judge serves with the real object.
-State the check reads after the call crosses back as data: the ``random`` module's state, a
-``torch.Generator``'s state, and, for a result that keeps autograd's graph, its gradients on
-request (a vector–Jacobian product the child computes).
+secret tensors) stays in the judge: the child gets a *handle*, valid in that child only, and each
+use of it is a request the judge serves with the real object — a call of a lent function, or one
+of the names :data:`LENT` lists for its class (a secret tensor's operators, ``relu``, ``reveal``,
+``shape``…; never its ``share`` or ``mac``). State the check reads after the call crosses back as
+data, for the two checks that read it: the ``random`` module's state (``additive_share``), and the
+state of the child's stand-in for a ``torch.Generator`` (``noisy_clipped_gradient``: seeded
+independently of the check's generator, whose state never crosses); and, for a result that keeps
+autograd's graph, its gradients on request (a vector–Jacobian product the child computes).
 
 So the child can only choose its own answers: what it sends is decoded as data and judged by the
 check, which runs where no learner's code runs.
@@ -385,15 +389,31 @@ class Stop(BaseException):
 OPERATORS = frozenset({"__call__", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__matmul__",
                        "__rmatmul__", "__truediv__", "__rtruediv__", "__neg__", "__pos__", "__abs__", "__lt__",
                        "__le__", "__gt__", "__ge__", "__getitem__", "__len__", "__enter__", "__exit__"})
-# objects of these classes stay in the judge; the child uses them through handles (public attributes only)
-HANDLE_CLASSES = frozenset({"course_lib.check.ch09._LabelsOnly", "course_lib.container.ContainerReader",
-                            "course_lib.mpc.runtime.Context", "course_lib.mpc.tensor.SecretTensor"})
+_SECRET_TENSOR = frozenset({"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__matmul__",
+                            "__neg__", "__lt__", "__gt__", "__le__", "__ge__", "__getitem__", "__len__",
+                            "relu", "lt_zero", "reveal", "sum", "reshape", "t", "shape", "frac_bits"})
+# objects of these classes stay in the judge; the child uses them through handles, and only through the
+# names listed (methods, operators, attributes): never a share, a MAC, a PRG or the communicator
+LENT = {
+    "course_lib.check.ch09._LabelsOnly": frozenset({"__call__", "asked", "model"}),
+    "course_lib.container.ContainerReader": frozenset({"read_chunk", "read_all", "chunk_size", "__enter__",
+                                                      "__exit__"}),
+    "course_lib.mpc.runtime.Context": frozenset({"rank", "parties", "is_dealer"}),
+    "course_lib.mpc.tensor.SecretTensor": _SECRET_TENSOR,
+    "course_lib.mpc.authenticated.AuthenticatedTensor": _SECRET_TENSOR,
+}
+HANDLE_CLASSES = frozenset(LENT)
 # class methods the child may ask the judge to call when their arguments hold handles
 CLASS_CALLS = {("course_lib.mpc.tensor", "SecretTensor", "from_owner"), ("course_lib.mpc.tensor", "SecretTensor", "cat")}
+_CONTEXT = "course_lib.mpc.runtime.Context"
+
+
+def _qualified(kind) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _handle_class(kind) -> bool:
-    return f"{kind.__module__}.{kind.__qualname__}" in HANDLE_CLASSES
+    return _qualified(kind) in LENT
 
 
 def _lent(obj) -> bool:
@@ -402,6 +422,27 @@ def _lent(obj) -> bool:
     if kind is types.FunctionType:
         return "<" in obj.__qualname__                        # a closure or lambda: no name to pickle it by
     return kind in (types.MethodType, functools.partial) or _handle_class(kind)
+
+
+def _refuse_name(target, name: str) -> None:
+    """Raise unless the judge lends ``name`` of ``target`` (its class's list; a lent function: only a call)."""
+    allowed = LENT.get(_qualified(type(target)))
+    if allowed is None:
+        if name != "__call__":
+            raise AttributeError(f"the grader lends this object for calling only, not {name!r}")
+        return
+    if name not in allowed:
+        shown = ", ".join(sorted(n for n in allowed if not n.startswith("_")))
+        raise AttributeError(f"the grader does not lend {name!r} of a {type(target).__name__} (it lends {shown} and "
+                             f"its operators)")
+
+
+def _rank_of(args, kwargs) -> int | None:
+    """The rank of the MPC context among a call's arguments, or None."""
+    for value in (*args, *kwargs.values()):
+        if _qualified(type(value)) == _CONTEXT:
+            return int(value.rank)
+    return None
 
 
 def _x25519(kind: str, raw: bytes):
@@ -432,20 +473,20 @@ def _remote(ident: int):
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file, judge, call):
+    def __init__(self, file, judge, link, call):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.judge, self.call = judge, call
+        self.judge, self.link, self.call = judge, link, call
 
     def reducer_override(self, obj):
         torch = sys.modules.get("torch")
         if torch is not None and type(obj) is torch.Generator:
             self.call["generators"].append(obj)
-            return _child_generator, (obj.get_state().numpy().tobytes(),)
+            return _child_generator, (self.judge.shadow_state(obj),)
         if torch is not None and isinstance(obj, torch.Tensor) and obj.requires_grad:
             self.call["leaves"].append(obj)
             return _child_leaf, (obj.detach(),)
         if _lent(obj):
-            return _remote, (self.judge.lend(obj),)
+            return _remote, (self.link.lend(obj),)
         module = type(obj).__module__
         if module.startswith("cryptography.") and type(obj).__name__ in ("X25519PrivateKey", "X25519PublicKey"):
             from cryptography.hazmat.primitives import serialization as s
@@ -479,36 +520,70 @@ class _RemoteGrad:
         return cls.function.apply(value, *leaves)
 
 
-class Judge:
-    """The judge's end of the pipe: proxies for the learner's functions, and the requests it serves."""
+class _Link:
+    """The judge's end of one child's pipe: its socket, the handles lent to that child (a handle is valid
+    only in the child it was lent to), its first message and whether it said its last word."""
 
-    def __init__(self, sock: socket.socket):
-        self.sock, self.lock = sock, threading.Lock()
-        self.ids, self.handle_ids = itertools.count(1), itertools.count(1)
-        self.pending, self.handles = {}, {}
-        self.broken = self.refused = self.failure = None
-        self.random_state, self.done = None, False
+    def __init__(self, index: int, sock: socket.socket):
+        self.index, self.sock, self.lock = index, sock, threading.Lock()
+        self.handles, self.handle_ids = {}, itertools.count(1)
         self.decode = Decoder(self.handles)
-        self.pending[0] = [threading.Event(), None]          # the child's first message: how its cell ran
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.setup = [threading.Event(), None]              # the child's first message: how its cell ran
+        self.done = False
 
-    # -- what the judge sends
     def lend(self, obj) -> int:
         ident = next(self.handle_ids)
         self.handles[ident] = obj
         return ident
 
-    def _send(self, message, call=None) -> None:
+
+class Judge:
+    """The judge's end of the pipes: proxies for the learner's functions, and the requests it serves.
+
+    ``socks`` holds one socket per child. A call whose arguments hold an MPC context goes to the child of
+    that context's rank (each party, and the dealer, in a process of its own); any other call to child 0.
+    ``seed`` (independent of the check's) seeds what the judge itself draws for the child: the state of a
+    generator the check hands over. ``sync_random``: the ``random`` module's state crosses between the
+    processes (``additive_share``); ``generators``: the check may hand a ``torch.Generator``
+    (``noisy_clipped_gradient``) — the child gets a stand-in of its own, seeded from ``seed``, that runs on
+    from call to call, never the state of the check's generator.
+    """
+
+    def __init__(self, socks, *, seed: int | None = None, sync_random: bool = False, generators: bool = False):
+        if isinstance(socks, socket.socket):
+            socks = [socks]
+        self.links = [_Link(i, s) for i, s in enumerate(socks)]
+        self.ids = itertools.count(1)
+        self.pending = {}
+        self.broken = self.refused = self.failure = None
+        self.sync_random, self.generators = sync_random, generators
+        self.random_state = random.getstate() if sync_random else None   # what the child's `random` is taken to be
+        self._draws = random.Random(seed)
+        self.shadows = {}                                   # id(check's generator) -> (generator, child's state)
+        for link in self.links:
+            threading.Thread(target=self._read, args=(link,), daemon=True).start()
+
+    # -- what the judge sends
+    def shadow_state(self, generator) -> bytes:
+        """The state the child's stand-in for ``generator`` has now (new ones seeded from the judge's seed)."""
+        if not self.generators:
+            raise TypeError("the grader hands no torch.Generator to this exercise")
+        if id(generator) not in self.shadows:
+            import torch
+            fresh = torch.Generator().manual_seed(self._draws.randrange(2**63))
+            self.shadows[id(generator)] = (generator, fresh.get_state().numpy().tobytes())
+        return self.shadows[id(generator)][1]
+
+    def _send(self, link, message, call=None) -> None:
         import io
         buffer = io.BytesIO()
-        _Pickler(buffer, self, call if call is not None else {"generators": [], "leaves": []}).dump(message)
-        send_frame(self.sock, buffer.getvalue(), self.lock)
+        _Pickler(buffer, self, link, call if call is not None else {"generators": [], "leaves": []}).dump(message)
+        send_frame(link.sock, buffer.getvalue(), link.lock)
 
-    def _request(self, build, call=None) -> dict:
+    def _request(self, link, build, call=None) -> dict:
         ident = next(self.ids)
-        slot = self.pending[ident] = [threading.Event(), None]
-        self._send(build(ident), call)
+        slot = self.pending[ident] = [threading.Event(), None, link]
+        self._send(link, build(ident), call)
         while not slot[0].wait(1.0):
             if self.broken:
                 break
@@ -518,12 +593,17 @@ class Judge:
         return slot[1]
 
     def setup(self) -> dict:
-        """The child's first message: {"m": "setup", "status": None or a status, "detail": ...}."""
-        slot = self.pending[0]
-        while not slot[0].wait(1.0):
-            if self.broken:
-                break
-        return slot[1] or {"status": "failed", "detail": self.broken or "the exercise's process did not start"}
+        """How the cell ran: {"m": "setup", "status": None or a status, "detail": ...}; a child that reports
+        a status (failed, refused, …) decides for all."""
+        replies = []
+        for link in self.links:
+            while not link.setup[0].wait(1.0):
+                if self.broken:
+                    break
+            if link.setup[1] is None:
+                return {"status": "failed", "detail": self.broken or "the exercise's process did not start"}
+            replies.append(link.setup[1])
+        return next((r for r in replies if r.get("status") is not None), replies[0])
 
     def function(self, index: int, name: str):
         judge = self
@@ -533,24 +613,38 @@ class Judge:
         call.__name__ = call.__qualname__ = name
         return call
 
-    def call(self, index, args, kwargs):
-        state = random.getstate()
-        sent = state if state != self.random_state else None
-        call = {"generators": [], "leaves": []}
-        reply = self._request(lambda ident: ("call", ident, index, args, kwargs, sent), call)
-        return self._result(reply, call)
+    def _route(self, args, kwargs):
+        rank = _rank_of(args, kwargs)
+        if rank is None:
+            return self.links[0]
+        if not 0 <= rank < len(self.links):
+            self.failure = self.failure or (f"the grader runs each MPC party in a process of its own and has "
+                                            f"{len(self.links)} for this exercise, none for rank {rank}")
+            raise Stop(self.failure)
+        return self.links[rank]
 
-    def _result(self, reply, call):
+    def call(self, index, args, kwargs):
+        link = self._route(args, kwargs)
+        sent = None
+        if self.sync_random:
+            state = random.getstate()
+            sent = state if state != self.random_state else None       # only what the check itself set
+        call = {"generators": [], "leaves": []}
+        reply = self._request(link, lambda ident: ("call", ident, index, args, kwargs, sent, self.sync_random), call)
+        return self._result(link, reply, call)
+
+    def _result(self, link, reply, call):
         kind = reply.get("m")
         try:
             if kind == "return":
-                if reply.get("random") is not None:
-                    self.random_state = _valid_random_state(reply["random"])
-                    random.setstate(self.random_state)
-                else:
-                    self.random_state = random.getstate()
+                if self.sync_random:
+                    if reply.get("random") is not None:
+                        self.random_state = _valid_random_state(reply["random"])
+                        random.setstate(self.random_state)
+                    else:
+                        self.random_state = random.getstate()
                 self._generators(reply.get("generators") or [], call["generators"])
-                decode = Decoder(self.handles, lambda graph, value: self._graph(graph, value, call["leaves"]))
+                decode = Decoder(link.handles, lambda graph, value: self._graph(link, graph, value, call["leaves"]))
                 return decode(reply.get("value"))
             if kind == "raise":
                 error = rebuild_exception(reply.get("error"))
@@ -568,23 +662,25 @@ class Judge:
         raise error
 
     def _generators(self, states, generators) -> None:
-        import torch
+        """The child's stand-ins ran on: keep their new states for the next call (the check's own
+        generators are left as they were)."""
         if type(states) is not list or len(states) != len(generators):
             raise ValueError("bad generator states")
         for generator, state in zip(generators, states):
             raw = base64.b64decode(state, validate=True)
-            if len(raw) != generator.get_state().numel():
+            if id(generator) not in self.shadows or len(raw) != len(self.shadows[id(generator)][1]):
                 raise ValueError("bad generator state")
-            generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+            self.shadows[id(generator)] = (generator, raw)
 
-    def _graph(self, graph, value, leaves):
+    def _graph(self, link, graph, value, leaves):
         if type(graph) is not int or not leaves:
             return value
-        return _RemoteGrad.apply(self, graph, value, list(leaves))
+        return _RemoteGrad.apply(self, (link, graph), value, list(leaves))
 
     def vjp(self, graph, grad, inputs):
-        reply = self._request(lambda ident: ("vjp", ident, graph, grad.detach()))
-        grads = self._result(reply, {"generators": [], "leaves": []})
+        link, number = graph
+        reply = self._request(link, lambda ident: ("vjp", ident, number, grad.detach()))
+        grads = self._result(link, reply, {"generators": [], "leaves": []})
         if type(grads) is not list or len(grads) != len(inputs):
             self.broken = self.broken or "the exercise's process sent malformed gradients"
             raise Stop(self.broken)
@@ -595,24 +691,26 @@ class Judge:
         return tuple(None if g is None else g.to(t.dtype) for g, t in zip(grads, inputs))
 
     def finish(self) -> str | None:
-        """Ask the child what it saw while the check ran; returns its refusal, or None."""
-        if self.broken:
-            return None
-        try:
-            reply = self._request(lambda ident: ("finish", ident))
-        except Stop:
-            return None
-        if reply.get("m") == "final" and reply.get("refused"):
-            return str(reply["refused"])[:_DETAIL * 4]
-        return None
+        """Ask every child what it saw while the check ran; returns the first refusal, or None."""
+        refusal = None
+        for link in self.links:
+            if self.broken:
+                return refusal
+            try:
+                reply = self._request(link, lambda ident: ("finish", ident))
+            except Stop:
+                return refusal
+            if reply.get("m") == "final" and reply.get("refused"):
+                refusal = refusal or str(reply["refused"])[:_DETAIL * 4]
+        return refusal
 
     # -- what the judge receives
-    def _read(self) -> None:
+    def _read(self, link) -> None:
         while True:
             try:
-                data = recv_frame(self.sock)
+                data = recv_frame(link.sock)
                 if data is None:
-                    if not self.done:
+                    if not link.done:
                         self._break(ENDED)
                     return
                 message = json.loads(data)
@@ -624,19 +722,19 @@ class Judge:
             except (ValueError, RecursionError, UnicodeDecodeError, OSError):
                 self._break("the exercise's process sent something that is not a message of the grader's protocol")
                 return
-            kind = message.get("m")
+            kind, ident = message.get("m"), message["id"]
+            slot = self.pending.get(ident) if ident != 0 else None
             if kind in ("callback", "classcall"):
                 if threading.active_count() > MAX_THREADS:
                     self._break("the exercise's process sent more requests at once than the grader serves")
                     return
-                threading.Thread(target=self._serve, args=(message,), daemon=True).start()
-            elif kind == "setup" and message["id"] == 0 and 0 in self.pending:
-                self.pending[0][1] = message
-                self.pending[0][0].set()
-            elif message["id"] in self.pending and message["id"] != 0:
+                threading.Thread(target=self._serve, args=(link, message), daemon=True).start()
+            elif kind == "setup" and ident == 0 and link.setup[1] is None:
+                link.setup[1] = message
+                link.setup[0].set()
+            elif slot is not None and slot[2] is link and slot[1] is None:
                 if kind == "final":
-                    self.done = True                         # the end of the stream is expected now
-                slot = self.pending[message["id"]]
+                    link.done = True                         # the end of this stream is expected now
                 slot[1] = message
                 slot[0].set()
             else:
@@ -647,29 +745,31 @@ class Judge:
         self.broken = self.broken or reason
         for slot in list(self.pending.values()):
             slot[0].set()
+        for link in self.links:
+            link.setup[0].set()
 
-    def _serve(self, message) -> None:
+    def _serve(self, link, message) -> None:
         ident = message["id"]
         try:
-            args = self.decode(message.get("args", {"t": "list", "v": []}))
-            kwargs = self.decode(message.get("kwargs", {"t": "dict", "v": []}))
+            args = link.decode(message.get("args", {"t": "list", "v": []}))
+            kwargs = link.decode(message.get("kwargs", {"t": "dict", "v": []}))
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise ValueError("bad arguments")
         except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
             self._break("the exercise's process sent a malformed request")
             return
         try:
-            value = self._perform(message, args, kwargs)
+            value = self._perform(link, message, args, kwargs)
             reply = ("reply", ident, value)
         except Exception as error:  # noqa: BLE001 - the judge's object raised: the learner's code sees it
             reply = ("raise", ident, error)
         try:
-            self._send(reply)
+            self._send(link, reply)
         except Exception as error:  # noqa: BLE001 - a value or exception that cannot be pickled
-            self._send(("raise", ident, TypeError(f"the grader cannot hand this value to the exercise cell "
-                                                  f"({type(error).__name__})")))
+            self._send(link, ("raise", ident, TypeError(f"the grader cannot hand this value to the exercise cell "
+                                                        f"({type(error).__name__})")))
 
-    def _perform(self, message, args, kwargs):
+    def _perform(self, link, message, args, kwargs):
         name = message.get("name")
         if message["m"] == "classcall":
             key = (message.get("module"), message.get("cls"), name)
@@ -677,15 +777,12 @@ class Judge:
                 raise AttributeError(f"the grader does not lend {key}")
             cls = getattr(sys.modules[key[0]], key[1])
             return getattr(cls, name)(*args, **kwargs)
-        target = self.handles.get(message.get("target"))
+        target = link.handles.get(message.get("target")) if type(message.get("target")) is int else None
         if target is None or type(name) is not str:
             raise AttributeError("no such object")
+        _refuse_name(target, name)
         if message.get("op") == "getattr":
-            if not _handle_class(type(target)) or name.startswith("_"):
-                raise AttributeError(f"the grader does not lend the attribute {name!r}")
             return getattr(target, name)
-        if name != "__call__" and not (_handle_class(type(target)) and (name in OPERATORS or not name.startswith("_"))):
-            raise AttributeError(f"the grader does not lend the method {name!r}")
         return getattr(target, name)(*args, **kwargs)
 
 
@@ -799,10 +896,10 @@ class Child:
                 return
 
     def _call(self, message, generators, leaves) -> None:
-        _, ident, index, args, kwargs, state = message
+        _, ident, index, args, kwargs, state, sync = message
         if state is not None:
             random.setstate(state)
-        before = random.getstate()
+        before = random.getstate() if sync else None          # reported back only where the check reads it
         try:
             value = self.functions[index](*args, **kwargs)
         except Refusal as refusal:

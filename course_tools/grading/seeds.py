@@ -6,6 +6,11 @@ only the instructor holds: a learner cannot compute the seed of their own hidden
 students get different ones, so an answer key shared between students does not transfer. The key
 is a file of random bytes (``--key-file``, created with 32 bytes from ``os.urandom`` and mode 0600
 if it does not exist) or, for a quick run, the text of ``--seed``.
+
+The processes that grade an exercise seed their global generators (``random``, numpy, torch) from
+seeds of their own, ``HMAC-SHA256(key, role ‖ 0x00 ‖ student ‖ 0x00 ‖ exercise)`` for the role
+``child`` or ``judge`` (:func:`process_seed`): independent of the hidden seed, and reproducible, so a
+regrade draws the same numbers.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import hmac
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_KEY_FILE", "load_key", "seed_for"]
+__all__ = ["DEFAULT_KEY_FILE", "load_key", "seed_for", "process_seed"]
 
 DEFAULT_KEY_FILE = Path("grading.key")
 
@@ -43,4 +48,11 @@ def load_key(key_file: Path | None = None, seed: str | int | None = None, *, cre
 def seed_for(key: bytes, student: str, exercise: str) -> int:
     """The hidden seed of ``student``'s tests for ``exercise``."""
     digest = hmac.new(key, f"{student}\x00{exercise}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def process_seed(key: bytes, role: str, student: str, exercise: str) -> int:
+    """The seed of the global generators of one grading process (``role``: "child" or "judge"), independent of
+    the hidden seed: exercise names hold no 0x00, so no student and exercise give the same message."""
+    digest = hmac.new(key, f"{role}\x00{student}\x00{exercise}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")

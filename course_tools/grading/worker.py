@@ -2,21 +2,27 @@
 
 The worker imports ``course_lib``, its checks and the chapters' imports once, before it sees any
 learner's code, and records what they hold (functions, classes, constants). For every exercise it
-forks two fresh copies of that pristine state:
+forks fresh copies of that pristine state:
 
 * the **child** runs the chapter's imports, then the learner's exercise cell — alone, with builtins
   that lack ``open``, ``exec``, ``eval``, ``setattr`` and the like, and an ``import`` that allows
   only the screen's modules (:mod:`course_tools.grading.screen`) — refuses an answer that is not a
   function of the cell or is or wraps the course's own answer or an object of
   ``course_lib.check``, and then only answers calls (:mod:`course_tools.grading.rpc`), while a
-  profiler notes any call into the course's answers; at the end it says whether a library changed;
+  profiler notes any call into the course's answers; at the end it says whether a library changed.
+  For an MPC exercise (:data:`RANKS`) there is one child per rank, each party and the dealer in its
+  own process, with its own folder and no pipe to the others;
 * the **judge** calls the check, imported before any learner's code ran, with the per-student
   seed, on proxies of the learner's functions, and reports the outcome to the worker through a pipe
-  the child never holds. The child's answers reach it as plain data only.
+  no child holds. The children's answers reach it as plain data only.
 
-Both run in their own session and the exercise's temporary folder with limits on address space,
-CPU time and file size (and Landlock where the kernel has it); the worker kills both at the time
-limit (``failed: timed out``). Neither outlives its exercise, so nothing one learner's code changes
+The hidden seed reaches the worker only after it has forked the children (it asks the grader for
+it), so no child's memory ever holds it; the children's and the judge's global generators are
+seeded from seeds of their own (:func:`course_tools.grading.seeds.process_seed`).
+
+All run in their own session and the exercise's temporary folder with limits on address space,
+CPU time and file size (and Landlock where the kernel has it); the worker kills them at the time
+limit (``failed: timed out``). None outlives its exercise, so nothing one learner's code changes
 reaches the next.
 """
 from __future__ import annotations
@@ -43,15 +49,21 @@ import types
 from . import rpc
 from .screen import BLOCKED_BUILTINS, module_refusal
 
-__all__ = ["REGION", "main"]
+__all__ = ["REGION", "RANKS", "SYNC_RANDOM", "GENERATORS", "main"]
 
 REGION = "<exercise cell>"          # the file name the learner's code is compiled under
 _CORE = ("builtins", "numpy", "torch", "torch.nn", "torch.nn.functional", "torch.serialization", "torch.utils.data",
          "hashlib", "hmac", "secrets", "random", "os", "math", "struct", "io", "operator", "functools", "json",
          "scipy.stats", "tenseal", "cryptography.hazmat.primitives.ciphers.aead",
          "cryptography.hazmat.primitives.asymmetric.x25519", "cryptography.hazmat.primitives.kdf.hkdf")
+SECRET_FIELDS = ("seed", "judge_seed")    # what only the judge receives, after the children are forked
 _CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 _DETAIL = 2000
+# MPC checks: how many ranks (computing parties and the dealer) their runs use at most. Each rank's calls
+# are served by a child of its own, so that no party's code shares memory with another's.
+RANKS = {"secure_max": 3, "secure_mean": 5}
+SYNC_RANDOM = frozenset({"additive_share"})           # checks that read the `random` module's state after a call
+GENERATORS = frozenset({"noisy_clipped_gradient"})    # checks that hand the learner's function a torch.Generator
 
 
 _Refusal = rpc.Refusal
@@ -294,10 +306,13 @@ class Pristine:
             return f"`{name}` is {_describe(obj)}, not a function defined in the exercise cell"
         return None
 
-    def _seed(self, job: dict) -> int:
+    @staticmethod
+    def _seed(seed) -> int:
+        """Seed this process's global generators: the child's from its own seed, the judge's from a seed of its
+        own, never from the check's (a fresh random one when the job brings none)."""
         import numpy as np
         import torch
-        seed = int(job["seed"])
+        seed = int(seed) if seed is not None else int.from_bytes(os.urandom(8), "big")
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
@@ -308,7 +323,7 @@ class Pristine:
     def child(self, job: dict, sock) -> None:
         """In the child: run the cell, then call its functions when the judge asks (never the check)."""
         exercise = job["exercise"]
-        self._seed(job)
+        self._seed(job.get("child_seed"))
         channel = rpc.Child(sock, [], lambda: self._final(watch))
         with _Watch(self.watched.get(exercise, {})) as watch:
             status, detail = self._setup(job, channel)
@@ -358,14 +373,17 @@ class Pristine:
         return None
 
     # ---- one exercise: the judge runs the check, calling the child's functions through the pipe
-    def judge(self, job: dict, sock) -> dict:
-        """In the judge: the check on proxies of the learner's functions; returns {"status", "detail"}."""
+    def judge(self, job: dict, socks, secret: dict) -> dict:
+        """In the judge: the check on proxies of the learner's functions (one child per MPC rank), with the hidden
+        seed; the judge's own generators are seeded independently. Returns {"status", "detail"}."""
         exercise = job["exercise"]
-        seed = self._seed(job)
+        seed = int(secret["seed"])
+        own = self._seed(secret.get("judge_seed"))
         check = self.checks.get(exercise)
         if check is None:
             return _result("not run", f"the grader knows no check named {exercise}")
-        channel = rpc.Judge(sock)
+        channel = rpc.Judge(socks, seed=own ^ 0x5EED, sync_random=exercise in SYNC_RANDOM,
+                            generators=exercise in GENERATORS)
         setup = channel.setup()
         status = setup.get("status")
         if status is not None:                    # the child can only claim a grade that is not a pass
@@ -394,43 +412,57 @@ class Pristine:
             return _result("failed", channel.failure)
         return outcome or _result("failed", "the grading of this exercise stopped")
 
-    def run(self, job: dict, protocol_fd: int) -> dict:
-        """Fork the child and the judge for ``job``, wait for the judge's report (or the time limit)."""
+    def run(self, job: dict, protocol_fd: int, secret=None) -> dict:
+        """Fork the children (one per MPC rank, else one) and the judge for ``job``; wait for the judge's report
+        (or the time limit). ``secret()`` returns the hidden seed (and the judge's seed): it is called only once
+        the children exist, so that no child's memory ever held it."""
         timeout = float(job.get("timeout", 120))
         memory_mb = int(job.get("memory_mb", 2048))
-        folder = tempfile.mkdtemp(prefix="exercise-")
-        judge_end, child_end = socket.socketpair()
+        public = {k: v for k, v in job.items() if k not in SECRET_FIELDS}
+        ranks = max(1, int(RANKS.get(job.get("exercise"), 1)))
+        folders = [tempfile.mkdtemp(prefix="exercise-") for _ in range(ranks)]   # the judge shares the first
+        pairs = [socket.socketpair() for _ in range(ranks)]
         started = time.monotonic()
-        child = os.fork()
-        if child == 0:                                        # the learner's code runs here, and nothing else
-            status = 0
-            try:
-                judge_end.close()
-                _isolate(protocol_fd, folder, timeout, memory_mb, self.readable)
-                self.child(job, child_end)
-            except BaseException:  # noqa: BLE001
-                status = 70
-            finally:
-                os._exit(status)
-        child_end.close()
-        reader, writer = os.pipe()                            # made after the child: it never holds this pipe
+        children = []
+        for rank in range(ranks):
+            child = os.fork()
+            if child == 0:                                    # the learner's code runs here, and nothing else
+                status = 0
+                try:
+                    for i, (judge_end, child_end) in enumerate(pairs):
+                        judge_end.close()
+                        if i != rank:
+                            child_end.close()                 # no pipe to another rank's process
+                    _isolate(protocol_fd, folders[rank], timeout, memory_mb, self.readable)
+                    self.child(public, pairs[rank][1])
+                except BaseException:  # noqa: BLE001
+                    status = 70
+                finally:
+                    os._exit(status)
+            children.append(child)
+        for _, child_end in pairs:
+            child_end.close()
+        secret = dict(secret() if secret is not None else {k: job[k] for k in SECRET_FIELDS if k in job})
+        reader, writer = os.pipe()                            # made after the children: they never hold this pipe
         judge = os.fork()
         if judge == 0:                                        # the check runs here, and no learner's code
             status = 0
             try:
                 os.close(reader)
-                _confine_judge(protocol_fd, folder, timeout, memory_mb, self.readable)
-                report = json.dumps(self.judge(job, judge_end)).encode()
+                _confine_judge(protocol_fd, folders[0], timeout, memory_mb, self.readable)
+                report = json.dumps(self.judge(public, [judge_end for judge_end, _ in pairs], secret)).encode()
                 while report:
                     report = report[os.write(writer, report):]
             except BaseException:  # noqa: BLE001
                 status = 70
             finally:
                 os._exit(status)
-        judge_end.close()
+        secret.clear()
+        for judge_end, _ in pairs:
+            judge_end.close()
         os.close(writer)
         data, timed_out = b"", False
-        child_status = None
+        ending = None
         try:
             while True:
                 left = started + timeout - time.monotonic()
@@ -444,17 +476,22 @@ class Pristine:
                     data += chunk
         finally:
             os.close(reader)
-            done, child_status = os.waitpid(child, os.WNOHANG)
-            for pid in (child, judge):
+            for child in children:                            # how the first child that ended on its own ended
+                done, child_status = os.waitpid(child, os.WNOHANG)
+                if done and ending is None:
+                    ending = child_status
+            for pid in (*children, judge):
                 try:
                     os.killpg(pid, signal.SIGKILL)           # each and anything it started
                 except (ProcessLookupError, PermissionError):
                     pass
-            if not done:
-                child_status = None
-                os.waitpid(child, 0)
-            os.waitpid(judge, 0)
-            shutil.rmtree(folder, ignore_errors=True)
+            for pid in (*children, judge):
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
         seconds = round(time.monotonic() - started, 3)
         if timed_out:
             return {**_result("failed", f"timed out after {timeout:g} s (an endless loop, or far too slow)"),
@@ -464,8 +501,8 @@ class Pristine:
         except ValueError:
             return {**_result("failed", "the grader's judge ended without a report (out of memory?)"),
                     "seconds": seconds}
-        if result.get("detail", "").startswith(rpc.ENDED) and child_status is not None:
-            result = _result("failed", f"{rpc.ENDED} ({_ending(child_status)})")
+        if result.get("detail", "").startswith(rpc.ENDED) and ending is not None:
+            result = _result("failed", f"{rpc.ENDED} ({_ending(ending)})")
         return {**result, "seconds": seconds}
 
 
@@ -631,9 +668,16 @@ def main() -> int:
     gc.collect()
     gc.freeze()                         # children share these pages instead of copying them
     protocol.write(json.dumps({"ready": True, "landlock": landlock_abi()}) + "\n")
+    def secret(job_id):
+        def ask() -> dict:                      # the hidden seed comes only now that the children are forked
+            protocol.write(json.dumps({"job": job_id, "secret?": True}) + "\n")
+            return json.loads(requests.readline())
+        return ask
+
     for line in requests:
         job = json.loads(line)
-        protocol.write(json.dumps({"job": job.get("job"), **pristine.run(job, protocol_fd)}) + "\n")
+        protocol.write(json.dumps({"job": job.get("job"), **pristine.run(job, protocol_fd, secret(job.get("job")))})
+                       + "\n")
     return 0
 
 
