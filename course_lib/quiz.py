@@ -7,6 +7,9 @@ is how the tests drive it. Misconception questions come first.
 ``quiz_questions`` lists each question's options as written, right answer included; ``for_chapter``
 shows them in an order shuffled once per chapter (:func:`shuffle_options`), the same on every
 machine, so the right answer does not sit at one position.
+
+Questions, options and explanations are shown in the course's language (``COURSE_LANG``,
+``course_lib.i18n``): the order is drawn on the English, then each text is translated.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
+from .i18n import tr, translate
 from .quiz_questions import QUIZZES
 
 
@@ -38,12 +42,13 @@ class Quiz(w.VBox):
     """A list of questions as radio buttons with a *Check* button and an explanation each."""
 
     def __init__(self, questions, title: str = "Quiz"):
-        self.questions = [q if isinstance(q, Question) else Question(**q) for q in questions]
+        self.questions = [_translated(q if isinstance(q, Question) else Question(**q)) for q in questions]
+        title = translate(title)
         self.results: dict[int, bool] = {}
         self._radios, self._feedback, rows = [], [], [w.HTML(f"<b>{html.escape(title)}</b>")]
         for index, question in enumerate(self.questions):
             radio = w.RadioButtons(options=list(question.options), value=None, layout=w.Layout(width="auto"))
-            button = w.Button(description="Check", button_style="info")
+            button = w.Button(description=tr("Check"), button_style="info")
             feedback = w.HTML()
             button.on_click(lambda _, i=index: self._check(i))
             self._radios.append(radio)
@@ -56,17 +61,18 @@ class Quiz(w.VBox):
         question = self.questions[index]
         right = choice == question.answer
         self.results[index] = right
-        verdict = "Right." if right else f"Not quite: the answer is “{question.options[question.answer]}”."
+        verdict = tr("Right.") if right else tr("Not quite: the answer is “{answer}”.",
+                                                 answer=question.options[question.answer])
         return right, f"{verdict} {question.explanation}"
 
     @property
     def score(self) -> str:
-        return f"{sum(self.results.values())} of {len(self.questions)} right"
+        return tr("{right} of {total} right", right=sum(self.results.values()), total=len(self.questions))
 
     def _check(self, index: int) -> None:
         radio = self._radios[index]
         if radio.value is None:
-            self._feedback[index].value = "<i>pick an answer first</i>"
+            self._feedback[index].value = f"<i>{html.escape(tr('pick an answer first'))}</i>"
             return
         right, text = self.answer(index, radio.options.index(radio.value))
         colour = "#e6f4ea" if right else "#fce8e6"
@@ -76,6 +82,11 @@ class Quiz(w.VBox):
     def __repr__(self) -> str:   # what a saved notebook shows without the widget
         return "\n".join(f"{i + 1}. {q.prompt}\n" + "\n".join(f"   ( ) {option}" for option in q.options)
                          for i, q in enumerate(self.questions))
+
+
+def _translated(q: Question) -> Question:
+    return Question(translate(q.prompt), tuple(translate(o) for o in q.options), q.answer, translate(q.explanation),
+                    q.misconception)
 
 
 # options that speak about the others ("none of the above", "all of these") keep their place at the end
@@ -116,4 +127,4 @@ def shuffle_options(questions, chapter: str) -> list[Question]:
 
 def for_chapter(chapter: str) -> Quiz:
     """The quiz of chapter ``chapter`` ("00" … "11"), its options in the chapter's shuffled order."""
-    return Quiz(shuffle_options(QUIZZES[chapter], chapter), title=f"Quiz — chapter {chapter}")
+    return Quiz(shuffle_options(QUIZZES[chapter], chapter), title=tr("Quiz — chapter {chapter}", chapter=chapter))

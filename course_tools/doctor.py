@@ -1,8 +1,9 @@
-"""Preflight check before a workshop: ``python -m course_tools.doctor [--reach HOST:PORT]``.
+"""Preflight check before a workshop: ``python -m course_tools.doctor [--reach HOST:PORT] [--lang zh]``.
 
 Prints one line per check — PASS, WARN (works, but read the note) or FAIL — each failure with
 the command or setting that fixes it, and exits with status 1 if anything failed. Instructors
-ask every learner to run it before the day.
+ask every learner to run it before the day. ``--lang zh`` (or ``COURSE_LANG=zh``) prints the
+lines in Chinese (``locale/zh/messages.json``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from course_lib import i18n
 from course_lib.environment import cpu_flags, environment_report
 from course_lib.timing import throughput
 
@@ -33,7 +35,8 @@ class Finding:
     fix: str = ""
 
     def __str__(self) -> str:
-        return f"{self.status:<4}  {self.check}: {self.detail}" + (f"\n      fix: {self.fix}" if self.fix else "")
+        text = f"{self.status:<4}  {self.check}: {i18n.translate(self.detail)}"
+        return text + ("\n      " + i18n.tr("fix: {fix}", fix=i18n.translate(self.fix)) if self.fix else "")
 
 
 def check_python() -> Finding:
@@ -122,12 +125,26 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable")
     parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
+    parser.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default=None,
+                        help="language of the report (default: COURSE_LANG, else English)")
     args = parser.parse_args(argv)
+    if not args.lang:
+        return _report(args)
+    before = i18n._chosen
+    i18n.set_language(args.lang)
+    try:
+        return _report(args)
+    finally:
+        i18n.set_language(before)
+
+
+def _report(args) -> int:
     findings = run_checks(args.reach, mpc=not args.no_mpc)
     for finding in findings:
         print(finding, flush=True)
     failed = sum(f.status == "FAIL" for f in findings)
-    print(f"\n{len(findings) - failed} of {len(findings)} checks passed" + ("" if not failed else "; fix the FAIL lines"))
+    print("\n" + i18n.tr("{passed} of {total} checks passed", passed=len(findings) - failed, total=len(findings))
+          + ("" if not failed else i18n.tr("; fix the FAIL lines")))
     return 1 if failed else 0
 
 

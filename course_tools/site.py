@@ -15,6 +15,15 @@ style sheet and font a page loads is served from ``_static/``: require.js, the w
 MathJax are copied from the npm packages pinned in ``docs/package-lock.json`` (``npm ci --prefix
 docs`` installs them once; the build itself downloads nothing).
 
+Editions: English is the source; each other language of ``LANGUAGES`` is built into
+``<out>/<code>/`` from the same notebooks, its chapters translated block by block from
+``locale/<code>/<chapter>.json`` (``course_tools.translate``; a block without a current
+translation stays English), its widget pass run with ``COURSE_LANG=<code>`` (so quizzes and
+checks speak that language), its home, instructor guide and glossary taken from
+``README.<code>.md``, ``instructor/README.<code>.md`` and ``GLOSSARY.<code>.md`` where they
+exist (else the English pages), and a language switch on every page leads to the same page in
+the other edition. ``--language en`` builds the English edition alone.
+
 ``check [--site _site]`` verifies that every internal link and anchor of a built site resolves
 (external links are listed, never fetched). ``bundle [--site _site] [--wheels DIR]`` writes one
 archive for a USB stick: the site, the course's files, the offline install instructions and, if
@@ -43,20 +52,23 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from course_lib.environment import REPO_ROOT
+from course_lib.i18n import translate
 from course_tools import executor
 from course_tools.student import student_notebook
+from course_tools.translate import translated_notebook
 
 
-__all__ = ["SiteError", "DOCS", "LANGUAGES", "VENDOR", "WIDGET_NOTE", "NO_STATE_NOTE", "vendor_files",
+__all__ = ["SiteError", "DOCS", "LANGUAGES", "SPHINX_LANGUAGE", "VENDOR", "WIDGET_NOTE", "NO_STATE_NOTE", "vendor_files",
            "execute_with_widgets", "chapter_page", "security_model", "prepare_sources", "build", "broken_links",
            "external_links", "bundle", "main"]
 
 DOCS = REPO_ROOT / "docs"
 NODE_MODULES = DOCS / "node_modules"
 NOTEBOOKS = REPO_ROOT / "notebooks"
-# English is the source; a translated edition is built from sphinx-intl catalogues in locale/<code>/
-# into <out>/<code>/ and joins the language switch once it is listed here.
-LANGUAGES = {"en": "English"}
+# English is the source; a translated edition is built from the catalogues in locale/<code>/
+# (course_tools.translate) into <out>/<code>/ and joins the language switch once it is listed here.
+LANGUAGES = {"en": "English", "zh": "中文"}
+SPHINX_LANGUAGE = {"en": "en", "zh": "zh_CN"}          # Sphinx's own words (search, navigation) in each edition
 # what _static/vendor/ gets: target -> (npm package, path inside it, licence file inside the package)
 VENDOR = {
     "require.js": ("requirejs", "require.js", "package.json"),
@@ -67,6 +79,16 @@ WIDGET_NOTE = ("> **On this page** the widget above shows the view saved when th
                "and sliders need a Python kernel, so they have no effect here: open the chapter in JupyterLab to use them.")
 NO_STATE_NOTE = ("> **A widget is here** in the notebook; this build of the site skipped its widget pass "
                  "(`python -m course_tools.site build --widgets all` saves its view).")
+SITE_TITLE = "Cryptography for Deep Learning"                  # the site's name in each edition
+SECURITY_MODEL_TITLE = "Security model"
+TOCTREE_CAPTIONS = ("Chapters", "Reference", "For instructors", "For maintainers")   # the home's navigation
+SECURITY_MODEL_INTRO = ("Each chapter states, near its top, who is trusted with what, what the attacker can do and what "
+                        "the chapter's code does *not* protect, then lists what its code guarantees and under which "
+                        "assumptions; every item names the test in `tests/` that performs the attack and asserts the "
+                        "refusal. This page gathers those boxes, word for word, from the chapters.")
+SECURITY_MODEL_MAP = "*No threat-model box of its own: this chapter maps the threats that the others answer.*"
+SECURITY_MODEL_NONE = "*This chapter has no threat-model box.*"
+SECURITY_MODEL_FROM = "From [chapter {number}]({link})."
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 LONGEST_FIRST = ("08", "10", "11", "09", "01", "03")      # the widget pass starts the slow chapters first
@@ -149,24 +171,32 @@ def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, ti
 
 
 def _execute_one(args):
-    path, workdir = args
+    path, workdir, lang = args
+    if lang != "en":
+        os.environ["COURSE_LANG"] = lang        # this worker's kernels speak the edition's language
+    else:
+        os.environ.pop("COURSE_LANG", None)
     start = time.perf_counter()
     nb = execute_with_widgets(path, workdir)
     return path, nbformat.writes(nb), time.perf_counter() - start
 
 
-def _widget_pass(chapters: list[Path], workdir: Path, jobs: int) -> tuple[dict[str, str], dict[str, float]]:
-    """Execute copies of ``chapters`` in ``workdir``, ``jobs`` at a time: {name: notebook JSON}, {name: seconds}."""
+def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en",)
+                 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
+    """Execute copies of ``chapters`` in ``workdir/<lang>``, once per language, ``jobs`` at a time:
+    {(lang, name): notebook JSON}, {(lang, name): seconds}."""
     copies = []
-    for path in chapters:
-        shutil.copy(path, workdir / path.name)
-        copies.append((str(workdir / path.name), str(workdir)))
+    for lang in languages:
+        (workdir / lang).mkdir(parents=True, exist_ok=True)
+        for path in chapters:
+            shutil.copy(path, workdir / lang / path.name)
+            copies.append((str(workdir / lang / path.name), str(workdir / lang), lang))
     copies.sort(key=lambda c: (LONGEST_FIRST.index(Path(c[0]).name[:2]) if Path(c[0]).name[:2] in LONGEST_FIRST
                                else len(LONGEST_FIRST)))
     texts, seconds = {}, {}
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for path, text, taken in pool.map(_execute_one, copies):
-            texts[Path(path).name], seconds[Path(path).name] = text, taken
+        for (path, text, taken), (_p, _w, lang) in zip(pool.map(_execute_one, copies), copies):
+            texts[lang, Path(path).name], seconds[lang, Path(path).name] = text, taken
     return texts, seconds
 
 
@@ -182,20 +212,23 @@ def _note(text: str, key: str):
     return cell
 
 
-def chapter_page(nb):
+def chapter_page(nb, lang: str = "en", stem: str | None = None):
     """The page version of an executed chapter: the student version, with a one-line note after
-    every widget (its controls need a kernel) and a placeholder where no widget state was saved."""
+    every widget (its controls need a kernel) and a placeholder where no widget state was saved;
+    for another ``lang``, its markdown translated from chapter ``stem``'s catalogue."""
     page = student_notebook(nb)
+    if lang != "en":
+        page = translated_notebook(page, stem, lang)
     has_state = bool(page.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state"))
     cells = []
     for index, cell in enumerate(page.cells):
         cells.append(cell)
         if cell.cell_type == "code" and _has_widget(cell):
             if has_state:
-                cells.append(_note(WIDGET_NOTE, f"site-widget-note-{index}"))
+                cells.append(_note(translate(WIDGET_NOTE, lang), f"site-widget-note-{index}"))
             else:   # without saved state the manager would draw nothing: say so instead
                 cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
-                cells.append(_note(NO_STATE_NOTE, f"site-widget-note-{index}"))
+                cells.append(_note(translate(NO_STATE_NOTE, lang), f"site-widget-note-{index}"))
     page.cells = cells
     return page
 
@@ -210,22 +243,24 @@ def _header_paragraphs(nb) -> list[str]:
     return re.split(r"\n\s*\n", "\n\n".join(text))
 
 
-def security_model(notebooks: list[Path]) -> str:
-    """The security-model page: each chapter's threat-model box and guarantee list, gathered."""
-    parts = ["# Security model", "",
-             "Each chapter states, near its top, who is trusted with what, what the attacker can do and what "
-             "the chapter's code does *not* protect, then lists what its code guarantees and under which "
-             "assumptions; every item names the test in `tests/` that performs the attack and asserts the "
-             "refusal. This page gathers those boxes, word for word, from the chapters.", ""]
+def security_model(notebooks: list[Path], lang: str = "en") -> str:
+    """The security-model page: each chapter's threat-model box and guarantee list, gathered
+    (in ``lang``: the chapters' translated boxes, where they are translated)."""
+    parts = [f"# {translate(SECURITY_MODEL_TITLE, lang)}", "", translate(SECURITY_MODEL_INTRO, lang), ""]
     for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
+        english = nbformat.read(path, as_version=4)
+        nb = english if lang == "en" else translated_notebook(english, path.stem, lang)
         title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
-        boxes = [p.strip() for p in _header_paragraphs(nb)
+        # the boxes are found in the English, then taken from the same place of the translation
+        spots = [k for k, p in enumerate(_header_paragraphs(english))
                  if p.lstrip().startswith(("> **Threat model", "> **What this chapter's code guarantees"))]
-        parts += [f"## {title}", "", f"From [chapter {path.name[:2]}](chapters/{path.stem}.ipynb).", ""]
+        paragraphs = _header_paragraphs(nb)
+        boxes = [paragraphs[k].strip() for k in spots if k < len(paragraphs)]
+        parts += [f"## {title}", "", translate(SECURITY_MODEL_FROM, lang).format(
+            number=path.name[:2], link=f"chapters/{path.stem}.ipynb"), ""]
         parts += [box + "\n" for box in boxes] or [
-            "*No threat-model box of its own: this chapter maps the threats that the others answer.*"
-            if path.name.startswith("00") else "*This chapter has no threat-model box.*", ""]
+            translate(SECURITY_MODEL_MAP, lang) if path.name.startswith("00") else translate(SECURITY_MODEL_NONE, lang),
+            ""]
     return "\n".join(parts) + "\n"
 
 
@@ -244,33 +279,85 @@ def _rewrite_links(text: str, pages: dict[str, str], here: str) -> str:
     return _LINK.sub(fix, text)
 
 
-def prepare_sources(src: Path, chapter_notebooks: dict[str, object], node_modules: Path = NODE_MODULES) -> None:
-    """Lay out the Sphinx source folder ``src``: docs/, the chapters, the glossary, the instructor
-    guide, the security model and the vendored scripts."""
-    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("node_modules", "_build", "package*.json"))
+def _edition_file(repo_path: str, lang: str) -> str:
+    """``README.zh.md`` for ``README.md`` in edition ``zh``, where that file exists; else the English."""
+    if lang == "en":
+        return repo_path
+    stem, dot, suffix = repo_path.rpartition(".")
+    translated = f"{stem}.{lang}.{suffix}"
+    return translated if (REPO_ROOT / translated).exists() else repo_path
+
+
+def prepare_sources(src: Path, chapter_notebooks: dict[str, object], node_modules: Path = NODE_MODULES,
+                    lang: str = "en") -> None:
+    """Lay out the Sphinx source folder ``src`` of edition ``lang``: docs/, the chapters, the glossary,
+    the instructor guide, the security model and the vendored scripts."""
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("node_modules", "_build", "package*.json", *LANGUAGES))
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
     # repository path -> page path in the site's sources (both relative to their roots)
     pages = {f"notebooks/{p.name}": f"chapters/{p.name}" for p in notebooks}
     pages.update({"GLOSSARY.md": "glossary.md", "instructor/README.md": "instructor.md", "README.md": "index.md"})
+    for code in LANGUAGES:                      # a translated front door links like the English one
+        pages.update({f"README.{code}.md": "index.md", f"instructor/README.{code}.md": "instructor.md",
+                      f"GLOSSARY.{code}.md": "glossary.md"})
     pages.update({f"docs/{p.relative_to(DOCS)}": str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
-                  if "node_modules" not in p.parts})
+                  if "node_modules" not in p.parts and p.relative_to(DOCS).parts[0] not in LANGUAGES})
     for repo_path, page in (("GLOSSARY.md", "glossary.md"), ("instructor/README.md", "instructor.md")):
-        (src / page).write_text(_rewrite_links((REPO_ROOT / repo_path).read_text(encoding="utf-8"), pages, repo_path),
+        source = _edition_file(repo_path, lang)
+        (src / page).write_text(_rewrite_links((REPO_ROOT / source).read_text(encoding="utf-8"), pages, source),
                                 encoding="utf-8")
+    done = {src / "glossary.md", src / "instructor.md"}
+    if lang != "en":
+        home = _edition_file("README.md", lang)
+        translated_docs = DOCS / lang
+        for page in (translated_docs.rglob("*.md") if translated_docs.is_dir() else []):
+            target = src / page.relative_to(translated_docs)            # docs/<lang>/x.md replaces docs/x.md
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(page, target)
+        if home != "README.md" and not (translated_docs / "index.md").exists():
+            (src / "index.md").write_text(_toctree_of(src / "index.md", _rewrite_links(
+                (REPO_ROOT / home).read_text(encoding="utf-8"), pages, home), lang), encoding="utf-8")
+            done.add(src / "index.md")
     for page in src.rglob("*.md"):
         repo_path = f"docs/{page.relative_to(src)}"
-        if repo_path in pages:
+        if repo_path in pages and page not in done:
             page.write_text(_rewrite_links(page.read_text(encoding="utf-8"), pages, repo_path), encoding="utf-8")
-    (src / "security-model.md").write_text(security_model(notebooks), encoding="utf-8")
+    if lang != "en":
+        (src / "index.md").write_text(_translate_captions((src / "index.md").read_text(encoding="utf-8"), lang),
+                                      encoding="utf-8")
+    (src / "security-model.md").write_text(security_model(notebooks, lang), encoding="utf-8")
     (src / "chapters").mkdir()
     for path in notebooks:
         nb = chapter_notebooks.get(path.name) or nbformat.read(path, as_version=4)
-        page = chapter_page(nb)
+        page = chapter_page(nb, lang, path.stem)
         for cell in page.cells:
             if cell.cell_type == "markdown":
                 cell.source = _rewrite_links(cell.source, pages, f"notebooks/{path.name}")
         nbformat.write(page, src / "chapters" / path.name)
     _copy_vendor(src / "_static", node_modules)
+    _edition_settings(src, lang)
+
+
+def _toctree_of(english_index: Path, text: str, lang: str) -> str:
+    """``text`` (a translated front door) with the English home page's tables of contents appended,
+    so that the edition has the same pages in its navigation."""
+    english = english_index.read_text(encoding="utf-8")
+    trees = re.findall(r"^(```\{toctree\}.*?^```)\s*$", english, re.M | re.S)
+    return text.rstrip() + "\n\n" + "\n\n".join(trees) + "\n" if trees else text
+
+
+def _translate_captions(text: str, lang: str) -> str:
+    return re.sub(r"^(:caption:\s*)(.+)$", lambda m: m.group(1) + translate(m.group(2).strip(), lang), text, flags=re.M)
+
+
+def _edition_settings(src: Path, lang: str) -> None:
+    """Append to the sources' conf.py: the edition's language and the switch's links."""
+    switch = [(code, name, ("" if code == lang else ("../" if lang != "en" else "") + ("" if code == "en" else f"{code}/")))
+              for code, name in LANGUAGES.items()]
+    with open(src / "conf.py", "a", encoding="utf-8") as conf:
+        conf.write(f"\n# written by course_tools.site for this edition\nlanguage = {SPHINX_LANGUAGE.get(lang, lang)!r}\n"
+                   f"html_context = {{**html_context, 'languages': {switch!r}, 'edition': {lang!r}}}\n"
+                   f"html_title = {translate(SITE_TITLE, lang)!r}\n")
 
 
 # ---------------------------------------------------------------- build
@@ -288,46 +375,66 @@ def _chapters(selection: str) -> list[Path]:
     return [p for p in notebooks if p.name[:2] in wanted]
 
 
-def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int = 2, language: str = "en",
+def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int = 2, language: str = "all",
           node_modules: Path = NODE_MODULES, log=print) -> dict[str, float]:
-    """Build the site into ``out`` (replaced); returns the seconds each step took."""
-    if language not in LANGUAGES:
-        raise SiteError(f"language {language!r} is not one of the site's editions ({', '.join(LANGUAGES)})")
+    """Build the site into ``out`` (replaced): every edition (``language="all"``), or one
+    (English into ``out``, another into ``out/<code>``); returns the seconds each step took."""
+    if language != "all" and language not in LANGUAGES:
+        raise SiteError(f"language {language!r} is not one of the site's editions ({', '.join(LANGUAGES)}, or all)")
+    editions = list(LANGUAGES) if language == "all" else [language]
     vendor_files(node_modules)                              # fail before the slow part
     out = Path(out).resolve()
-    target = out if language == "en" else out / language
     times: dict[str, float] = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
         tmp = Path(tmp)
         chapters = _chapters(widgets)
-        executed: dict[str, object] = {}
+        executed: dict[tuple[str, str], object] = {}
         if chapters:
             (tmp / "run").mkdir()
-            texts, seconds = _widget_pass(chapters, tmp / "run", jobs)
-            executed = {name: nbformat.reads(text, as_version=4) for name, text in texts.items()}
+            texts, seconds = _widget_pass(chapters, tmp / "run", jobs, editions)
+            executed = {key: nbformat.reads(text, as_version=4) for key, text in texts.items()}
             times["widget pass"] = time.perf_counter() - start
-            log(f"widget pass: {len(chapters)} chapter(s) in {times['widget pass']:.1f} s "
-                f"({', '.join(f'{n[:2]} {s:.0f} s' for n, s in sorted(seconds.items()))})")
-        step = time.perf_counter()
-        prepare_sources(tmp / "src", executed, node_modules)
-        build_dir = tmp / "html"
-        warnings = tmp / "warnings.txt"
-        command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", str(max(1, jobs)), "-w", str(warnings),
-                   "-D", f"language={language}", str(tmp / "src"), str(build_dir)]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode:
-            raise SiteError(f"sphinx-build failed ({done.returncode}):\n{done.stderr[-4000:]}")
-        problems = [line for line in warnings.read_text().splitlines() if line.strip()]
-        if problems:
-            raise SiteError("sphinx-build warned (the site must build cleanly):\n" + "\n".join(problems[:40]))
-        times["sphinx"] = time.perf_counter() - step
-        shutil.rmtree(target, ignore_errors=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(build_dir, target, ignore=shutil.ignore_patterns(".doctrees", ".buildinfo"))
+            log(f"widget pass: {len(chapters)} chapter(s) × {len(editions)} edition(s) in "
+                f"{times['widget pass']:.1f} s ({', '.join(f'{n[:2]} {l} {s:.0f} s' for (l, n), s in sorted(seconds.items()))})")
+        built = {}
+        for lang in editions:
+            step = time.perf_counter()
+            src, build_dir, warnings = tmp / f"src-{lang}", tmp / f"html-{lang}", tmp / f"warnings-{lang}.txt"
+            prepare_sources(src, {n: nb for (l, n), nb in executed.items() if l == lang}, node_modules, lang)
+            command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", str(max(1, jobs)), "-w",
+                       str(warnings), str(src), str(build_dir)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode:
+                raise SiteError(f"sphinx-build ({lang}) failed ({done.returncode}):\n{done.stderr[-4000:]}")
+            problems = [line for line in warnings.read_text().splitlines() if line.strip()]
+            if problems:
+                raise SiteError(f"sphinx-build ({lang}) warned (the site must build cleanly):\n" + "\n".join(problems[:40]))
+            times[f"sphinx {lang}"] = time.perf_counter() - step
+            _fix_search_stemmer(build_dir)
+            built[lang] = build_dir
+        targets = {lang: out if lang == "en" else out / lang for lang in editions}
+        if "en" in editions:
+            shutil.rmtree(out, ignore_errors=True)
+        for lang, build_dir in built.items():
+            shutil.rmtree(targets[lang], ignore_errors=True)
+            targets[lang].parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(build_dir, targets[lang], ignore=shutil.ignore_patterns(".doctrees", ".buildinfo"))
     times["total"] = time.perf_counter() - start
-    log(f"site: {target} ({times['total']:.1f} s in all; sphinx {times['sphinx']:.1f} s)")
+    log(f"site: {out} ({', '.join(editions)}; {times['total']:.1f} s in all; "
+        + "; ".join(f"{k} {v:.1f} s" for k, v in times.items() if k.startswith("sphinx")) + ")")
     return times
+
+
+def _fix_search_stemmer(build_dir: Path) -> None:
+    """Sphinx 9.0's Chinese search data ships the English stemmer (for Latin words) but names a
+    ``ChineseStemmer`` that does not exist, so the search page fails; point it at the one shipped."""
+    data = build_dir / "_static" / "language_data.js"
+    if data.exists():
+        text = data.read_text(encoding="utf-8")
+        if "window.Stemmer = ChineseStemmer;" in text and "ChineseStemmer=" not in text.replace(" ", ""):
+            data.write_text(text.replace("window.Stemmer = ChineseStemmer;", "window.Stemmer = EnglishStemmer;"),
+                            encoding="utf-8")
 
 
 # ---------------------------------------------------------------- link check
@@ -452,7 +559,8 @@ def main(argv=None) -> int:
     b.add_argument("--widgets", default="all", help="chapters whose widget views are saved: all (default), none, "
                                                     "or numbers like 01,02")
     b.add_argument("--jobs", type=int, default=2, help="chapters executed at once in the widget pass (default 2)")
-    b.add_argument("--language", default="en", choices=sorted(LANGUAGES), help="edition to build (default en)")
+    b.add_argument("--language", default="all", choices=["all", *sorted(LANGUAGES)],
+                   help="edition to build: all (default: English in OUT, the others in OUT/<code>/) or one")
     c = commands.add_parser("check", help="check every internal link and anchor of a built site")
     c.add_argument("--site", default="_site")
     u = commands.add_parser("bundle", help="one archive: the site, the course and the offline install instructions")

@@ -4,7 +4,8 @@ The build (``python -m course_tools.site build``) runs inside a network namespac
 up (``unshare -n``, as root) whenever the system allows it, so any download fails it. The browser
 tests serve the built site from a local ``http.server`` on 127.0.0.1, open every page in Debian's
 Chromium through Playwright, and route every request: one that is not for the local server fails
-the test. Screenshots go to the build's temporary folder (``SITE_SCREENSHOTS`` names another);
+the test. The Chinese edition (``_site/zh/``) is built and checked alongside, its CJK text looked
+at in the browser for missing glyphs. Screenshots go to the build's temporary folder (``SITE_SCREENSHOTS`` names another);
 ``SITE_TEST_BUILT=DIR`` runs the same checks on a site built before, e.g. with every widget pass.
 """
 import os
@@ -162,6 +163,72 @@ def test_the_command_refuses_bad_input_with_one_line(tmp_path):
         assert done.returncode == 1 and words in done.stderr and "Traceback" not in done.stderr
     with pytest.raises(course_site.SiteError, match="npm ci --prefix docs"):
         course_site.vendor_files(tmp_path / "node_modules")
+
+
+# ---------------------------------------------------------------- the Chinese edition
+
+
+def _switch(page: Path) -> dict[str, str]:
+    text = page.read_text(encoding="utf-8")
+    box = text[text.index("language-switch"):]
+    box = box[:box.index("</div>")]
+    return dict((code, href) for href, code in re.findall(r'href="([^"]+)" lang="(\w+)"', box))
+
+
+def test_the_chinese_edition_has_every_page_with_chinese_chapters(built):
+    from course_tools import translate
+    zh = built["out"] / "zh"
+    for name in PAGES:
+        assert (zh / f"{name}.html").exists(), f"no Chinese {name} page"
+    assert 'lang="zh-CN"' in (zh / "index.html").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        page = zh / "chapters" / f"{path.stem}.html"
+        assert page.exists(), f"no Chinese page for {path.name}"
+        text = page.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text
+        title = nbformat.read(path, as_version=4).cells[0]
+        translated = translate.translations(path.stem).get(title.id, {}).get(title.source.split("\n")[0])
+        if translated:                              # the title has a current translation: the page shows it
+            assert translated.lstrip("# ").split(" · ", 1)[-1].strip() in text, f"{path.stem}: title not in Chinese"
+    assert "widget pass: 3 chapter(s) × 2 edition(s)" in built["log"] or built["widgets"] == "all"
+
+
+def test_the_language_switch_leads_to_the_same_page_in_the_other_edition(built):
+    out = built["out"]
+    for page in ("index.html", "chapters/07_secret_sharing_mpc.html", "security-model.html"):
+        english, chinese = out / page, out / "zh" / page
+        for here in (english, chinese):
+            links = _switch(here)
+            assert set(links) == {"en", "zh"}, links
+            assert (here.parent / links["en"]).resolve() == english.resolve()
+            assert (here.parent / links["zh"]).resolve() == chinese.resolve()
+
+
+def test_the_chinese_security_model_gathers_the_chinese_boxes(built):
+    text = (built["out"] / "zh" / "security-model.html").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"chapters/{path.stem}.html" in text
+    assert re.search("[\u4e00-\u9fff]", text)
+
+
+@pytest.mark.browser
+def test_a_chinese_page_renders_with_cjk_glyphs_and_no_tofu(browser_site):
+    from tests.test_translation import TOFU_SCRIPT, cjk_font_installed, platform_fonts
+    if not cjk_font_installed():
+        pytest.skip("no CJK font (apt-get install fonts-noto-cjk); .ci/run installs it")
+    view = _Page(browser_site)
+    try:
+        page = view.open("zh/chapters/01_symmetric_encryption.html")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(_shot(browser_site, "zh-chapter-01.png")))
+        result = page.evaluate(TOFU_SCRIPT, ["article", page.inner_text("article")])
+        fonts = platform_fonts(page, "article h1")
+        assert result.get("chars"), result
+        assert not result["tofu"] and not result["blank"], result
+        assert any("CJK" in f for f in fonts), fonts
+        assert not view.errors and not view.outside, (view.errors, view.outside)
+    finally:
+        view.close()
 
 
 # ---------------------------------------------------------------- a real browser

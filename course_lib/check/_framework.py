@@ -18,12 +18,17 @@ course_tools.grade``, see ``docs/grading.md``) runs each exercise cell in a fres
 own and calls the check there, with a seed derived from the instructor's secret. For it, each
 check carries ``check.exercise`` (its name), ``check.checker`` (the body) and
 ``check.reference`` (the function returning the library's implementation, or None).
+
+Language: what a check shows (results, hints, the task) is English unless ``COURSE_LANG=zh``
+(``course_lib.i18n``); statuses and ``check.task`` stay English for the grader.
 """
 from __future__ import annotations
 
 import functools
 import html
 import random
+
+from ..i18n import tr, translate
 
 REGISTRY: dict[str, "callable"] = {}
 
@@ -55,14 +60,14 @@ class Tally:
     def equal(self, got, expected, what: str, kind: str = "known") -> None:
         """Record one test: ``got`` must equal ``expected``; ``what`` describes the call."""
         if got != expected or type(got) is not type(expected) and not _same_kind(got, expected):
-            raise Mismatch(f"{what}\n    expected: {_short(expected)}\n    got:      {_short(got)}"
-                           + _first_difference(got, expected))
+            raise Mismatch(tr("{what}\n    expected: {expected}\n    got:      {got}", what=translate(what),
+                              expected=_short(expected), got=_short(got)) + _first_difference(got, expected))
         self._count(kind)
 
     def true(self, condition: bool, what: str, kind: str = "known") -> None:
         """Record one test: ``condition`` must hold; ``what`` says what was expected."""
         if not condition:
-            raise Mismatch(what)
+            raise Mismatch(translate(what))
         self._count(kind)
 
 
@@ -87,8 +92,8 @@ def _first_difference(got, expected) -> str:
         return ""
     for i, (g, e) in enumerate(zip(got, expected)):
         if g != e:
-            return f"\n    first difference at byte {i}: expected 0x{e:02x}, got 0x{g:02x}"
-    return f"\n    the first {min(len(got), len(expected))} bytes agree; the lengths differ"
+            return tr("\n    first difference at byte {i}: expected 0x{e}, got 0x{g}", i=i, e=f"{e:02x}", g=f"{g:02x}")
+    return tr("\n    the first {n} bytes agree; the lengths differ", n=min(len(got), len(expected)))
 
 
 class Hint(str):
@@ -121,7 +126,7 @@ class CheckResult:
     def __repr__(self) -> str:
         text = f"{self.SYMBOLS[self.status]} {self.exercise}: {self.detail}"
         if not self.passed and self.hint:
-            text += f"\nHint: {self.hint}"
+            text += "\n" + tr("Hint: {hint}", hint=self.hint)
         return text
 
     def _repr_html_(self) -> str:
@@ -158,13 +163,16 @@ def exercise(hint, task: str = "", reference=None):
         def next_hint() -> Hint:
             """The next, more specific hint (graded: each call narrows down)."""
             if not hints or not any(hints):
-                return Hint("no hint for this exercise: reread the cell above it")
+                return Hint(tr("no hint for this exercise: reread the cell above it"))
             level = min(given["count"], len(hints) - 1)
             given["count"] += 1
-            return Hint(f"hint {level + 1} of {len(hints)}: {hints[level]}")
+            return Hint(tr("hint {level} of {count}: {hint}", level=level + 1, count=len(hints),
+                           hint=translate(hints[level])))
 
-        unsolved = (f"not yet solved. {task + ' ' if task else ''}Replace the NotImplementedError stub with "
-                    f"your code; cl.check.{name}.hint() gives a hint if you are stuck.")
+        def unsolved() -> str:
+            return tr("not yet solved. {task}Replace the NotImplementedError stub with your code; "
+                      "cl.check.{name}.hint() gives a hint if you are stuck.",
+                      task=translate(task) + " " if task else "", name=name)
 
         def outcome(fns, seed) -> tuple[str, str]:
             """(status, detail) of one run of the checker on the learner's functions."""
@@ -172,18 +180,21 @@ def exercise(hint, task: str = "", reference=None):
             try:  # an exercise with several functions (e.g. seal and open) receives them as a tuple
                 body(fns[0] if len(fns) == 1 else fns, tally, random.Random(seed))
             except NotImplementedError:
-                return "not yet solved", unsolved
+                return "not yet solved", unsolved()
             except Mismatch as failure:
-                return "failed", f"test {tally.total + 1} failed: {failure}"
+                return "failed", tr("test {n} failed: {failure}", n=tally.total + 1, failure=failure)
             except Exception as error:  # the learner's code crashed: say so, keep the notebook running
                 if _caused_by_stub(error):
-                    return "not yet solved", unsolved
-                return "failed", f"test {tally.total + 1}: your code raised {type(error).__name__}: {error}"
+                    return "not yet solved", unsolved()
+                return "failed", tr("test {n}: your code raised {kind}: {error}", n=tally.total + 1,
+                                    kind=type(error).__name__, error=error)
             if tally.total == 0:
                 raise RuntimeError(f"exercise check {name!r} made no comparison")
-            parts = [f"{n} {label}{'s' if n != 1 else ''}" for n, label in
-                     ((tally.known, "known answer"), (tally.random, "random test")) if n]
-            return "passed", " and ".join(parts) + " passed."
+            parts = [tr(one if n == 1 else many, n=n) for n, one, many in
+                     ((tally.known, "{n} known answer", "{n} known answers"),
+                      (tally.random, "{n} random test", "{n} random tests")) if n]
+            tests = parts[0] if len(parts) == 1 else tr("{first} and {second}", first=parts[0], second=parts[1])
+            return "passed", tr("{tests} passed.", tests=tests)
 
         @functools.wraps(body)
         def check(*fns, seed: int | None = None) -> CheckResult:
@@ -198,8 +209,9 @@ def exercise(hint, task: str = "", reference=None):
             if status == "passed":
                 return fn
             library = reference()
-            print(f"{name}: {'not solved yet' if status == 'not yet solved' else 'not passing yet'}, so the cells "
-                  f"below use the course's own {library.__module__}.{library.__qualname__} instead.")
+            state = tr("not solved yet") if status == "not yet solved" else tr("not passing yet")
+            print(tr("{name}: {state}, so the cells below use the course's own {function} instead.", name=name,
+                     state=state, function=f"{library.__module__}.{library.__qualname__}"))
             return library
 
         check.hint = next_hint
