@@ -593,6 +593,21 @@ def _landlock(folder: str, readable: list[str]) -> int:
     return abi
 
 
+_CLONE_NEWNET, _CLONE_NEWUSER = 0x40000000, 0x10000000
+
+
+def _no_network() -> bool:
+    """A network namespace of the child's own, with no interface up: no socket reaches another process —
+    not another rank's child, not loopback (UDP included, which Landlock does not cover). As root
+    directly; otherwise inside a new user namespace where the kernel allows one. False if neither."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET):
+        if libc.unshare(flags) == 0:
+            return True
+    return False
+
+
 def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, readable: list[str]) -> None:
     """In the child: own session, no handle on the worker's pipes, a scratch folder it alone may write
     to (with Landlock), and limits."""
@@ -605,6 +620,7 @@ def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, read
     os.chdir(folder)
     tempfile.tempdir = folder                                 # the checks' temporary files go there too
     os.environ["TMPDIR"] = folder
+    _no_network()
     _landlock(folder, readable)
     with open("/proc/self/status") as status:
         size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
