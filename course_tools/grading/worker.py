@@ -593,16 +593,17 @@ def _landlock(folder: str, readable: list[str]) -> int:
     return abi
 
 
-_CLONE_NEWNET, _CLONE_NEWUSER = 0x40000000, 0x10000000
+_CLONE_NEWNET, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x40000000, 0x08000000, 0x10000000
 
 
 def _no_network() -> bool:
     """A network namespace of the child's own, with no interface up: no socket reaches another process —
-    not another rank's child, not loopback (UDP included, which Landlock does not cover). As root
+    not another rank's child, not loopback (UDP included, which Landlock does not cover); and an IPC
+    namespace of its own, so no SysV shared memory or message queue is shared either. As root
     directly; otherwise inside a new user namespace where the kernel allows one. False if neither."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
-    for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET):
+    for flags in (_CLONE_NEWNET | _CLONE_NEWIPC, _CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWIPC):
         if libc.unshare(flags) == 0:
             return True
     return False
