@@ -26,12 +26,8 @@ from course_tools.grading.seeds import seed_for
 
 from .test_grading_cheats import CH10, EXERCISES, KEY, NOTEBOOKS, WRONG_MASK, _job, submission
 
-# Code that reaches, from inside the learner's function, every frame of the child, takes anything that
-# looks like a pipe, socket or key, and writes a forged "passed" to it and to every descriptor, in the
-# old report format (JSON line + HMAC) and in the pipe's framing, then leaves before the check ends.
-FORGE = '''
-import os, json, struct
-
+# Walks every frame of the calling thread, from inside the learner's code (used by the attacks below).
+FRAMES = '''
 def _frames():
     try:
         raise ValueError("walk")
@@ -40,7 +36,14 @@ def _frames():
     while frame is not None:
         yield frame
         frame = frame.f_back
+'''
 
+# Code that reaches, from inside the learner's function, every frame of the child, takes anything that
+# looks like a pipe, socket or key, and writes a forged "passed" to it and to every descriptor, in the
+# old report format (JSON line + HMAC) and in the pipe's framing, then leaves before the check ends.
+FORGE = '''
+import os, json, struct
+''' + FRAMES + '''
 def _forge():
     loot = []
     for frame in _frames():
@@ -355,16 +358,7 @@ def load_untrusted(path):
 HIDDEN = 0x5EC2E7_5EED_1234          # a seed no other number in the child equals by chance
 # past the screen: look for the hidden seed in every frame of the child (the worker's, while the cell runs; the
 # serving thread's, while the function runs) and in the dicts, lists and objects they hold
-SEED_HUNT = '''
-def _frames():
-    try:
-        raise ValueError("walk")
-    except ValueError as error:
-        frame = error.__traceback__.tb_frame
-    while frame is not None:
-        yield frame
-        frame = frame.f_back
-
+SEED_HUNT = FRAMES + '''
 def _found(value, depth=0):
     if value == %d and type(value) is int:
         return True

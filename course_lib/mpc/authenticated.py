@@ -25,7 +25,7 @@ from . import authenticated_compare
 from .authentication import check_macs, open_values
 from .fixed_point import FRAC_BITS, decode, encode
 from .opening import open_from_owner
-from .tensor import SecretTensor
+from .tensor import SecretTensor, owner_encoding
 from .wide import Wide, mul_full
 
 __all__ = ["AuthenticatedTensor"]
@@ -50,12 +50,7 @@ class AuthenticatedTensor(SecretTensor):
     @classmethod
     def from_owner(cls, ctx, value, owner: int, shape=None, frac_bits: int = FRAC_BITS):
         """Party ``owner`` publishes d = x − r (one round); everyone holds r + d with MAC m_r + α·d."""
-        if ctx.rank == owner:
-            encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
-            shape = tuple(encoded.shape)
-        elif shape is None:
-            raise ValueError("parties other than the owner must give the shape")
-        shape = tuple(shape)
+        encoded, shape = owner_encoding(ctx, value, owner, shape, frac_bits)
         r, mac, full = ctx.dealer.input_mask(shape, owner)
         contribution = _tensor(_words(encoded) - full) if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
         d = _words(open_from_owner(ctx, contribution, owner, label="input"))
@@ -120,17 +115,7 @@ class AuthenticatedTensor(SecretTensor):
     def __neg__(self):
         return self._map(lambda t: -t)
 
-    def sum(self, dim=None):
-        return self._map(lambda t: t.sum(dim))
-
-    def reshape(self, *shape):
-        return self._map(lambda t: t.reshape(*shape))
-
-    def t(self):
-        return self._map(lambda t: t.t())
-
-    def __getitem__(self, index):
-        return self._map(lambda t: t[index])
+    # sum, reshape, t and indexing: SecretTensor's, through _map
 
     @staticmethod
     def cat(tensors, dim=0):

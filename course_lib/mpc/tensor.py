@@ -24,6 +24,17 @@ from .opening import open_values
 __all__ = ["SecretTensor"]
 
 
+
+def owner_encoding(ctx, value, owner: int, shape, frac_bits: int):
+    """(the owner's encoded value or None, the shape): the start of every ``from_owner``."""
+    if ctx.rank == owner:
+        encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
+        return encoded, tuple(encoded.shape)
+    if shape is None:
+        raise ValueError("parties other than the owner must give the shape")
+    return None, tuple(shape)
+
+
 class SecretTensor:
     """This party's share of a secret tensor (fixed point with ``frac_bits`` fractional bits).
 
@@ -48,12 +59,7 @@ class SecretTensor:
         """
         if cls is SecretTensor and ctx.tensor_type is not SecretTensor:
             return ctx.tensor_type.from_owner(ctx, value, owner, shape=shape, frac_bits=frac_bits)
-        if ctx.rank == owner:
-            encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
-            shape = tuple(encoded.shape)
-        elif shape is None:
-            raise ValueError("parties other than the owner must give the shape")
-        shape = tuple(shape)
+        encoded, shape = owner_encoding(ctx, value, owner, shape, frac_bits)
         if ctx.is_dealer:
             return cls(ctx, torch.zeros(shape, dtype=torch.int64), frac_bits)
         if ctx.rank == owner:

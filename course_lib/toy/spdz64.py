@@ -28,7 +28,7 @@ from ..mpc.errors import CheatingDetectedError
 from ..mpc.fixed_point import FRAC_BITS, decode, encode
 from ..mpc.opening import open_from_owner, open_values
 from ..mpc.prg import PRG
-from ..mpc.tensor import SecretTensor
+from ..mpc.tensor import SecretTensor, owner_encoding
 
 __all__ = ["SCHEME", "Spdz64Tensor", "Spdz64Dealer", "check_macs", "escape_probability"]
 
@@ -162,12 +162,7 @@ class Spdz64Tensor(SecretTensor):
     @classmethod
     def from_owner(cls, ctx, value, owner: int, shape=None, frac_bits: int = FRAC_BITS):
         """The owner publishes x − r for the dealer's authenticated mask r (which only it knows): one round."""
-        if ctx.rank == owner:
-            encoded = encode(value, frac_bits) if frac_bits else torch.as_tensor(value, dtype=torch.int64)
-            shape = tuple(encoded.shape)
-        elif shape is None:
-            raise ValueError("parties other than the owner must give the shape")
-        shape = tuple(shape)
+        encoded, shape = owner_encoding(ctx, value, owner, shape, frac_bits)
         r, mac, full = ctx.dealer.input_mask(shape, owner)
         contribution = encoded - full if ctx.rank == owner else torch.zeros(shape, dtype=torch.int64)
         d = open_from_owner(ctx, contribution, owner, label="input")

@@ -41,6 +41,8 @@ import sys
 import threading
 import types
 
+from course_lib.check._framework import _caused_by_stub
+
 ENDED = "the exercise's process ended without a report"
 __all__ = ["ENDED", "MAX_MESSAGE", "Judge", "Child", "CannotSend", "Stop", "send_frame", "recv_frame"]
 
@@ -353,16 +355,6 @@ def rebuild_exception(info) -> BaseException:
     if info.get("stub"):
         error.__cause__ = NotImplementedError("the exercise cell still raises NotImplementedError")
     return error
-
-
-def _stubbed(error: BaseException) -> bool:
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, NotImplementedError):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def _valid_random_state(state) -> tuple:
@@ -906,7 +898,7 @@ class Child:
             self.send({"m": "refused", "id": ident, "detail": str(refusal)})
             return
         except BaseException as error:  # noqa: BLE001 - every exception of the learner's code is an answer
-            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _stubbed(error))})
+            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _caused_by_stub(error))})
             return
         self._reply(ident, value, leaves, generators, before)
 
@@ -942,6 +934,6 @@ class Child:
             grads = torch.autograd.grad(tensor, leaves, grad, allow_unused=True, retain_graph=True)
             value = [None if g is None else g.detach() for g in grads]
         except BaseException as error:  # noqa: BLE001
-            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _stubbed(error))})
+            self.send({"m": "raise", "id": ident, "error": encode_exception(error, _caused_by_stub(error))})
             return
         self._reply(ident, value, [], [])

@@ -609,9 +609,9 @@ def _no_network() -> bool:
     return False
 
 
-def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, readable: list[str]) -> None:
-    """In the child: own session, no handle on the worker's pipes, a scratch folder it alone may write
-    to (with Landlock), and limits."""
+def _detach(protocol_fd: int, folder: str) -> None:
+    """Own session, standard streams on /dev/null, no handle on the worker's protocol, cwd and
+    temporary files in the scratch folder."""
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -619,42 +619,40 @@ def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, read
     os.close(null)
     os.close(protocol_fd)
     os.chdir(folder)
-    tempfile.tempdir = folder                                 # the checks' temporary files go there too
+    tempfile.tempdir = folder
     os.environ["TMPDIR"] = folder
-    _no_network()
-    _landlock(folder, readable)
+
+
+def _limit(timeout: float, memory_mb: int) -> None:
+    """Address space (what is mapped now plus ``memory_mb``), CPU seconds and no core dumps."""
     with open("/proc/self/status") as status:
         size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
     memory = size + memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(timeout) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2**29, 2**29))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _isolate(protocol_fd: int, folder: str, timeout: float, memory_mb: int, readable: list[str]) -> None:
+    """In the child: own session, no handle on the worker's pipes, no network, a scratch folder it
+    alone may write to (with Landlock), and limits."""
+    _detach(protocol_fd, folder)
+    _no_network()
+    _landlock(folder, readable)
+    _limit(timeout, memory_mb)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**29, 2**29))
 
 
 def _confine_judge(protocol_fd: int, folder: str, timeout: float, memory_mb: int, readable: list[str]) -> None:
     """In the judge: its own session, no handle on the worker's protocol, writes only to the scratch
-    folder (Landlock), not traceable (no ptrace, no /proc/<pid>/mem), and limits."""
+    folder (Landlock; the check's files go there, for the child to read), not traceable (no ptrace,
+    no /proc/<pid>/mem), and limits."""
     import ctypes
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    os.close(protocol_fd)
-    os.chdir(folder)
-    tempfile.tempdir = folder                                 # the check's files: there, for the child to read
-    os.environ["TMPDIR"] = folder
+    _detach(protocol_fd, folder)
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)                    # PR_SET_DUMPABLE 0
     _landlock(folder, readable)
-    with open("/proc/self/status") as status:
-        size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-    memory = size + (memory_mb + 1024) * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(timeout) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _limit(timeout, memory_mb + 1024)
 
 
 def _install_forwarders() -> None:
