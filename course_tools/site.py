@@ -2,12 +2,15 @@
 
 ``build [--out _site]`` makes the site from the committed, executed notebooks with Sphinx and
 myst-nb (sources in ``docs/``, ``docs/conf.py``). It never re-executes the committed notebooks,
-except in the *widget pass*: copies of the chapters run in a temporary folder, in fresh kernels,
-with widget state stored, so that each page shows every widget's saved view
-(``application/vnd.jupyter.widget-state+json``, drawn by a local copy of
-``@jupyter-widgets/html-manager``). ``--widgets none`` skips the pass; ``--widgets 01,02`` runs it
-for those chapters only. The kernels talk over Unix sockets where the system has them, so the
-build needs no network interface at all, not even loopback.
+except in the *widget pass*: each edition's student version of a chapter (what a learner opens in
+JupyterLab) runs unsolved in a temporary folder, in a fresh kernel, with widget state stored, so
+that each page shows every widget's saved view (``application/vnd.jupyter.widget-state+json``,
+drawn by a local copy of ``@jupyter-widgets/html-manager``). The pass is also *Run All* on every
+student version of every edition: an unexpected error fails the build. ``--keep-executed DIR``
+keeps the executed notebooks (``DIR/<lang>/<chapter>.ipynb``, outputs as run). ``--widgets
+none`` skips the pass; ``--widgets 01,02`` runs it for those chapters only. The kernels talk over
+Unix sockets where the system has them; the chapters' own MPC parties talk over loopback, so the
+build needs no network beyond the machine itself.
 
 Chapters are published as **student versions** (``course_tools.student``: solutions replaced by
 stubs, exercise and check outputs cleared); the instructor guide is a page apart. Every script,
@@ -59,7 +62,7 @@ from course_tools.translate import translated_notebook
 
 
 __all__ = ["SiteError", "DOCS", "LANGUAGES", "SPHINX_LANGUAGE", "VENDOR", "WIDGET_NOTE", "NO_STATE_NOTE", "vendor_files",
-           "execute_with_widgets", "chapter_page", "security_model", "prepare_sources", "build", "broken_links",
+           "execute_with_widgets", "edition_notebook", "chapter_page", "security_model", "prepare_sources", "build", "broken_links",
            "external_links", "bundle", "main"]
 
 DOCS = REPO_ROOT / "docs"
@@ -170,6 +173,12 @@ def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, ti
     return nb
 
 
+def edition_notebook(path: Path, lang: str):
+    """What a learner of edition ``lang`` opens: the student version of chapter ``path``, translated."""
+    nb = student_notebook(nbformat.read(path, as_version=4))
+    return nb if lang == "en" else translated_notebook(nb, path.stem, lang)
+
+
 def _execute_one(args):
     path, workdir, lang = args
     if lang != "en":
@@ -183,13 +192,13 @@ def _execute_one(args):
 
 def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en",)
                  ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
-    """Execute copies of ``chapters`` in ``workdir/<lang>``, once per language, ``jobs`` at a time:
-    {(lang, name): notebook JSON}, {(lang, name): seconds}."""
+    """Execute each language's student version of ``chapters`` in ``workdir/<lang>``, ``jobs`` at a
+    time: {(lang, name): notebook JSON}, {(lang, name): seconds}."""
     copies = []
     for lang in languages:
         (workdir / lang).mkdir(parents=True, exist_ok=True)
         for path in chapters:
-            shutil.copy(path, workdir / lang / path.name)
+            nbformat.write(edition_notebook(path, lang), workdir / lang / path.name)
             copies.append((str(workdir / lang / path.name), str(workdir / lang), lang))
     copies.sort(key=lambda c: (LONGEST_FIRST.index(Path(c[0]).name[:2]) if Path(c[0]).name[:2] in LONGEST_FIRST
                                else len(LONGEST_FIRST)))
@@ -212,12 +221,13 @@ def _note(text: str, key: str):
     return cell
 
 
-def chapter_page(nb, lang: str = "en", stem: str | None = None):
-    """The page version of an executed chapter: the student version, with a one-line note after
-    every widget (its controls need a kernel) and a placeholder where no widget state was saved;
-    for another ``lang``, its markdown translated from chapter ``stem``'s catalogue."""
+def chapter_page(nb, lang: str = "en", stem: str | None = None, *, edition: bool = False):
+    """The page version of an executed chapter: the student version (exercise and check outputs
+    cleared), with a one-line note after every widget (its controls need a kernel) and a placeholder
+    where no widget state was saved; for another ``lang``, its markdown translated from chapter
+    ``stem``'s catalogue, unless ``edition`` says ``nb`` is that language's student version already."""
     page = student_notebook(nb)
-    if lang != "en":
+    if lang != "en" and not edition:
         page = translated_notebook(page, stem, lang)
     has_state = bool(page.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state"))
     cells = []
@@ -328,8 +338,8 @@ def prepare_sources(src: Path, chapter_notebooks: dict[str, object], node_module
     (src / "security-model.md").write_text(security_model(notebooks, lang), encoding="utf-8")
     (src / "chapters").mkdir()
     for path in notebooks:
-        nb = chapter_notebooks.get(path.name) or nbformat.read(path, as_version=4)
-        page = chapter_page(nb, lang, path.stem)
+        executed = chapter_notebooks.get(path.name)
+        page = chapter_page(executed or nbformat.read(path, as_version=4), lang, path.stem, edition=bool(executed))
         for cell in page.cells:
             if cell.cell_type == "markdown":
                 cell.source = _rewrite_links(cell.source, pages, f"notebooks/{path.name}")
@@ -376,9 +386,12 @@ def _chapters(selection: str) -> list[Path]:
 
 
 def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int = 2, language: str = "all",
-          node_modules: Path = NODE_MODULES, log=print) -> dict[str, float]:
+          keep_executed: str | os.PathLike | None = None, node_modules: Path = NODE_MODULES, log=print
+          ) -> dict[str, float]:
     """Build the site into ``out`` (replaced): every edition (``language="all"``), or one
-    (English into ``out``, another into ``out/<code>``); returns the seconds each step took."""
+    (English into ``out``, another into ``out/<code>``); returns the seconds each step took (and each
+    chapter's, as ``"run <lang> <chapter>"``). ``keep_executed``: a folder that receives the widget
+    pass's executed notebooks, as ``<lang>/<chapter>.ipynb``."""
     if language != "all" and language not in LANGUAGES:
         raise SiteError(f"language {language!r} is not one of the site's editions ({', '.join(LANGUAGES)}, or all)")
     editions = list(LANGUAGES) if language == "all" else [language]
@@ -395,6 +408,11 @@ def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int =
             texts, seconds = _widget_pass(chapters, tmp / "run", jobs, editions)
             executed = {key: nbformat.reads(text, as_version=4) for key, text in texts.items()}
             times["widget pass"] = time.perf_counter() - start
+            times.update({f"run {lang} {Path(name).stem}": taken for (lang, name), taken in seconds.items()})
+            if keep_executed is not None:
+                for (lang, name), text in texts.items():
+                    (Path(keep_executed) / lang).mkdir(parents=True, exist_ok=True)
+                    (Path(keep_executed) / lang / name).write_text(text, encoding="utf-8")
             log(f"widget pass: {len(chapters)} chapter(s) × {len(editions)} edition(s) in "
                 f"{times['widget pass']:.1f} s ({', '.join(f'{n[:2]} {l} {s:.0f} s' for (l, n), s in sorted(seconds.items()))})")
         built = {}
@@ -561,6 +579,8 @@ def main(argv=None) -> int:
     b.add_argument("--jobs", type=int, default=2, help="chapters executed at once in the widget pass (default 2)")
     b.add_argument("--language", default="all", choices=["all", *sorted(LANGUAGES)],
                    help="edition to build: all (default: English in OUT, the others in OUT/<code>/) or one")
+    b.add_argument("--keep-executed", default=None, metavar="DIR",
+                   help="keep the widget pass's executed student versions in DIR/<lang>/ (outputs as run)")
     c = commands.add_parser("check", help="check every internal link and anchor of a built site")
     c.add_argument("--site", default="_site")
     u = commands.add_parser("bundle", help="one archive: the site, the course and the offline install instructions")
@@ -570,7 +590,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            build(args.out, widgets=args.widgets, jobs=args.jobs, language=args.language)
+            build(args.out, widgets=args.widgets, jobs=args.jobs, language=args.language,
+                  keep_executed=args.keep_executed)
         elif args.command == "check":
             if not (Path(args.site) / "index.html").exists():
                 raise SiteError(f"no built site in {args.site}")

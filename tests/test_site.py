@@ -1,12 +1,14 @@
-"""The course's website: built once, with no network at all, then checked file by file and in a real browser.
+"""The course's website: built once, with no network, then checked file by file and in a real browser.
 
-The build (``python -m course_tools.site build``) runs inside a network namespace with no interface
-up (``unshare -n``, as root) whenever the system allows it, so any download fails it. The browser
+The build (``python -m course_tools.site build``, every chapter's widget pass in both editions) runs
+inside a network namespace whose only interface is loopback and which has no route (``unshare -n``,
+as root) whenever the system allows it, so any download fails it. The browser
 tests serve the built site from a local ``http.server`` on 127.0.0.1, open every page in Debian's
 Chromium through Playwright, and route every request: one that is not for the local server fails
 the test. The Chinese edition (``_site/zh/``) is built and checked alongside, its CJK text looked
 at in the browser for missing glyphs. Screenshots go to the build's temporary folder (``SITE_SCREENSHOTS`` names another);
-``SITE_TEST_BUILT=DIR`` runs the same checks on a site built before, e.g. with every widget pass.
+``SITE_TEST_BUILT=DIR`` runs the same checks on a site built before (``SITE_TEST_EXECUTED`` names its
+``--keep-executed`` folder).
 """
 import os
 import re
@@ -22,26 +24,36 @@ import pytest
 
 from course_tools import site as course_site
 
+from .run_all import assert_ran_all_unsolved
+
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CHROMIUM = Path("/usr/bin/chromium")
-# The widget pass of the test build: the chapters whose saved views the browser test looks at
-# (the ECB penguin viewer, the avalanche grid, the share viewer). `build` runs every chapter by default.
-TEST_WIDGETS = "01,02,07"
+# The test build runs the whole widget pass, as `build` does by default: every student version of every
+# edition, unsolved, which is also the course's *Run All* test of them (tests/run_all.py).
+TEST_WIDGETS = "all"
 PAGES = ["index", "glossary", "instructor", "benchmarks", "container-format", "secure-computation",
          "security-model", "grading", "teaching", "testing", "search"]
 
 
+# A network namespace whose only interface is loopback, brought up inside it (the chapters' MPC parties
+# talk over 127.0.0.1): no other interface and no route, so nothing can reach beyond this machine.
+OFFLINE = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "offline"]
+
+
 def _offline_prefix() -> list[str] | None:
-    """``unshare -n`` where it works here (root on Linux): a namespace whose interfaces are all down."""
+    """``OFFLINE`` where it works here (root on Linux, with ``ip``), checked without sending anything:
+    inside it, loopback is the only interface and there is no route at all."""
     try:
-        probe = subprocess.run(["unshare", "-n", sys.executable, "-c",
-                                "import socket; s = socket.socket(); s.settimeout(1); s.connect(('127.0.0.1', 9))"],
-                               capture_output=True, text=True, timeout=30)
+        links = subprocess.run([*OFFLINE, "ip", "-o", "link"], capture_output=True, text=True, timeout=30)
+        routes = subprocess.run([*OFFLINE, "ip", "-4", "route", "show", "table", "main"],
+                                capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    # in the namespace even loopback is down: the connection fails with "network is unreachable"
-    return ["unshare", "-n"] if "unreachable" in probe.stderr.lower() else None
+    names = [line.split(":")[1].strip() for line in links.stdout.splitlines() if ":" in line]
+    if links.returncode or routes.returncode or names != ["lo"] or routes.stdout.strip():
+        return None
+    return OFFLINE
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +61,29 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
     if os.environ.get("SITE_TEST_BUILT"):          # check a site built before (e.g. with --widgets all)
         out = Path(os.environ["SITE_TEST_BUILT"]).resolve()
-        return {"out": out, "root": root, "offline": False, "seconds": 0.0, "log": "", "widgets": "all"}
-    out = root / "_site"
+        executed = os.environ.get("SITE_TEST_EXECUTED")     # ... and what its --keep-executed kept
+        return {"out": out, "root": root, "offline": False, "seconds": 0.0, "log": "", "widgets": "all",
+                "executed": Path(executed).resolve() if executed else None}
+    out, executed = root / "_site", root / "executed"
     offline = _offline_prefix()
     command = [*(offline or []), sys.executable, "-m", "course_tools.site", "build", "--out", str(out),
-               "--widgets", TEST_WIDGETS]
+               "--widgets", TEST_WIDGETS, "--keep-executed", str(executed)]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    build = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)              # its pool, kernels and parties: one group
+    try:
+        stdout, stderr = build.communicate(timeout=1800)
+    finally:
+        try:
+            os.killpg(build.pid, 9)                               # whatever is left of the group, even on failure
+        except ProcessLookupError:
+            pass
+    done = subprocess.CompletedProcess(command, build.returncode, stdout, stderr)
     seconds = time.perf_counter() - start
     assert done.returncode == 0, f"the site build failed:\n{done.stdout}\n{done.stderr[-6000:]}"
     print(f"site built in {seconds:.0f} s ({'no network' if offline else 'network present'}): {done.stdout}")
     return {"out": out, "root": root, "offline": offline is not None, "seconds": seconds, "log": done.stdout,
-            "widgets": TEST_WIDGETS}
+            "widgets": TEST_WIDGETS, "executed": executed}
 
 
 # ---------------------------------------------------------------- the files
@@ -68,8 +91,20 @@ def built(tmp_path_factory):
 
 def test_the_build_ran_with_no_network_at_all(built):
     if not built["offline"]:
-        pytest.skip("unshare -n is not available here (needs root on Linux); the build ran with the network")
-    assert "widget pass: 3 chapter(s)" in built["log"]
+        pytest.skip("unshare -n is not available here (needs root on Linux and ip); the build ran with the network")
+    assert f"widget pass: {len(NOTEBOOKS)} chapter(s) × 2 edition(s)" in built["log"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_student_version_of_every_edition_runs_all_unsolved(built, path, lang):
+    """JupyterLab's Run All stops at the first error unless the cell is tagged raises-exception: the
+    widget pass ran each edition's student version unsolved (zh under COURSE_LANG=zh) and kept it."""
+    if built["executed"] is None:
+        pytest.skip("SITE_TEST_EXECUTED does not name the build's --keep-executed folder")
+    nb = nbformat.read(built["executed"] / lang / path.name, as_version=4)
+    assert nb.metadata.get("language", "en") == lang
+    assert_ran_all_unsolved(nb, lang)
 
 
 def test_the_offline_build_makes_a_page_per_chapter_and_every_page(built):
@@ -190,7 +225,6 @@ def test_the_chinese_edition_has_every_page_with_chinese_chapters(built):
         translated = translate.translations(path.stem).get(title.id, {}).get(title.source.split("\n")[0])
         if translated:                              # the title has a current translation: the page shows it
             assert translated.lstrip("# ").split(" · ", 1)[-1].strip() in text, f"{path.stem}: title not in Chinese"
-    assert "widget pass: 3 chapter(s) × 2 edition(s)" in built["log"] or built["widgets"] == "all"
 
 
 def test_the_language_switch_leads_to_the_same_page_in_the_other_edition(built):
