@@ -19,7 +19,7 @@ from course_lib.timing import throughput
 __all__ = ["BENCHMARKS", "OPTIONS", "benchmark", "bench_primitives", "bench_widgets", "bench_aead_stream",
            "bench_encrypted_loader", "bench_mpc_inference", "bench_classroom_sum", "bench_mpc_relu",
            "bench_mpc_mul", "bench_mpc_matmul", "bench_secagg", "bench_he_inference", "bench_attacks",
-           "bench_course_runtime", "main"]
+           "bench_course_runtime", "bench_fl_mask_search", "bench_site", "main"]
 
 BENCHMARKS = {}
 OPTIONS = {"crypten": None}   # --crypten PYTHON: an interpreter with CrypTen 0.4.1, to measure it in the same run
@@ -648,6 +648,50 @@ def bench_attacks(seeds: int = 5, steps: int = 200, members: int = 150, shadows:
         torch.set_num_threads(threads)
     return {"seeds": seeds, "torch_threads": 1, "dlg_batch_1": dlg, "membership": membership,
             "extraction": extraction, "seconds": round(time.perf_counter() - began, 1)}
+
+
+@benchmark
+def bench_fl_mask_search(processes: int = 2, full: bool = True, length: int = 1000) -> dict:
+    """Chapter 10b: the server's search for a SecAgg+ pairwise-mask seed in Flower 1.42.0 (seeds/s, full space).
+
+    A synthetic masked input (Flower's expansion, modulus 2^32, quantisation range 2^22, ``length``
+    values) is searched over the full pairwise space (2^28 folded seeds), split over ``processes``
+    spawned processes, when ``full``; the private-mask space (2^32) is extrapolated from that rate.
+    """
+    import base64
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    import numpy as np
+    from course_lib import fl_audit
+    modulus, bound = 1 << 32, 1 << 22
+    seed = base64.urlsafe_b64encode(os.urandom(32))
+    update = np.random.default_rng(0).integers(0, bound + 1, length)
+    rest = np.mod(update - fl_audit.mt_mask(fl_audit.fold32(seed), modulus, length), modulus)
+    one = fl_audit.search_mask_seed(rest, fl_audit.SeedSpace.pairwise().reduced(fl_audit.fold32(seed), 22),
+                                    modulus, bound, -1)
+    assert one.seeds == [fl_audit.fold32(seed)] and np.array_equal(one.update, update)
+    figures = {"seeds_per_s_one_process": round(one.rate), "reduced_space_2^22_s": round(one.seconds, 2)}
+    space = fl_audit.SeedSpace.pairwise()
+    if full:
+        began = time.perf_counter()
+        edges = [space.size * i // processes for i in range(processes + 1)]
+        jobs = [{"rest": rest, "free": space.free, "fixed": space.fixed, "modulus": modulus, "bound": bound,
+                 "sign": -1, "start": a, "stop": b} for a, b in zip(edges, edges[1:])]
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(fl_audit._search_part, jobs))
+        seconds = time.perf_counter() - began
+        found = sorted(s for part in parts for s in part["seeds"])
+        assert found == [fl_audit.fold32(seed)], found
+        figures.update({"pairwise_space_2^28_s_measured": round(seconds, 1), "processes": processes,
+                        "seeds_per_s_all_processes": round(space.size / seconds),
+                        "first_stage_false_positives": sum(part["passes"] for part in parts) - 1})
+        rate = space.size / seconds
+    else:
+        rate = one.rate
+        figures["pairwise_space_2^28_s_extrapolated"] = round(space.size / rate, 1)
+    figures["private_space_2^32_s_extrapolated"] = round(2 ** 32 / rate, 1)
+    return figures
 
 
 @benchmark
