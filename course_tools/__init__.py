@@ -7,7 +7,7 @@ Not for learners' notebooks (they import only ``course_lib``). Every tool is a c
 * ``python -m course_tools.executor`` — execute notebooks and store their outputs;
 * ``python -m course_tools.student`` — build student versions (or an nbgrader source tree);
 * ``python -m course_tools.grade`` — grade collected student notebooks (``course_tools.grading.benchmark``: time a class);
-* ``python -m course_tools.slides`` — slide metadata for projecting a chapter;
+* ``python -m course_tools.slides`` — slide metadata for projecting a chapter, and ``build``: offline reveal.js decks (``course_tools.slide_deck``);
 * ``python -m course_tools.bench`` — benchmarks, as ratios against a baseline in the same run
   (``crypten_baseline.py`` is run by a separate interpreter that has CrypTen).
 """

@@ -5,14 +5,17 @@ and existing ones — a learner's work — are never touched. ``--instructor`` o
 ``notebooks/`` instead, with the solutions. ``--lang zh`` opens the Chinese student versions in
 ``student/zh/`` (built from the English ones and ``locale/zh/``, ``course_tools.translate``; the
 same rule: existing ones are kept), and its kernels run with ``COURSE_LANG=zh``, so checks,
-hints and quizzes speak Chinese too. Anything after ``--`` goes to ``jupyter lab``
-(for example ``-- --no-browser --port 8899``).
+hints and quizzes speak Chinese too. The glossary is copied into the folder opened
+(``GLOSSARY.md``, or ``GLOSSARY.zh.md`` for ``--lang zh``) and the new notebooks' links lead
+to it. Anything after ``--`` goes to ``jupyter lab`` (for example ``-- --no-browser --port 8899``).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+
+import nbformat
 
 from course_lib.environment import REPO_ROOT
 
@@ -43,6 +46,11 @@ def command(argv=None) -> list[str]:
     elif args.lang != "en":
         folder = REPO_ROOT / "student" / args.lang
         written, kept = translate.build(args.lang, out=folder)
+        glossary = student.copy_glossary(folder, args.lang, REPO_ROOT)
+        for path in written:                 # just built here: no learner's work in them yet
+            nb = nbformat.read(path, as_version=4)
+            if glossary and student.glossary_links(nb, glossary.name):
+                nbformat.write(nb, path)
         if written:
             print(f"built {len(written)} {args.lang} student notebook(s) in {folder}")
         if kept:

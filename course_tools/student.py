@@ -7,6 +7,9 @@ checks, and the cells that use a learner's function through ``or_reference``) ar
 the student notebook shows no solution, nothing computed from one, and no stale "passed". Everything else
 (explanations, demos, their outputs) is kept. The default output folder is ``student/``.
 
+The glossary comes along: links to ``../GLOSSARY.md`` point at a copy beside the notebooks
+(:func:`glossary_links`, :func:`copy_glossary`), so they open in JupyterLab, whose root is the student folder.
+
 A student notebook that already exists is **never overwritten** — it may hold a learner's work —
 unless ``--force`` is given; the command says which ones it skipped.
 
@@ -31,7 +34,7 @@ from course_lib.environment import REPO_ROOT
 
 
 __all__ = ["BEGIN", "END", "strip_solutions", "student_notebook", "nbgrader_source", "write_nbgrader_sources",
-           "write_nbgrader_config", "build", "build_report", "main"]
+           "write_nbgrader_config", "glossary_links", "copy_glossary", "build", "build_report", "main"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",
@@ -72,6 +75,35 @@ def student_notebook(nb):
         elif "cl.check." in cell.source:   # a check, or a cell using a learner's function: computed with the solution
             _clear(cell)
     return nb
+
+
+_GLOSSARY_LINK = re.compile(r"\]\((?:\.\./)+GLOSSARY\.md(#[^)\s]*)?\)")
+
+
+def glossary_links(nb, glossary: str = "GLOSSARY.md") -> bool:
+    """Point ``nb``'s markdown links to the repository's glossary (``../GLOSSARY.md``, at any depth) at the file
+    ``glossary`` in the notebook's own folder (anchors kept); returns True if a link changed."""
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            source = _GLOSSARY_LINK.sub(lambda m: f"]({glossary}{m.group(1) or ''})", cell.source)
+            changed |= source != cell.source
+            cell.source = source
+    return changed
+
+
+def copy_glossary(out: Path, lang: str = "en", root: Path | None = None) -> Path | None:
+    """Copy the glossary (``GLOSSARY.md``, or ``GLOSSARY.<lang>.md``) into ``out``, refreshing an old copy;
+    returns the copy, or None where the repository has none."""
+    name = "GLOSSARY.md" if lang == "en" else f"GLOSSARY.{lang}.md"
+    source = Path(root or REPO_ROOT) / name
+    if not source.is_file():
+        return None
+    target = Path(out) / name
+    text = source.read_text(encoding="utf-8")
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return target
 
 
 _CHECK_LINE = re.compile(r"^cl\.check\.(\w+)\(.*\)$")
@@ -144,8 +176,11 @@ def build_report(paths=None, out: Path | None = None, *, force: bool = False) ->
         if target.exists() and not force:
             skipped.append(target)
             continue
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        nb = student_notebook(nbformat.read(path, as_version=4))
+        glossary_links(nb)
+        nbformat.write(nb, target)
         written.append(target)
+    copy_glossary(out)
     return written, skipped
 
 

@@ -138,3 +138,26 @@ def test_each_protocol_diagram_is_drawn_by_code_where_its_protocol_is_taught(nam
         assert label in diagram.labels, label
     notebook = next(p for p in NOTEBOOKS if p.name.startswith(chapter))
     assert f"cl.diagrams.{name}()" in notebook.read_text()
+
+
+def test_no_answer_position_holds_more_than_half_of_all_questions():
+    from collections import Counter
+    shown = [q.answer for chapter in QUIZZES for q in cl.quiz.for_chapter(chapter).questions]
+    assert len(shown) == sum(len(questions) for questions in QUIZZES.values())
+    assert max(Counter(shown).values()) <= len(shown) / 2, Counter(shown)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_question_marks_its_right_option_right_and_the_others_wrong(lang):
+    from course_lib import i18n
+    before = i18n._chosen
+    i18n.set_language(lang)
+    try:
+        for chapter, authored in QUIZZES.items():
+            quiz = cl.quiz.for_chapter(chapter)
+            for index, (shown, written) in enumerate(zip(quiz.questions, authored, strict=True)):
+                assert shown.options[shown.answer] == i18n.translate(written["options"][written["answer"]])
+                for choice in range(len(shown.options)):
+                    assert quiz.answer(index, choice)[0] == (choice == shown.answer), (lang, chapter, index, choice)
+    finally:
+        i18n.set_language(before)

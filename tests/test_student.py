@@ -67,7 +67,7 @@ def test_the_course_opens_on_student_versions_building_only_missing_ones(tmp_pat
     monkeypatch.setattr(student, "REPO_ROOT", tmp_path)
     line = lab.command(["--", "--no-browser"])
     assert line[1:] == ["-m", "jupyterlab", str(tmp_path / "student"), "--no-browser"]
-    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [p.name for p in NOTEBOOKS[:2]]
+    assert sorted(p.name for p in (tmp_path / "student").glob("*.ipynb")) == [p.name for p in NOTEBOOKS[:2]]
     assert "built 2 student notebook(s)" in capsys.readouterr().out
     mine = tmp_path / "student" / NOTEBOOKS[0].name
     mine.write_text(mine.read_text().replace("raise NotImplementedError(", "raise  NotImplementedError("))
@@ -88,3 +88,33 @@ def test_the_readme_quickstart_is_two_commands_and_the_second_opens_the_student_
     assert len(commands) == 2
     assert commands[0].startswith("python3 -m venv") and "pip install -r requirements.txt" in commands[0]
     assert commands[1] == "python -m course_tools.lab"
+
+
+def test_the_glossary_opens_from_the_student_folder_in_english_and_chinese(tmp_path, monkeypatch):
+    """JupyterLab's root is student/ (or student/zh/): ../GLOSSARY.md would be outside it and give 404."""
+    from course_tools import lab
+    root = Path(__file__).parent.parent
+    (tmp_path / "notebooks").symlink_to(root / "notebooks")
+    for name in ("GLOSSARY.md", "GLOSSARY.zh.md"):
+        (tmp_path / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(lab, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(student, "REPO_ROOT", tmp_path)
+    for argv, glossary in (([], "GLOSSARY.md"), (["--lang", "zh"], "GLOSSARY.zh.md")):
+        opened = Path(lab.command([*argv, "--", "--no-browser"])[3])
+        assert (opened / glossary).read_text(encoding="utf-8") == (root / glossary).read_text(encoding="utf-8")
+        linked = 0
+        for path in sorted(opened.glob("*.ipynb")):
+            for cell in nbformat.read(path, as_version=4).cells:
+                if cell.cell_type == "markdown":
+                    assert "GLOSSARY.md" not in cell.source.replace(f"]({glossary})", ""), (glossary, path.name)
+                    linked += cell.source.count(f"]({glossary})")
+        assert linked >= 10, (glossary, linked)                 # every chapter's link to its terms
+
+
+def test_glossary_links_keep_anchors_and_leave_other_links_alone():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "[terms](../GLOSSARY.md), [nonce](../../GLOSSARY.md#nonce), [bench](../docs/benchmarks.md)")])
+    assert student.glossary_links(nb, "GLOSSARY.zh.md")
+    assert nb.cells[0].source == ("[terms](GLOSSARY.zh.md), [nonce](GLOSSARY.zh.md#nonce), "
+                                  "[bench](../docs/benchmarks.md)")
+    assert not student.glossary_links(nb)
