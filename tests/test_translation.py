@@ -251,7 +251,9 @@ def test_every_exercise_check_speaks_chinese_under_course_lang_and_english_by_de
     catalogue()
     before = i18n._chosen
     try:
-        for name, check in sorted(cl.check.REGISTRY.items()):
+        course_checks = {name: check for name, check in cl.check.REGISTRY.items()   # not made-up test checks
+                         if check.__module__.startswith("course_lib.check.ch")}
+        for name, check in sorted(course_checks.items()):
             i18n.set_language("en")
             for count in (1, 2, 3):                         # an exercise of several functions gets them all
                 english = check(*[_stub] * count, seed=1)
