@@ -92,17 +92,30 @@ def page(browser, request, tmp_path_factory):
     context.close()
 
 
-def run_all(page, url, name, timeout=180_000):
-    """Open a notebook, wait for its kernel, run every cell, wait until all have run."""
+def run_all(page, url, name, timeout=300_000):
+    """Open a notebook, wait for its kernel, run every cell, wait until all have run.
+
+    Run All is sent only once the notebook's model is loaded and its panel revealed; if the cells have
+    not all run in ``timeout`` ms, the failure says which cells are left and what the kernel is doing.
+    """
     page.goto(f"{url}/lab/tree/{name}")
     page.wait_for_function("""(name) => { const w = window.jupyterapp?.shell?.currentWidget;
-        return w?.context?.path?.endsWith(name) && w?.sessionContext?.session?.kernel?.status === 'idle'; }""",
+        return w?.context?.path?.endsWith(name) && w.context.isReady && w.isRevealed
+               && w.content?.widgets?.length > 0 && w?.sessionContext?.session?.kernel?.status === 'idle'; }""",
                            arg=name, timeout=90_000)
     page.evaluate("window.jupyterapp.commands.execute('runmenu:run-all')")
-    page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
-        const cells = w.content.widgets.filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
-        return cells.length > 0 && cells.every(c => c.model.executionCount !== null)
-               && w.sessionContext?.session?.kernel?.status === 'idle'; }""", timeout=timeout, polling=500)
+    try:
+        page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
+            const cells = w.content.widgets.filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
+            return cells.length > 0 && cells.every(c => c.model.executionCount !== null)
+                   && w.sessionContext?.session?.kernel?.status === 'idle'; }""", timeout=timeout, polling=500)
+    except playwright_api.TimeoutError:
+        state = page.evaluate("""() => { const w = window.jupyterapp.shell.currentWidget;
+            const left = w.content.widgets.filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().trim()
+                                                      && c.model.executionCount === null);
+            return {path: w.context.path, kernel: w.sessionContext?.session?.kernel?.status ?? null,
+                    cells_left: left.length, first_left: left.length ? left[0].model.sharedModel.getSource().slice(0, 120) : null}; }""")
+        pytest.fail(f"Run All of {name} did not finish in {timeout / 1000:.0f} s: {state}")
     errors = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
         .filter(c => c.model.type === 'code')
         .filter(c => { for (let i = 0; i < c.model.outputs.length; i++) {
