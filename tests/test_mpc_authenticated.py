@@ -19,7 +19,11 @@ M128 = 2**128
 X = torch.tensor([1.5, -2.0, 3.0], dtype=torch.float64)
 Y = torch.tensor([-1.0, 2.5, 0.5], dtype=torch.float64)
 TRIALS = 200
-TREE_BITS = [2 * 3 * width for width in (64, 32, 16, 8, 4)] + [2 * 3]   # bits opened per tree level, n = 3
+# bits opened per tree level (n = 3): per node pair, one e = P − a shared by both products and an f per product;
+# the lowest node and the root need G only (one product); the first level is linear (the edaBit's pair products)
+TREE_WIDTHS = (32, 16, 8, 4, 2)
+TREE_BITS = [3 * (2 + 3 * (width // 2 - 1)) if width > 2 else 3 * 2 for width in TREE_WIDTHS]
+SHARED_OPENINGS = [3 * width // 2 for width in TREE_WIDTHS]       # the e's come first in each level's message
 
 
 def _grid(x):
@@ -162,15 +166,103 @@ def test_a_flipped_bit_in_any_opened_value_of_the_comparison_is_detected(attacke
     rng = random.Random(f"comparison {attacker}")
     deviations = []
     for _ in range(TRIALS):
-        where = rng.randrange(14)
-        if where < 12:                                     # 6 tree levels in each of the two comparisons
+        where = rng.randrange(12)
+        if where < 10:                                     # 5 tree levels in each of the two comparisons
             deviations.append(dict(attacker=attacker, kind="flip", label="compare", occurrence=where + 1,
-                                   index=rng.randrange(TREE_BITS[where % 6])))
+                                   index=rng.randrange(TREE_BITS[where % 5])))
         else:
-            label = "relu" if where == 12 else "bit conversion"
+            label = "relu" if where == 10 else "bit conversion"
             deviations.append(dict(attacker=attacker, kind="flip", label=label, occurrence=1, index=rng.randrange(3)))
     deviations += [dict(attacker=attacker, kind="flip all", label=label, occurrence=1) for label in ("relu", "bit conversion")]
     assert _escapes(deviations) == (0, [])
+
+
+def test_the_tree_opens_what_its_levels_need():
+    """Per comparison of n = 3 values: the tree's five levels open exactly TREE_BITS words, in 5 rounds."""
+    sizes = []
+
+    def program(ctx, x=None, y=None):
+        def tamper(label, flat):
+            if label == "compare":
+                sizes.append(flat.numel())
+            return flat
+        ctx.tamper = tamper if ctx.rank == 0 else None
+        X3 = SecretTensor.from_owner(ctx, x, 0, shape=mpc_programs.TRIAL_SHAPE)
+        return X3.relu().reveal()
+    results, _ = mpc.run_in_process(program, authenticated=True, secure=False, timeout=30, private_inputs={0: {"x": X}})
+    assert sizes == TREE_BITS and torch.equal(results[0], torch.clamp(X, min=0))
+
+
+def _shared_opening_error(attacker, occurrence, index, bit):
+    """A program in which ``attacker`` adds 2^bit to one word of one tree level's message (the trial's otherwise)."""
+    def program(ctx, x=None, y=None):
+        if ctx.rank == attacker:
+            seen = []
+
+            def tamper(label, flat):
+                if label == "compare":
+                    seen.append(label)
+                    if len(seen) == occurrence:
+                        flat = flat.clone()
+                        flat[index] += (1 << bit) - (1 << 64 if bit == 63 else 0)
+                return flat
+            ctx.tamper = tamper
+        return mpc_programs.cheating_trial(ctx, x=x, y=y)
+    return program
+
+
+@pytest.mark.parametrize("attacker", [programs.MODEL_OWNER, programs.DATA_OWNER])
+def test_an_additive_error_at_every_bit_of_a_shared_opening_is_detected_or_harmless(attacker):
+    """64 runs per role: 2^bit added to the opened e = P − a that serves both products of a tree node (a
+    random level of either comparison, a random node). An error in bit 0 changes the bit: always detected. Bits
+    1–63 of a bit's opening carry nothing (the ring is Z_2^(1+63)): caught or harmless, never a wrong output."""
+    rng = random.Random(f"shared opening {attacker}")
+    detected_bit0, finished_wrong = 0, 0
+    for bit in range(64):
+        level = rng.randrange(10)
+        index = rng.randrange(SHARED_OPENINGS[level % 5])
+        mpc_programs.TRIAL_OUTPUTS.clear()
+        try:
+            results, _ = mpc.run_in_process(_shared_opening_error(attacker, level + 1, index, bit), authenticated=True,
+                                            secure=False, timeout=30, private_inputs={0: {"x": X}, 1: {"y": Y}})
+        except CheatingDetectedError:
+            assert not mpc_programs.TRIAL_OUTPUTS
+            detected_bit0 += bit == 0
+            continue
+        finished_wrong += not (torch.equal(results[0], (X < Y).long())
+                               and torch.allclose(results[1], torch.clamp(X * Y, min=0), atol=1e-4))
+    assert detected_bit0 == 1 and finished_wrong == 0
+
+
+@pytest.mark.parametrize("attacker", [programs.MODEL_OWNER, programs.DATA_OWNER])
+def test_a_flipped_bit_in_either_factor_of_a_shared_product_is_detected(attacker):
+    """100 runs per role: bit 0 of a random word of a tree level's message flipped — the shared e, or the f of
+    the G product or of the P product — always detected before any output."""
+    rng = random.Random(f"shared product {attacker}")
+    for _ in range(100):
+        level = rng.randrange(10)
+        index = rng.randrange(TREE_BITS[level % 5])
+        mpc_programs.TRIAL_OUTPUTS.clear()
+        with pytest.raises(CheatingDetectedError):
+            mpc.run_in_process(_shared_opening_error(attacker, level + 1, index, 0), authenticated=True, secure=False,
+                               timeout=30, private_inputs={0: {"x": X}, 1: {"y": Y}})
+        assert not mpc_programs.TRIAL_OUTPUTS
+
+
+def test_the_dealers_pair_products_and_shared_triples_are_right():
+    """The edaBit's r₂ᵢ·r₂ᵢ₊₁ and the triples (a, b₁, b₂, a·b₁, a·b₂) open to what they claim, MACs included."""
+    def program(ctx):
+        (_, _), (bits, mac_bits), (pairs, mac_pairs) = ctx.dealer.eda_bits(5)
+        ((a, mac_a), bs, cs), = ctx.dealer.binary_triples([(7, 2)])
+        _, opened = authentication.open_values(ctx, binary=[(bits, mac_bits), (pairs, mac_pairs), (a, mac_a)]
+                                               + bs + cs, label="test")
+        authentication.check_macs(ctx)
+        return [o & np.uint64(1) for o in opened]
+    results, _ = mpc.run_in_process(program, authenticated=True, secure=False, timeout=30)
+    r, q, a, b1, b2, c1, c2 = results[0]
+    assert np.array_equal(q, r[:, 0::2] & r[:, 1::2])
+    assert np.array_equal(c1, a & b1) and np.array_equal(c2, a & b2)
+    assert 0 < r.sum() < r.size
 
 
 @pytest.mark.parametrize("attacker", [programs.MODEL_OWNER, programs.DATA_OWNER])
@@ -257,8 +349,8 @@ def _bump(w, bit, index):
     return w + Wide(delta.reshape(w.shape))
 
 
-LOCAL_DEVIATIONS = ["product", "product mac", "relu result", "lt result", "edabit bit", "dabit arithmetic copy",
-                    "input mask share"]
+LOCAL_DEVIATIONS = ["product", "product mac", "relu result", "lt result", "edabit bit", "edabit pair product",
+                    "dabit arithmetic copy", "input mask share"]
 
 
 @pytest.mark.parametrize("where", LOCAL_DEVIATIONS)
@@ -289,11 +381,14 @@ def test_a_party_that_computes_its_own_share_wrongly_is_detected(where, monkeypa
         return run
 
     def bad_eda(self, n):
-        (r, mr), (bits, mb) = eda(self, n)
+        (r, mr), (bits, mb), (pairs, mp) = eda(self, n)
         if cheating(self.ctx) and where == "edabit bit":
             bits = bits.copy()
             bits.reshape(-1)[plan["index"] * 7 % bits.size] ^= np.uint64(1)
-        return (r, mr), (bits, mb)
+        if cheating(self.ctx) and where == "edabit pair product":
+            pairs = pairs.copy()
+            pairs.reshape(-1)[plan["index"] * 5 % pairs.size] ^= np.uint64(1)
+        return (r, mr), (bits, mb), (pairs, mp)
 
     def bad_dabits(self, n):
         (b, mb), (ba, mba) = dabits(self, n)

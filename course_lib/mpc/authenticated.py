@@ -173,12 +173,12 @@ class AuthenticatedTensor(SecretTensor):
 
     # ------------------------------------------------------------ comparisons (authenticated_compare.py)
     def lt_zero(self):
-        """[self < 0] as an authenticated integer 0/1 (8 rounds, every opening checked)."""
+        """[self < 0] as an authenticated integer 0/1 (7 rounds, every opening checked)."""
         share, mac = authenticated_compare.lt_zero(self.ctx, self)
         return AuthenticatedTensor(self.ctx, share.reshape(*self.shape), mac.reshape(*self.shape), 0)
 
     def relu(self):
-        """max(self, 0), exact, in 8 rounds; every opening checked."""
+        """max(self, 0), exact, in 7 rounds; every opening checked."""
         share, mac = authenticated_compare.relu(self.ctx, self)
         return self._like(share.reshape(*self.shape), mac.reshape(*self.shape))
 

@@ -8,10 +8,12 @@ x < 0 is the top bit of x mod 2^64. With an **edaBit** from the dealer — a ran
 in the arithmetic ring and its 64 bits shared in the binary ring (Escudero, Ghosh, Keller,
 Rachuri, Scholl, CRYPTO 2020) — the parties open c = x + r mod 2^64 (uniform: it hides x; checked)
 and compute the top bit of c − r = c + NOT r + 1 with a carry-lookahead adder: since c is public,
-every leaf (generate c ∧ ¬r, propagate c ⊕ ¬r) is linear, and the six levels of the tree cost
-2 ANDs per node, one round per level. Converting the resulting bit s to the arithmetic ring uses a
+every leaf (generate c ∧ ¬r, propagate c ⊕ ¬r) is linear. The edaBit also carries the products
+r₂ᵢ·r₂ᵢ₊₁ of its bits in pairs, which makes the tree's first level linear too; the five levels
+above cost one round each, and at most 2 ANDs per node that share their left factor P (one
+opening of P − a serves both). Converting the resulting bit s to the arithmetic ring uses a
 **daBit** b (one random bit in both rings): open c' = s ⊕ b (checked), then s = c' + b − 2c'b,
-linear. ReLU fuses that opening with the product x·s: 8 rounds, as in the semi-honest protocol.
+linear. ReLU fuses that opening with the product x·s: 7 rounds (the semi-honest ReLU takes 8).
 """
 from __future__ import annotations
 
@@ -59,60 +61,100 @@ class Bits:
         return cls(ctx, np.zeros(shape, np.uint64), np.zeros(shape, np.uint64))
 
 
-def and_gates(ctx, pairs, label: str = "compare") -> list[Bits]:
-    """x AND y for several pairs of equally shaped Bits, in one round (authenticated Beaver products)."""
-    sizes = [x.share.size for x, _ in pairs]
-    (a, mac_a), (b, mac_b), (c, mac_c) = ctx.dealer.binary_triples((sum(sizes),))
-    xs = Bits(ctx, np.concatenate([x.share.reshape(-1) for x, _ in pairs]),
-              np.concatenate([x.mac.reshape(-1) for x, _ in pairs]))
-    ys = Bits(ctx, np.concatenate([y.share.reshape(-1) for _, y in pairs]),
-              np.concatenate([y.mac.reshape(-1) for _, y in pairs]))
-    _, (e, f) = open_values(ctx, binary=[(xs.share - a, xs.mac - mac_a), (ys.share - b, ys.mac - mac_b)], label=label)
-    e, f = e & _ONE, f & _ONE
+def and_gates(ctx, groups, label: str = "compare") -> list[list[Bits]]:
+    """x AND y for every y of each group (x, [y₁, …]) of equally shaped Bits, in one round.
+
+    Authenticated Beaver products: with the dealer's a, bᵢ and cᵢ = a·bᵢ, the parties open
+    e = x − a once per group and fᵢ = yᵢ − bᵢ (every opening recorded for the MAC check); then
+    x·yᵢ = cᵢ + e·bᵢ + fᵢ·a + e·fᵢ. The message holds every e, then every f.
+    """
+    flat = [(x.share.reshape(-1), x.mac.reshape(-1), [(y.share.reshape(-1), y.mac.reshape(-1)) for y in ys])
+            for x, ys in groups]
+    triples = ctx.dealer.binary_triples([(x.size, len(ys)) for x, _, ys in flat])
     if ctx.is_dealer:                           # it holds no shares: only the shapes matter
-        return [Bits.zeros(ctx, x.share.shape) for x, _ in pairs]
-    share = c + e * b + f * a + (e * f if ctx.rank == 0 else 0)
-    mac = mac_c + e * mac_b + f * mac_a + ctx.mac_keys.binary * (e * f)
-    out, start = [], 0
-    for (x, _), size in zip(pairs, sizes):
-        out.append(Bits(ctx, share[start:start + size].reshape(x.share.shape),
-                        mac[start:start + size].reshape(x.share.shape)))
-        start += size
+        return [[Bits.zeros(ctx, x.share.shape) for _ in ys] for x, ys in groups]
+    openings = [(x - a, mac_x - mac_a) for (x, mac_x, _), ((a, mac_a), _, _) in zip(flat, triples)]
+    for (_, _, ys), (_, bs, _) in zip(flat, triples):
+        openings += [(y - b, mac_y - mac_b) for (y, mac_y), (b, mac_b) in zip(ys, bs)]
+    _, opened = open_values(ctx, binary=openings, label=label)
+    beta, first_party, out, k = ctx.mac_keys.binary, ctx.rank == 0, [], len(groups)
+    for (x, ys), ((a, mac_a), bs, cs), e in zip(groups, triples, opened[:k]):
+        e, products = e & _ONE, []
+        for (b, mac_b), (c, mac_c), f in zip(bs, cs, opened[k:k + len(ys)]):
+            f = f & _ONE
+            ef = e & f
+            share = c + e * b + f * a
+            if first_party:
+                share += ef
+            mac = mac_c + e * mac_b + f * mac_a + beta * ef
+            products.append(Bits(ctx, share.reshape(x.share.shape), mac.reshape(x.share.shape)))
+        k += len(ys)
+        out.append(products)
     return out
 
 
-def _tree_sizes(n: int) -> list[int]:
-    """AND gates per level of the 64-leaf tree: two per node below the root, one at the root."""
-    return [n * width for width in (64, 32, 16, 8, 4)] + [n]
+def _tree_groups(n: int, width: int) -> list[tuple[int, int]]:
+    """The AND gates of one tree level over ``width`` nodes: (count, products) groups, as ``and_gates`` takes them.
+
+    The lowest node of every level has P = 0 (the carry-in is folded into leaf 0): it needs G only.
+    """
+    return [(n, 1)] + ([(n * (width // 2 - 1), 2)] if width > 2 else [])
+
+
+def _affine(ctx, const, terms) -> Bits:
+    """const + Σ coefficient·bits for public uint64 arrays (values mod 2): linear, so no message."""
+    share = sum(coefficient * bits.share for coefficient, bits in terms)
+    mac = sum(coefficient * bits.mac for coefficient, bits in terms)
+    share = share + const if ctx.rank == 0 else share
+    return Bits(ctx, share, mac + ctx.mac_keys.binary * const)
 
 
 def sign_bit(ctx, x) -> Bits:
-    """Authenticated bits [x < 0] (one per element, flat) of an :class:`AuthenticatedTensor`: 7 rounds."""
+    """Authenticated bits [x < 0] (one per element, flat) of an :class:`AuthenticatedTensor`: 6 rounds.
+
+    Leaf j of the adder is (g, p) = (c ∧ ¬r, c ⊕ ¬r), affine in the edaBit's bit r; leaf 0 takes the
+    carry-in, (1 ⊕ ¬c·r, 0); leaf 63 is the identity (0, 1). The first level combines leaves in pairs:
+    a product of two affine functions of r₂ᵢ and r₂ᵢ₊₁ is linear given the dealer's r₂ᵢ·r₂ᵢ₊₁, so
+    that level costs no AND gate. The five levels above take one round each; combining
+    (G, P) ∘ (G', P') = (G ⊕ P·G', P·P') multiplies both by P (one opening of P serves both), and
+    the lowest node of each level and the root compute G only.
+    """
     n = int(np.prod(x.shape, dtype=np.int64))
-    (r, mac_r), (bits, mac_bits) = ctx.dealer.eda_bits(n)
+    (r, mac_r), (bits, mac_bits), (pairs, mac_pairs) = ctx.dealer.eda_bits(n)
     if ctx.is_dealer:                            # the dealer deals the same triples, level by level
-        for size in _tree_sizes(n):
-            ctx.dealer.binary_triples((size,))
+        for width in (32, 16, 8, 4, 2):
+            ctx.dealer.binary_triples(_tree_groups(n, width))
         return Bits.zeros(ctx, (n,))
     flat, flat_mac = x.share.reshape(n), x.mac.reshape(n)
     (c,), _ = open_values(ctx, arithmetic=[(flat + r, flat_mac + mac_r)], label="compare mask")
     c_bits = (c.lo[:, None] >> np.arange(64, dtype=np.uint64)) & _ONE                # (n, 64): bit j in column j
-    beta, first_party = ctx.mac_keys.binary, ctx.rank == 0
-    not_r = Bits(ctx, bits + _ONE if first_party else bits, mac_bits + beta)
-    G = not_r.and_public(c_bits)                                                  # generate: c ∧ ¬r
-    P = not_r.xor_public(c_bits)                                                  # propagate: c ⊕ ¬r
-    top = P[:, 63]
-    # leaf 0 takes the carry-in 1: G = c₀ ∨ ¬r₀ = 1 ⊕ (1 − c₀)·r₀, P = 0; leaf 63 is the identity (0, 1)
-    first = Bits(ctx, bits[:, 0], mac_bits[:, 0]).and_public(_ONE - c_bits[:, 0]).xor_public(_ONE)
-    G.share[:, 0], G.mac[:, 0], G.share[:, 63], G.mac[:, 63] = first.share, first.mac, 0, 0
-    P = Bits(ctx, P.share.copy(), P.mac.copy())
-    P.share[:, 0], P.mac[:, 0], P.share[:, 63], P.mac[:, 63] = 0, 0, 1 if first_party else 0, beta
+    # each leaf as (g, p) = (γ₀ + γ₁·r, π₀ + π₁·r), public coefficients mod 2
+    g0, g1, p0, p1 = c_bits.copy(), c_bits.copy(), c_bits ^ _ONE, np.ones_like(c_bits)
+    g0[:, 0], g1[:, 0], p0[:, 0], p1[:, 0] = 1, c_bits[:, 0] ^ _ONE, 0, 0          # carry-in: c₀ ∨ ¬r₀
+    g0[:, 63], g1[:, 63], p0[:, 63], p1[:, 63] = 0, 0, 1, 0                       # identity
+    lo, hi = slice(0, None, 2), slice(1, None, 2)
+    R = Bits(ctx, bits, mac_bits)
+    r_lo, r_hi, q = R[:, lo], R[:, hi], Bits(ctx, pairs, mac_pairs)              # q = r_lo·r_hi
+    # (δ₀ + δ₁r_hi) + (ρ₀ + ρ₁r_hi)(γ₀ + γ₁r_lo) and (ρ₀ + ρ₁r_hi)(π₀ + π₁r_lo), expanded
+    d0, d1, rho0, rho1 = g0[:, hi], g1[:, hi], p0[:, hi], p1[:, hi]
+    G = _affine(ctx, (d0 + rho0 * g0[:, lo]) & _ONE,
+                [(rho0 * g1[:, lo], r_lo), ((d1 + rho1 * g0[:, lo]) & _ONE, r_hi), (rho1 * g1[:, lo], q)])
+    P = _affine(ctx, rho0 * p0[:, lo], [(rho0 * p1[:, lo], r_lo), (rho1 * p0[:, lo], r_hi), (rho1 * p1[:, lo], q)])
+    top = _affine(ctx, p0[:, 63], [(p1[:, 63], R[:, 63])])                        # propagate bit of leaf 63
     while G.share.shape[1] > 1:
-        lo_g, hi_g, lo_p, hi_p = G[:, 0::2], G[:, 1::2], P[:, 0::2], P[:, 1::2]
-        if G.share.shape[1] > 2:
-            t, P = and_gates(ctx, [(hi_p, lo_g), (hi_p, lo_p)])
-        else:                                   # the root's propagate bit is not needed
-            (t,) = and_gates(ctx, [(hi_p, lo_g)])
+        width = G.share.shape[1]
+        lo_g, hi_g, lo_p, hi_p = G[:, lo], G[:, hi], P[:, lo], P[:, hi]
+        groups = [(hi_p[:, 0], [lo_g[:, 0]])]
+        if width > 2:
+            groups.append((hi_p[:, 1:], [lo_g[:, 1:], lo_p[:, 1:]]))
+        products = and_gates(ctx, groups)
+        if width > 2:
+            (t_low,), (t_rest, P_rest) = products
+            t = Bits.cat([t_low[:, None], t_rest], axis=1)
+            P = Bits.cat([Bits.zeros(ctx, (n, 1)), P_rest], axis=1)
+        else:
+            ((t_low,),) = products
+            t = t_low[:, None]
         G = hi_g + t
     return top + G[:, 0]                         # sum bit 63 = propagate ⊕ carry into bit 63
 
@@ -122,7 +164,7 @@ def _where(condition, if_one: Wide, if_zero: Wide) -> Wide:
 
 
 def lt_zero(ctx, x):
-    """(share, MAC share) of [x < 0] as arithmetic 0/1 values, flat: 8 rounds, every opening checked."""
+    """(share, MAC share) of [x < 0] as arithmetic 0/1 values, flat: 7 rounds, every opening checked."""
     s = sign_bit(ctx, x)
     (b, mac_b), (b_arith, mac_b_arith) = ctx.dealer.dabits(s.share.size)
     if ctx.is_dealer:

@@ -175,23 +175,47 @@ class AuthenticatedDealer(Dealer):
         full = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(int(np.prod(shape, dtype=np.int64)), dtype=torch.int64))
         return r, mac, full.numpy().view(np.uint64).reshape(shape)
 
-    def binary_triples(self, shape):
-        """Authenticated bits (a, b, c = a AND b) in Z_2^64, shaped ``shape``."""
-        _, binary = self.deal(binary_random=[shape, shape], derive=lambda _, v: ([], [v[0] & v[1] & _ONE]),
-                              binary_derived=[shape])
-        return binary
+    def binary_triples(self, groups):
+        """Authenticated bits for one round of AND gates that share left factors, in one message.
+
+        ``groups`` lists (count, products): ``count`` gates of a left factor x with ``products``
+        right factors y₁ … each. For each group: a, b₁ …, c₁ = a AND b₁ …, all shaped (count,);
+        opening x − a once serves every product x·yᵢ. Returns, per group, ((a, MAC), [(bᵢ, MAC)],
+        [(cᵢ, MAC)]).
+        """
+        groups = [(int(count), int(products)) for count, products in groups]
+        randoms = [(count,) for count, products in groups for _ in range(1 + products)]
+        derived = [(count,) for count, products in groups for _ in range(products)]
+
+        def derive(_, values):
+            out, start = [], 0
+            for _, products in groups:
+                a = values[start]
+                out += [a & values[start + 1 + i] & _ONE for i in range(products)]
+                start += 1 + products
+            return [], out
+        _, binary = self.deal(binary_random=randoms, derive=derive, binary_derived=derived)
+        out, start, made = [], 0, len(randoms)
+        for _, products in groups:
+            out.append((binary[start], binary[start + 1:start + 1 + products], binary[made:made + products]))
+            start, made = start + 1 + products, made + products
+        return out
 
     def eda_bits(self, n: int):
-        """An edaBit per element: a random r < 2^64 in the arithmetic ring and its 64 bits in the binary one.
+        """An edaBit per element, with the products of its bits in pairs (2i, 2i + 1).
 
+        An edaBit is a random r < 2^64 in the arithmetic ring and its 64 bits in the binary one.
         The arithmetic value is r + 2^64·t for a random t, so that x + r, opened whole, hides x's upper bits.
-        Returns ((share, MAC) of r, (n,)), ((share, MAC) of the bits, (n, 64), bit j of r in column j).
+        Returns ((share, MAC) of r, (n,)), ((share, MAC) of the bits, (n, 64), bit j of r in column j),
+        ((share, MAC) of r₂ᵢ AND r₂ᵢ₊₁, (n, 32)): the comparison's first level then needs no AND gate.
         """
         def derive(_, bits):
             weights = np.uint64(1) << np.arange(64, dtype=np.uint64)
-            return [Wide(((bits[0] & _ONE) * weights).sum(axis=1, dtype=np.uint64), self.own.words(n))], []
-        arith, binary = self.deal(binary_random=[(n, 64)], derive=derive, arith_derived=[(n,)])
-        return arith[0], binary[0]
+            r = bits[0] & _ONE
+            return [Wide((r * weights).sum(axis=1, dtype=np.uint64), self.own.words(n))], [r[:, 0::2] & r[:, 1::2]]
+        arith, binary = self.deal(binary_random=[(n, 64)], derive=derive, arith_derived=[(n,)],
+                                  binary_derived=[(n, 32)])
+        return arith[0], binary[0], binary[1]
 
     def relu_bits(self, n: int):
         """For the fused ReLU step: a random bit b in both rings, a random mask a, and [a·b] (arithmetic)."""
