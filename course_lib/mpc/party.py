@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                           "included, is checked before any output is revealed; a party that changes one is caught "
                           "except with probability at most 2^-57. NOT covered: a cheating dealer, aborts (a cheater "
                           "can stop the run, and whether it aborts can depend on secret data), denial of service. All "
-                          "three parties must give it; about twice the rounds and about 25 times the bytes")
+                          "three parties must give it; about twice the rounds and about ten times the bytes")
     run.add_argument("--insecure-seed", type=int, default=None,
                      help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")
