@@ -85,6 +85,35 @@ def test_authenticated_protocols_agree_with_plaintext(x, y):
     assert torch.equal(out["lt"], (gx < gy).long())
 
 
+def _sign_of_raw(ctx, x=None, n=0):
+    return SecretTensor.from_owner(ctx, x, 0, shape=(n,), frac_bits=0).lt_zero().reveal()
+
+
+def test_the_authenticated_comparison_is_exact_at_every_magnitude():
+    """[x < 0] for ring elements of every size, up to ±2^63: leaf 63's own propagate bit decides the sign.
+
+    Deriving it from leaf 63 after the tree has made that leaf the identity gives
+    [c mod 2^63 < r mod 2^63] instead, wrong with probability |x|/2^63 (3/4 at ±3·2^61)."""
+    rng = np.random.default_rng(7)
+    edges = [3 * 2**61, -3 * 2**61, 2**63 - 1, -2**63, 2**62, -2**62, 1, -1, 0]
+    raw = torch.tensor(edges * 16 + rng.integers(-2**63, 2**63 - 1, 256, dtype=np.int64).tolist(), dtype=torch.int64)
+    results, _ = mpc.run_in_process(_sign_of_raw, authenticated=True, secure=False, timeout=60,
+                                    private_inputs={0: {"x": raw, "n": len(raw)}, 1: {"n": len(raw)}, 2: {"n": len(raw)}})
+    assert torch.equal(results[0], (raw < 0).long())
+
+
+def _relu_of(ctx, x=None, n=0):
+    return SecretTensor.from_owner(ctx, x, 0, shape=(n,)).relu().reveal()
+
+
+def test_the_authenticated_relu_keeps_large_values():
+    """ReLU near the top of the fixed-point range (±0.99·2^46): positive values kept, negative ones zeroed."""
+    x = torch.tensor([0.99 * 2**46, -0.99 * 2**46] * 64, dtype=torch.float64)
+    results, _ = mpc.run_in_process(_relu_of, authenticated=True, secure=False, timeout=60,
+                                    private_inputs={0: {"x": x, "n": len(x)}, 1: {"n": len(x)}, 2: {"n": len(x)}})
+    assert torch.allclose(results[0], torch.clamp(x, min=0), rtol=1e-9, atol=1e-3)
+
+
 def test_authenticated_private_inference_has_the_plaintext_accuracy():
     model, _, _, test_x, test_y = digits.task()
     inputs = {0: {"layers": programs.model_layers(model)}, 1: {"images": test_x.double()}}

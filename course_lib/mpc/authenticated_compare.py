@@ -131,16 +131,16 @@ def sign_bit(ctx, x) -> Bits:
     # each leaf as (g, p) = (γ₀ + γ₁·r, π₀ + π₁·r), public coefficients mod 2
     g0, g1, p0, p1 = c_bits.copy(), c_bits.copy(), c_bits ^ _ONE, np.ones_like(c_bits)
     g0[:, 0], g1[:, 0], p0[:, 0], p1[:, 0] = 1, c_bits[:, 0] ^ _ONE, 0, 0          # carry-in: c₀ ∨ ¬r₀
-    g0[:, 63], g1[:, 63], p0[:, 63], p1[:, 63] = 0, 0, 1, 0                       # identity
-    lo, hi = slice(0, None, 2), slice(1, None, 2)
     R = Bits(ctx, bits, mac_bits)
+    top = _affine(ctx, p0[:, 63], [(p1[:, 63], R[:, 63])])      # leaf 63's own propagate bit c₆₃ ⊕ ¬r₆₃, before ...
+    g0[:, 63], g1[:, 63], p0[:, 63], p1[:, 63] = 0, 0, 1, 0     # ... the tree takes leaf 63 as the identity
+    lo, hi = slice(0, None, 2), slice(1, None, 2)
     r_lo, r_hi, q = R[:, lo], R[:, hi], Bits(ctx, pairs, mac_pairs)              # q = r_lo·r_hi
     # (δ₀ + δ₁r_hi) + (ρ₀ + ρ₁r_hi)(γ₀ + γ₁r_lo) and (ρ₀ + ρ₁r_hi)(π₀ + π₁r_lo), expanded
     d0, d1, rho0, rho1 = g0[:, hi], g1[:, hi], p0[:, hi], p1[:, hi]
     G = _affine(ctx, (d0 + rho0 * g0[:, lo]) & _ONE,
                 [(rho0 * g1[:, lo], r_lo), ((d1 + rho1 * g0[:, lo]) & _ONE, r_hi), (rho1 * g1[:, lo], q)])
     P = _affine(ctx, rho0 * p0[:, lo], [(rho0 * p1[:, lo], r_lo), (rho1 * p0[:, lo], r_hi), (rho1 * p1[:, lo], q)])
-    top = _affine(ctx, p0[:, 63], [(p1[:, 63], R[:, 63])])                        # propagate bit of leaf 63
     while G.share.shape[1] > 1:
         width = G.share.shape[1]
         lo_g, hi_g, lo_p, hi_p = G[:, lo], G[:, hi], P[:, lo], P[:, hi]
