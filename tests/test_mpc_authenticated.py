@@ -463,17 +463,18 @@ def _equivocating(ctx, x=None, y=None, where=None):
             if label != where or seen[label] != 1:
                 return honest(tensor, label)
             other = tensor.clone()
-            other[0] += 1 << 20
+            other.view(torch.uint8)[0] ^= 1                         # bit 0 of the first word (or byte)
             comm.send(1, tensor.contiguous())
             comm.send(2, other.contiguous())
             return [tensor] + [comm.recv(r, tensor) for r in (1, 2)]
         comm.exchange = exchange
     X3 = SecretTensor.from_owner(ctx, x, 0, shape=(3,))
     Y3 = SecretTensor.from_owner(ctx, y, 1, shape=(3,))
-    return (X3 * Y3).reveal()
+    return (X3 * Y3).relu().reveal()
 
 
-@pytest.mark.parametrize("where", ["input", "mul", "truncate", "reveal"])
+@pytest.mark.parametrize("where", ["input", "mul", "truncate", "compare mask", "compare", "relu", "reveal",
+                                   "coin reveal", "MAC check reveal"])
 def test_a_party_that_tells_two_parties_different_things_is_detected(where):
     with pytest.raises(CheatingDetectedError):
         mpc.run_in_process(_equivocating, parties=3, authenticated=True, secure=False, timeout=30, where=where,
