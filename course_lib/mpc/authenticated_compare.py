@@ -38,16 +38,6 @@ class Bits:
     def __add__(self, other: "Bits") -> "Bits":             # XOR
         return Bits(self.ctx, self.share + other.share, self.mac + other.mac)
 
-    def xor_public(self, bits) -> "Bits":
-        """XOR with public bits: party 0 adds them to its share, every party adds β·bits to its MAC."""
-        bits = np.asarray(bits, dtype=np.uint64)
-        share = self.share + bits if self.ctx.rank == 0 else self.share + np.zeros_like(bits)
-        return Bits(self.ctx, share, self.mac + self.ctx.mac_keys.binary * bits)
-
-    def and_public(self, bits) -> "Bits":
-        bits = np.asarray(bits, dtype=np.uint64)
-        return Bits(self.ctx, self.share * bits, self.mac * bits)
-
     def __getitem__(self, index) -> "Bits":
         return Bits(self.ctx, self.share[index], self.mac[index])
 
