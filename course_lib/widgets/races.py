@@ -89,22 +89,24 @@ class EpochRace(CourseWidget):
     def summary(self) -> str:
         return f"{', '.join(self.datasets)}; batch {self.batch_size}"
 
-    def run(self, workers: int | None = None, repeat: int = 3) -> dict[str, float]:
-        """Best-of-``repeat`` seconds per epoch for each dataset; returns ``{name: seconds}``."""
+    def run(self, workers: int | None = None, repeat: int = 5) -> dict[str, float]:
+        """Best-of-``repeat`` seconds per epoch for each dataset; returns ``{name: seconds}``.
+
+        The repeats are interleaved (one epoch of each dataset, then the next round), so a burst of load on a
+        shared machine slows every dataset alike instead of whichever happened to be running.
+        """
         if workers is not None:
             self.workers.value = workers
-        self.results = {}
-        for name, dataset in self.datasets.items():
-            best = float("inf")
-            for _ in range(repeat):
+        self.results = {name: float("inf") for name in self.datasets}
+        for _ in range(repeat):
+            for name, dataset in self.datasets.items():
                 loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, num_workers=self.workers.value,
                                     collate_fn=self.collate_fn,
                                     generator=torch.Generator().manual_seed(0), timeout=120 if self.workers.value else 0)
                 start = time.perf_counter()
                 for _batch in loader:
                     pass
-                best = min(best, time.perf_counter() - start)
-            self.results[name] = best
+                self.results[name] = min(self.results[name], time.perf_counter() - start)
         base = next(iter(self.results.values()))
         self.status.value = "<br>".join(f"{name}: {s * 1e3:,.1f} ms per epoch ({s / base:.2f}×)"
                                         for name, s in self.results.items())
