@@ -152,9 +152,11 @@ class AuthenticatedTensor(SecretTensor):
         if kind == "mul":
             share, mac = c + b.scale(e) + a.scale(f), mac_c + mac_b.scale(e) + mac_a.scale(f)
             ef = e * f
-        else:
-            share = c + b.matmul_left(e) + a.matmul_right(f)
-            mac = mac_c + mac_b.matmul_left(e) + mac_a.matmul_right(f)
+        else:                               # a share and its MAC share meet the same public factor: one product each
+            p, m = b.shape[1], a.shape[0]
+            eb = Wide.cat([b, mac_b], axis=1).matmul_left(e)
+            af = Wide.cat([a, mac_a], axis=0).matmul_right(f)
+            share, mac = c + eb[:, :p] + af[:m], mac_c + eb[:, p:] + af[m:]
             ef = _words(torch.from_numpy(e.view(np.int64)) @ torch.from_numpy(f.view(np.int64)))
         product = AuthenticatedTensor(ctx, share, mac, self.frac_bits + other.frac_bits)._add_public_words(ef)
         return self._rescale(product, other)

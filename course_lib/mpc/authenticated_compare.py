@@ -17,6 +17,8 @@ linear. ReLU fuses that opening with the product x·s: 7 rounds (the semi-honest
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .authentication import open_values
@@ -109,7 +111,7 @@ def sign_bit(ctx, x) -> Bits:
     (G, P) ∘ (G', P') = (G ⊕ P·G', P·P') multiplies both by P (one opening of P serves both), and
     the lowest node of each level and the root compute G only.
     """
-    n = int(np.prod(x.shape, dtype=np.int64))
+    n = math.prod(x.shape)
     (r, mac_r), (bits, mac_bits), (pairs, mac_pairs) = ctx.dealer.eda_bits(n)
     if ctx.is_dealer:                            # the dealer deals the same triples, level by level
         for width in (32, 16, 8, 4, 2):

@@ -7,16 +7,20 @@ One pattern serves every kind (:meth:`AuthenticatedDealer.deal`):
 * **random values** — every party draws its share from the PRG it shares with the dealer, so
   the value (the sum) costs no message;
 * **derived values** (c = a·b of a triple, r >> f of a truncation pair, the arithmetic copy of a
-  random bit, r = Σ 2^j·rⱼ of an edaBit) — all parties but the last draw their shares, the last
-  party receives a correction;
+  random bit, r = Σ 2^j·rⱼ of an edaBit) — all parties but one draw their shares, and that one
+  (the *receiver*) gets a correction;
 * **MACs** of all of them under the global keys α (arithmetic) and β (binary) — likewise, and the
-  last party's MAC shares are the rest of the message.
+  receiver's MAC shares are the rest of the message.
+
+Each message goes to the party that has received fewer words so far, so the two parties share the
+cost of receiving and opening it.
 
 The dealer knows α and β and every value: it is trusted not to cheat and not to collude with a
 party (the threat-model box of chapter 08). Each party's key shares come from its dealer PRG.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +55,7 @@ def _pack(arith: list[Wide], binary: list[np.ndarray]) -> torch.Tensor:
 
 def _unpack(message: torch.Tensor, arith_shapes, binary_shapes):
     words, start = message.numpy().view(np.uint64), 0
-    sizes = [int(np.prod(s, dtype=np.int64)) for s in arith_shapes]
+    sizes = [math.prod(s) for s in arith_shapes]
     lows, highs = [], []
     for size, shape in zip(sizes, arith_shapes):
         lows.append(words[start:start + size].reshape(shape))
@@ -61,7 +65,7 @@ def _unpack(message: torch.Tensor, arith_shapes, binary_shapes):
         start += size
     binary = []
     for shape in binary_shapes:
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         binary.append(words[start:start + size].reshape(shape))
         start += size
     return [Wide(lo, hi) for lo, hi in zip(lows, highs)], binary
@@ -72,6 +76,7 @@ class AuthenticatedDealer(Dealer):
 
     def __init__(self, ctx):
         super().__init__(ctx)
+        self.words_received = [0] * ctx.parties            # by each party from the dealer: see _receiver
         if ctx.is_dealer:
             keys = [_draw_keys(prg) for prg in ctx.party_prgs]
             with np.errstate(over="ignore"):
@@ -81,6 +86,20 @@ class AuthenticatedDealer(Dealer):
             self.own = PRG()                                      # the dealer's private randomness (the t of masks)
         else:
             ctx.mac_keys = _draw_keys(ctx.dealer_prg)
+
+    def _receiver(self, words: int) -> int:
+        """The party that receives the next message: the one that has received fewer words so far.
+
+        Every party and the dealer make the same choice (they deal the same shapes in the same
+        order), so the dealer's traffic, and its cost of receiving and opening, is shared
+        between the parties instead of falling on one of them. Ties go to the highest rank.
+        """
+        if not words:
+            return self.ctx.parties - 1
+        received = self.words_received
+        last = min(range(len(received) - 1, -1, -1), key=received.__getitem__)
+        received[last] += words
+        return last
 
     # ------------------------------------------------------------ the one pattern
     def deal(self, arith_random=(), binary_random=(), derive=None, arith_derived=(), binary_derived=()):
@@ -95,21 +114,20 @@ class AuthenticatedDealer(Dealer):
         arith_random, binary_random = [tuple(s) for s in arith_random], [tuple(s) for s in binary_random]
         arith_derived, binary_derived = [tuple(s) for s in arith_derived], [tuple(s) for s in binary_derived]
         arith_all, binary_all = arith_random + arith_derived, binary_random + binary_derived
-        last = ctx.parties - 1
+        message = (sum(2 * math.prod(s) for s in arith_derived + arith_all)
+                   + sum(math.prod(s) for s in binary_derived + binary_all))
+        last = self._receiver(message)
         if not ctx.is_dealer:
             prg = ctx.dealer_prg
             arith = [Wide.random(prg, s) for s in arith_random]
-            binary = [prg.words(int(np.prod(s, dtype=np.int64))).reshape(s) for s in binary_random]
-            if ctx.rank < last:
+            binary = [prg.words(math.prod(s)).reshape(s) for s in binary_random]
+            if ctx.rank != last:
                 arith += [Wide.random(prg, s) for s in arith_derived]
-                binary += [prg.words(int(np.prod(s, dtype=np.int64))).reshape(s) for s in binary_derived]
+                binary += [prg.words(math.prod(s)).reshape(s) for s in binary_derived]
                 arith_macs = [Wide.random(prg, s) for s in arith_all]
-                binary_macs = [prg.words(int(np.prod(s, dtype=np.int64))).reshape(s) for s in binary_all]
+                binary_macs = [prg.words(math.prod(s)).reshape(s) for s in binary_all]
             else:
-                like = torch.empty(sum(2 * int(np.prod(s, dtype=np.int64)) for s in arith_derived + arith_all)
-                                   + sum(int(np.prod(s, dtype=np.int64)) for s in binary_derived + binary_all),
-                                   dtype=torch.int64)
-                received = ctx.comm.recv(ctx.comm.dealer_rank, like)
+                received = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(message, dtype=torch.int64))
                 (arith_rest, binary_rest) = _unpack(received, arith_derived + arith_all, binary_derived + binary_all)
                 arith += arith_rest[:len(arith_derived)]
                 binary += binary_rest[:len(binary_derived)]
@@ -121,20 +139,20 @@ class AuthenticatedDealer(Dealer):
     def _deal_as_dealer(self, arith_random, binary_random, derive, arith_derived, binary_derived, last):
         ctx = self.ctx
         arith_shares = [[Wide.random(prg, s) for s in arith_random] for prg in ctx.party_prgs]
-        binary_shares = [[prg.words(int(np.prod(s, dtype=np.int64))).reshape(s) for s in binary_random]
+        binary_shares = [[prg.words(math.prod(s)).reshape(s) for s in binary_random]
                          for prg in ctx.party_prgs]
         arith_values = [sum((p[j] for p in arith_shares[1:]), arith_shares[0][j]) for j in range(len(arith_random))]
         binary_values = [sum(p[j] for p in binary_shares) for j in range(len(binary_random))]
         derived_a, derived_b = derive(arith_values, binary_values) if derive else ([], [])
-        drawn_a = [[Wide.random(prg, s) for s in arith_derived] for prg in ctx.party_prgs[:last]]
-        drawn_b = [[prg.words(int(np.prod(s, dtype=np.int64))).reshape(s) for s in binary_derived]
-                   for prg in ctx.party_prgs[:last]]
+        others = [prg for rank, prg in enumerate(ctx.party_prgs) if rank != last]
+        drawn_a = [[Wide.random(prg, s) for s in arith_derived] for prg in others]
+        drawn_b = [[prg.words(math.prod(s)).reshape(s) for s in binary_derived] for prg in others]
         fix_a = [v - sum((d[j] for d in drawn_a[1:]), drawn_a[0][j]) for j, v in enumerate(derived_a)]
         fix_b = [v - sum(d[j] for d in drawn_b) for j, v in enumerate(derived_b)]
         all_a, all_b = arith_values + list(derived_a), binary_values + list(derived_b)
         mac_a = [v.scale(self.alpha.lo) + Wide(v.lo * self.alpha.hi).shift_up() for v in all_a]
         mac_b = [v * self.beta for v in all_b]
-        for prg in ctx.party_prgs[:last]:
+        for prg in others:
             for j, v in enumerate(all_a):
                 mac_a[j] = mac_a[j] - Wide.random(prg, v.shape)
             for j, v in enumerate(all_b):
@@ -172,7 +190,7 @@ class AuthenticatedDealer(Dealer):
             return r, mac, None
         if ctx.rank != owner:
             return r, mac, None
-        full = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(int(np.prod(shape, dtype=np.int64)), dtype=torch.int64))
+        full = ctx.comm.recv(ctx.comm.dealer_rank, torch.empty(math.prod(shape), dtype=torch.int64))
         return r, mac, full.numpy().view(np.uint64).reshape(shape)
 
     def binary_triples(self, groups):
@@ -241,7 +259,7 @@ class AuthenticatedDealer(Dealer):
 
 
 def _size(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)
 
 
 def _product_shape(shape_a, shape_b, kind):

@@ -19,12 +19,13 @@ from the dealer, which leaves the low k bits alone and hides the rest. :func:`op
 records every opened value with this party's MAC share.
 
 **The check** (:func:`check_macs`) covers every value opened since the last check, both rings
-at once, in 4 rounds:
+at once, in 3 rounds (4 for a run's first check):
 
-1. a coin toss (commit to a seed, then reveal it) fixes coefficients χⱼ ∈ Z_2^s nobody could
-   predict when choosing what to send;
-2. each party computes zᵢ = Σⱼ χⱼ·mᵢⱼ − αᵢ·Σⱼ χⱼ·xⱼ, commits to it, then reveals it; Σᵢ zᵢ must
-   be 0 modulo 2^(k+s).
+1. a coin toss fixes coefficients χⱼ ∈ Z_2^s nobody could predict when choosing what to send:
+   every party committed to a seed *before* those values were opened (during the previous check;
+   the first check commits first, one round more) and now reveals it;
+2. each party computes zᵢ = Σⱼ χⱼ·mᵢⱼ − αᵢ·Σⱼ χⱼ·xⱼ, commits to it (in the same message, to its
+   seed for the next check's coin), then reveals it; Σᵢ zᵢ must be 0 modulo 2^(k+s).
 
 Honest parties pass always. A party that added δ ≢ 0 (mod 2^k) to what it sent must make
 Σ zᵢ = 0 anyway, i.e. guess α·Σχⱼδⱼ mod 2^(k+s) without knowing α; the s extra bits leave it
@@ -125,29 +126,55 @@ def open_values(ctx, arithmetic=(), binary=(), label: str = "open"):
     return values, opened_bits
 
 
+class Committed:
+    """This party's committed payload (with its nonce), and every party's commitment to its own, until revealed."""
+
+    __slots__ = ("what", "place", "body", "commitments")
+
+    def __init__(self, what: str, place: int, body: bytes):
+        self.what, self.place, self.body, self.commitments = what, place, body, []
+
+
+def _bound(rank: int, what: str, place: int, body: bytes) -> bytes:
+    """The commitment names its author and its place in the run: a party cannot echo another's or replay its own."""
+    return hashlib.sha256(f"{rank} {what} {place} ".encode() + body).digest()
+
+
+def commit(ctx, payloads: dict[str, bytes]) -> dict[str, Committed]:
+    """Commit to each payload (by name) in one round: the message is one SHA-256 commitment per payload.
+
+    A party's payloads have the same lengths as every other party's. :func:`reveal` opens each one later.
+    """
+    mine, states = [], {}
+    for what, payload in payloads.items():
+        if ctx.tamper is not None:     # a cheater commits to what it then reveals: only the check can catch it
+            payload = ctx.tamper(what, torch.frombuffer(bytearray(payload), dtype=torch.uint8)).numpy().tobytes()
+        ctx.commitments = getattr(ctx, "commitments", 0) + 1
+        states[what] = Committed(what, ctx.commitments, payload + os.urandom(16))
+        mine.append(_bound(ctx.rank, what, ctx.commitments, states[what].body))
+    message = torch.frombuffer(bytearray(b"".join(mine)), dtype=torch.uint8)
+    received = ctx.comm.exchange(message, f"{next(iter(payloads))} commit")
+    for k, state in enumerate(states.values()):
+        state.commitments = [r.numpy().tobytes()[32 * k:32 * (k + 1)] for r in received]
+    return states
+
+
+def reveal(ctx, state: Committed) -> list[bytes]:
+    """Every party's payload committed to in ``state``, checked against its commitment. One round."""
+    revealed = ctx.comm.exchange(torch.frombuffer(bytearray(state.body), dtype=torch.uint8), f"{state.what} reveal")
+    payloads = []
+    for rank, (commitment, opened) in enumerate(zip(state.commitments, revealed)):
+        opened = opened.numpy().tobytes()
+        if _bound(rank, state.what, state.place, opened) != commitment:
+            raise CheatingDetectedError(f"party {rank} opened a {state.what} that differs from its commitment: "
+                                        "aborting before any output is revealed")
+        payloads.append(opened[:-16])
+    return payloads
+
+
 def commit_and_reveal(ctx, payload: bytes, what: str) -> list[bytes]:
     """Every party's ``payload`` (equal lengths), each committed to before any was revealed. Two rounds."""
-    if ctx.tamper is not None:     # a cheater commits to what it then reveals: only the check can catch it
-        payload = ctx.tamper(what, torch.frombuffer(bytearray(payload), dtype=torch.uint8)).numpy().tobytes()
-    ctx.commitments = getattr(ctx, "commitments", 0) + 1
-
-    def bound(rank: int, body: bytes) -> bytes:
-        """The commitment names its author and its place in the run: a party cannot echo another's."""
-        return hashlib.sha256(f"{rank} {what} {ctx.commitments} ".encode() + body).digest()
-
-    nonce = os.urandom(16)
-    commitment = torch.frombuffer(bytearray(bound(ctx.rank, payload + nonce)), dtype=torch.uint8)
-    opened = torch.frombuffer(bytearray(payload + nonce), dtype=torch.uint8)
-    commitments = ctx.comm.exchange(commitment, f"{what} commit")
-    revealed = ctx.comm.exchange(opened, f"{what} reveal")
-    payloads = []
-    for rank, (commit, reveal) in enumerate(zip(commitments, revealed)):
-        reveal = reveal.numpy().tobytes()
-        if bound(rank, reveal) != commit.numpy().tobytes():
-            raise CheatingDetectedError(f"party {rank} opened a {what} that differs from its commitment: aborting "
-                                        "before any output is revealed")
-        payloads.append(reveal[:-16])
-    return payloads
+    return reveal(ctx, commit(ctx, {what: payload})[what])
 
 
 def check_macs(ctx) -> None:
@@ -163,22 +190,30 @@ def check_macs(ctx) -> None:
 
 def _check(ctx) -> None:
     pending, ctx.pending = ctx.pending, PendingOpenings()
-    seeds = commit_and_reveal(ctx, os.urandom(32), "coin")
+    if getattr(ctx, "coin", None) is None:      # a run's first check; each later one was committed to by the one before
+        ctx.coin = commit(ctx, {"coin": os.urandom(32)})["coin"]
+    seeds = reveal(ctx, ctx.coin)
     coefficients = PRG(hashlib.sha256(b"".join(seeds)).digest())
     keys = ctx.mac_keys
     y_a, m_a = Wide.zeros(()), Wide.zeros(())
-    for x, mac in pending.arithmetic:
-        chi = coefficients.words(x.lo.size).reshape(x.shape)              # χ in Z_2^64 = Z_2^s
-        y_a, m_a = y_a + x.scale(chi).sum(), m_a + mac.scale(chi).sum()
+    if pending.arithmetic:                    # every opened value in one array, then one coefficient each
+        x = Wide.cat([x.reshape(-1) for x, _ in pending.arithmetic])
+        mac = Wide.cat([mac.reshape(-1) for _, mac in pending.arithmetic])
+        chi = coefficients.words(x.lo.size)                                  # χ in Z_2^64 = Z_2^s
+        y_a, m_a = x.scale(chi).sum(), mac.scale(chi).sum()
     y_b, m_b = np.uint64(0), np.uint64(0)
-    for x, mac in pending.binary:
-        chi = coefficients.words(x.size).reshape(x.shape) & _LOW63          # χ in Z_2^63 = Z_2^s
-        y_b, m_b = y_b + (chi * x).sum(dtype=np.uint64), m_b + (chi * mac).sum(dtype=np.uint64)
+    if pending.binary:
+        x = np.concatenate([x.reshape(-1) for x, _ in pending.binary])
+        mac = np.concatenate([mac.reshape(-1) for _, mac in pending.binary])
+        chi = coefficients.words(x.size) & _LOW63                            # χ in Z_2^63 = Z_2^s
+        y_b, m_b = (chi * x).sum(dtype=np.uint64), (chi * mac).sum(dtype=np.uint64)
     z_a = m_a - y_a.scale(keys.arithmetic)
     z_b = m_b - keys.binary * y_b
     payload = np.array([z_a.lo, z_a.hi, z_b], dtype=np.uint64).tobytes()
     total_a, total_b = Wide.zeros(()), np.uint64(0)
-    for z in commit_and_reveal(ctx, payload, "MAC check"):
+    committed = commit(ctx, {"MAC check": payload, "coin": os.urandom(32)})    # and the next check's coin
+    ctx.coin = committed["coin"]
+    for z in reveal(ctx, committed["MAC check"]):
         words = np.frombuffer(z, dtype="<u8")
         total_a, total_b = total_a + Wide(words[0], words[1]), total_b + words[2]
     if total_a.lo != 0 or total_a.hi != 0 or total_b != 0:

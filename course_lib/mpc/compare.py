@@ -17,6 +17,8 @@ calls them (``x < y``, ``x.relu()``), so this module never needs the tensor type
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -87,7 +89,7 @@ def bit_to_arithmetic(ctx, plane: torch.Tensor, shape) -> torch.Tensor:
     With a random bit r from the dealer in both sharings: open c = bit ⊕ r (uniformly random, so
     it reveals nothing), then bit = c + r − 2cr is linear in the additive shares of r.
     """
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     r_plane, r_arith = ctx.dealer.random_bit(plane.shape, n)
     (c_plane,) = open_values(ctx, plane ^ r_plane, label="bit conversion", op="xor")
     c = from_bit_plane(c_plane, n)

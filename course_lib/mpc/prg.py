@@ -7,6 +7,7 @@ sending them (the "seed trick" used for input sharing and for the dealer's tripl
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -49,7 +50,7 @@ class PRG:
     def ring(self, shape) -> torch.Tensor:
         """Uniform elements of Z_2^64 as an int64 tensor of ``shape``."""
         shape = tuple(shape) if not isinstance(shape, int) else (shape,)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         return torch.from_numpy(self.words(count).view(np.int64).copy()).reshape(shape)
 
 

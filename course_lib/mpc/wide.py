@@ -13,6 +13,8 @@ the same work one element at a time, about a hundred times slower (``course_tool
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -61,7 +63,7 @@ class Wide:
     @classmethod
     def random(cls, prg, shape) -> "Wide":
         """Uniform elements drawn from a :class:`~course_lib.mpc.prg.PRG` (16 bytes each)."""
-        words = prg.words(2 * int(np.prod(shape, dtype=np.int64))).reshape(2, *shape)
+        words = prg.words(2 * math.prod(shape)).reshape(2, *shape)
         return cls(words[0], words[1])
 
     # ------------------------------------------------------------ ring operations
