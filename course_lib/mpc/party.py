@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
     run.add_argument("--authenticated", action="store_true",
                      help="SPDZ2k MACs (chapter 08): every value any party opens, the comparison's and ReLU's "
-                          "included, is checked before any output is revealed; a party that changes one is caught "
-                          "except with probability at most 2^-57. NOT covered: a cheating dealer, aborts (a cheater "
+                          "included, is checked before any output is revealed; a party that changes one (its value: mod "
+                          "2^64, or mod 2 for a bit) is caught except with probability at most 2^-57, and a change "
+                          "above those bits changes no output. NOT covered: a cheating dealer, aborts (a cheater "
                           "can stop the run, and whether it aborts can depend on secret data), denial of service. All "
                           "three parties must give it; about twice the rounds and about ten times the bytes")
     run.add_argument("--insecure-seed", type=int, default=None,
