@@ -627,3 +627,57 @@ def test_all_reduce_adds_or_xors_and_refuses_other_operations():
     assert added[0].tolist() == [3, 12] and xored[1].tolist() == [3, 0]
     with pytest.raises(mpc.MPCError, match="ValueError: op must be 'add' or 'xor', not 'max'"):
         mpc.run_in_process(program, op="max", timeout=10)
+
+
+# ---------------------------------------------------------------- the room-wide sum: what a student may type
+@pytest.mark.parametrize("typed", ["nan", "inf", "-inf", "1e15", "-1000000001", "twelve", ""])
+def test_the_room_sum_refuses_a_number_it_cannot_add_and_says_the_range(typed):
+    with pytest.raises(ValueError, match="between −1,000,000,000 and 1,000,000,000"):
+        mpc.programs.classroom_value(typed)
+    with pytest.raises(mpc.MPCError, match="party 0 failed: ValueError: .* between −1,000,000,000 and"):  # library
+        mpc.run_in_process(mpc.programs.classroom_sum, parties=2, timeout=30,
+                           private_inputs={0: {"value": typed}, 1: {"value": 1.0}})
+
+
+def test_the_room_sum_takes_numbers_at_the_edge_of_its_range():
+    assert mpc.programs.classroom_value("-1e9") == -1e9 and mpc.programs.classroom_value(" 12.5 ") == 12.5
+    results, _ = mpc.run_in_process(mpc.programs.classroom_sum, parties=2, timeout=30,
+                                    private_inputs={0: {"value": 1e9}, 1: {"value": 1e9}})
+    assert results[0]["sum"] == 2e9
+
+
+def test_a_refused_value_ends_the_command_in_one_line_before_any_rank_is_claimed(tmp_path, capsys):
+    from course_lib.mpc import party
+    identity = mpc.Identity.generate()
+    identity.save(tmp_path / "me.pem")
+    (tmp_path / "roster.json").write_text(json.dumps({"0": identity.fingerprint, "1": identity.fingerprint,
+                                                      "2": identity.fingerprint}))
+    port = free_port()                                # nothing listens there: the run must not get that far
+    code = party.main(["run", "--program", "sum", "--rank", "0", "--master", f"127.0.0.1:{port}",
+                       "--identity", str(tmp_path / "me.pem"), "--roster", str(tmp_path / "roster.json"),
+                       "--value", "nan"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err == ["error: ValueError: 'nan' is outside the lab's range: give a number between "
+                                 "−1,000,000,000 and 1,000,000,000"]
+
+
+def test_the_prompt_asks_again_after_a_refused_number(monkeypatch, capsys):
+    from course_lib.mpc import party
+    typed = iter(["nan", "1e15", "42"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
+    assert party._ask_value() == 42.0
+    assert [line.split(":")[0] for line in capsys.readouterr().err.splitlines()] == ["refused", "refused"]
+    typed = iter(["x", "y", "z"])
+    with pytest.raises(ValueError, match="'z' is not a number"):
+        party._ask_value()
+
+
+def test_the_dealer_of_the_room_sum_reports_no_sum():
+    seen = {}
+
+    def program(ctx, value=None):
+        result = mpc.programs.classroom_sum(ctx, value)
+        seen[ctx.rank] = result
+        return result
+    mpc.run_in_process(program, parties=2, timeout=30, private_inputs={0: {"value": 3.0}, 1: {"value": 4.0}})
+    assert seen[2] is None and seen[0]["sum"] == seen[1]["sum"] == 7.0

@@ -47,7 +47,7 @@ from ..digits import task
 from ..errors import CourseCryptoError
 from ..training import logits_accuracy
 from .channel import Identity, Roster
-from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, operation_cost, private_inference
+from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, classroom_value, operation_cost, private_inference
 from .runtime import run_party
 
 
@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--program", default="inference", choices=["inference", "relu", "mul", "matmul", "sum"],
                      help="private inference (default), the cost of one operation on random data, or the "
                           "room-wide sum and mean of everyone's --value")
-    run.add_argument("--value", type=float, help="sum only: your number (asked at the prompt if not given; "
-                                                 "the dealer has none)")
+    run.add_argument("--value", help="sum only: your number, between −1,000,000,000 and 1,000,000,000 (asked at "
+                                     "the prompt if not given; the dealer has none)")
     run.add_argument("--batch", type=int, default=100, help="batch size (public)")
     run.add_argument("--samples", type=int, default=450, help="number of samples the data owner holds (public)")
     run.add_argument("--size", type=int, default=100_000, help="elements (relu, mul) or matrix side (matmul)")
@@ -141,13 +141,28 @@ def _lobby_printer(rank: int):
     return show
 
 
+def _ask_value(attempts: int = 3) -> float:
+    """The student's number, typed at the prompt: a number out of range is refused and asked again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            typed = input("your number (kept secret): ")
+        except EOFError:
+            raise ValueError("no number was typed: give one with --value") from None
+        try:
+            return classroom_value(typed)
+        except ValueError as error:
+            if attempt == attempts:                       # the last refusal ends the run, before a rank is claimed
+                raise
+            print(f"refused: {error}", file=sys.stderr, flush=True)
+
+
 def _run_sum(args, common) -> dict:
     parties = args.world_size - 1
     if not 0 <= args.rank <= parties:
         raise ValueError(f"--rank must be 0 … {parties} for a world of {args.world_size} (rank {parties} is the dealer)")
     value = None
     if args.rank < parties:
-        value = args.value if args.value is not None else float(input("your number (kept secret): "))
+        value = classroom_value(args.value) if args.value is not None else _ask_value()
     elif args.value is not None:
         raise ValueError("the dealer brings no --value")
     result, stats = run_party(args.rank, parties, args.master, classroom_sum, value=value,

@@ -6,6 +6,7 @@ inputs are passed only to their owner's rank.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 
@@ -16,7 +17,8 @@ from .tensor import SecretTensor
 
 
 __all__ = ["MODEL_OWNER", "DATA_OWNER", "share_model", "mlp_forward", "private_inference", "channel_cost",
-           "classroom_sum", "OPERATIONS", "operation_cost", "model_layers", "sigmoid_hat", "batches",
+           "classroom_sum", "CLASSROOM_LIMIT", "classroom_value", "OPERATIONS", "operation_cost", "model_layers",
+           "sigmoid_hat", "batches",
            "logistic_regression_step", "private_training", "plain_training", "private_inference_with_view"]
 
 MODEL_OWNER, DATA_OWNER = 0, 1
@@ -124,6 +126,27 @@ def channel_cost(ctx, sizes=(64, 32, 10), batch=100, pairs=60, layers=None, imag
             "ms_crypto_per_sealed_batch": 1e3 * crypto / pairs}
 
 
+CLASSROOM_LIMIT = 1e9        # |value| in the room-wide sum: 100,000 students stay within the fixed point's ±2^47
+
+
+def classroom_value(value) -> float:
+    """A student's number for :func:`classroom_sum`, as a float; ValueError (saying the range) for anything else.
+
+    The sum is fixed point with 16 fractional bits in Z_2^64 (chapter 07): values beyond about ±1.4·10^14
+    wrap around, and ``nan`` or ``inf`` have no encoding at all, so they are refused here, before any
+    share is sent.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number: give one between −{CLASSROOM_LIMIT:,.0f} and "
+                         f"{CLASSROOM_LIMIT:,.0f}") from None
+    if not math.isfinite(number) or abs(number) > CLASSROOM_LIMIT:
+        raise ValueError(f"{value!r} is outside the lab's range: give a number between −{CLASSROOM_LIMIT:,.0f} "
+                         f"and {CLASSROOM_LIMIT:,.0f}")
+    return number
+
+
 def classroom_sum(ctx, value=None):
     """Every computing party brings one number; everyone learns the sum and the mean, nothing else.
 
@@ -132,13 +155,13 @@ def classroom_sum(ctx, value=None):
     dealer, which has nothing to do here but takes part in the same steps).
     """
     began = time.perf_counter()
-    mine = None if value is None else torch.tensor(float(value), dtype=torch.float64)
+    mine = None if value is None else torch.tensor(classroom_value(value), dtype=torch.float64)
     total = None
     for owner in range(ctx.parties):
         shared = SecretTensor.from_owner(ctx, mine if ctx.rank == owner else None, owner, shape=())
         total = shared if total is None else total + shared
     opened = total.reveal()
-    if opened is None:
+    if opened is None or ctx.is_dealer:                   # the dealer holds no share of the total: it learns nothing
         return None
     return {"sum": round(float(opened), 4), "mean": round(float(opened) / ctx.parties, 4), "parties": ctx.parties,
             "rounds": ctx.stats.rounds, "bytes_sent": ctx.stats.bytes_sent, "seconds": time.perf_counter() - began}
