@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--world-size", type=int, default=3,
                      help="parties + the dealer: 3 for the two-party programs, N+1 for a sum of N students")
     run.add_argument("--master", required=True, help="HOST:PORT of the model owner's rendezvous (the same for everyone)")
-    run.add_argument("--host", help="this machine's address the others reach (default: the master's host)")
+    run.add_argument("--host", help="this machine's address the others reach (default: the master's host, right "
+                                    "only on the master's own machine; every other party gives its own)")
     run.add_argument("--identity", required=True, help="this party's identity key (from new-identity)")
     run.add_argument("--roster", help="JSON file pinning every rank's fingerprint")
     run.add_argument("--peer", action="append", default=[], metavar="RANK=FINGERPRINT",
