@@ -1,6 +1,7 @@
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -263,17 +264,34 @@ def test_in_process_failure_does_not_hang():
     assert time.monotonic() - start < 10
 
 
-def _party_setup(tmp_path):
-    """Three identities made with the command, a roster of their fingerprints, the example files."""
-    fingerprints = {}
-    for rank in range(3):
-        out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out",
-                              str(tmp_path / f"id{rank}.pem")], capture_output=True, text=True, check=True)
-        fingerprints[str(rank)] = json.loads(out.stdout)["fingerprint"]
-    (tmp_path / "roster.json").write_text(json.dumps(fingerprints))
-    subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "prepare", "--out", str(tmp_path / "files")],
-                   capture_output=True, check=True)
-    return fingerprints
+@pytest.fixture(scope="module")
+def commands_output(tmp_path_factory):
+    """What the commands make, made once for this file: four identities (``id9.pem`` is on no roster), a
+    roster of the first three's fingerprints and the example files. Run side by side, since each command is
+    a process that imports torch."""
+    made = tmp_path_factory.mktemp("party-commands")
+    party = [sys.executable, "-m", "course_lib.mpc.party"]
+    makers = {rank: subprocess.Popen(party + ["new-identity", "--out", str(made / f"id{rank}.pem")],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1, 2, 9)}
+    prepare = subprocess.Popen(party + ["prepare", "--out", str(made / "files")], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        outputs = {rank: maker.communicate(timeout=120) for rank, maker in makers.items()}
+        prepare.communicate(timeout=120)
+    finally:
+        for process in (*makers.values(), prepare):
+            process.kill()                                   # a no-op for those that finished
+    assert all(m.returncode == 0 for m in makers.values()) and prepare.returncode == 0, outputs
+    fingerprints = {str(rank): json.loads(outputs[rank][0])["fingerprint"] for rank in range(3)}
+    (made / "roster.json").write_text(json.dumps(fingerprints))
+    return made
+
+
+def _party_setup(tmp_path, made):
+    """A test's own copy of what the commands made (``commands_output``): three identities, a roster of their
+    fingerprints, a fourth identity on no roster, the example files."""
+    shutil.copytree(made, tmp_path, dirs_exist_ok=True)
+    return json.loads((tmp_path / "roster.json").read_text())
 
 
 def _run_parties(tmp_path, extra_by_rank, identity_of=lambda rank: rank, timeout=60):
@@ -286,8 +304,8 @@ def _run_parties(tmp_path, extra_by_rank, identity_of=lambda rank: rank, timeout
 
 
 @pytest.mark.parametrize("program", ["relu", "inference"])
-def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_input(tmp_path, program):
-    _party_setup(tmp_path)
+def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_input(tmp_path, program, commands_output):
+    _party_setup(tmp_path, commands_output)
     files = tmp_path / "files"
     extra = {0: ["--model", str(files / "digits-mlp.safetensors")], 1: ["--data", str(files / "digits-test.safetensors")],
              2: []} if program == "inference" else {r: ["--program", "relu", "--size", "1000"] for r in range(3)}
@@ -305,10 +323,8 @@ def test_party_command_runs_each_party_as_its_own_process_holding_only_its_own_i
         assert "accuracy_private" not in outputs[0] and "accuracy_private" not in outputs[2]
 
 
-def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path):
-    _party_setup(tmp_path)
-    subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out", str(tmp_path / "id9.pem")],
-                   capture_output=True, check=True)
+def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path, commands_output):
+    _party_setup(tmp_path, commands_output)
     extra = {r: ["--program", "mul", "--size", "10"] for r in range(3)}
     runs = _run_parties(tmp_path, extra, identity_of=lambda rank: 9 if rank == 1 else rank, timeout=10)  # impostor
     assert [code for code, _, _ in runs] == [1, 1, 1]
@@ -320,8 +336,8 @@ def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path):
     assert "party 1" in runs[2][2].splitlines()[-1]             # the dealer: missing, or rank 0 gave up first
 
 
-def test_party_command_keeps_inputs_with_their_owners(tmp_path):
-    _party_setup(tmp_path)
+def test_party_command_keeps_inputs_with_their_owners(tmp_path, commands_output):
+    _party_setup(tmp_path, commands_output)
     out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", "2", "--master",
                           "127.0.0.1:1", "--identity", str(tmp_path / "id2.pem"), "--roster", str(tmp_path / "roster.json"),
                           "--model", str(tmp_path / "files" / "digits-mlp.safetensors")], capture_output=True, text=True)
@@ -368,10 +384,10 @@ def two_namespaces():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
 
 
-def test_parties_in_separate_network_namespaces(tmp_path, two_namespaces):
+def test_parties_in_separate_network_namespaces(tmp_path, two_namespaces, commands_output):
     """Model owner in one namespace, data owner and dealer in another: every socket must use the given address."""
     a, b = two_namespaces
-    _party_setup(tmp_path)
+    _party_setup(tmp_path, commands_output)
     port = 29000 + (os.getpid() % 1000)
     placement = {0: (a, "10.231.7.1"), 1: (b, "10.231.7.2"), 2: (b, "10.231.7.2")}
     procs = [subprocess.Popen(["ip", "netns", "exec", placement[rank][0], sys.executable, "-m", "course_lib.mpc.party",
@@ -455,9 +471,9 @@ def test_a_taken_rank_is_refused_in_milliseconds_and_a_lobby_timeout_names_who_i
     assert seen[0] == (2, ["the dealer (Cy)"])
 
 
-def test_a_second_process_claiming_a_taken_rank_is_refused_at_once(tmp_path):
+def test_a_second_process_claiming_a_taken_rank_is_refused_at_once(tmp_path, commands_output):
     import time as _time
-    _party_setup(tmp_path)
+    _party_setup(tmp_path, commands_output)
     roster = json.loads((tmp_path / "roster.json").read_text())
     named = {rank: {"name": name, "fingerprint": fp} for (rank, fp), name in zip(roster.items(), ["Ada", "Bo", "Cy"])}
     (tmp_path / "roster.json").write_text(json.dumps(named))
@@ -522,11 +538,11 @@ def test_a_claim_not_signed_by_the_pinned_key_is_named_at_once_by_the_other_rank
     assert _verified_fields(store.get(ABORT_KEY), roster, ABORT_CONTEXT, 3, 2)[1] == "1" and _time.monotonic() - began >= 1
 
 
-def test_a_stranger_squatting_a_free_rank_makes_every_party_fail_with_one_named_line(tmp_path):
+def test_a_stranger_squatting_a_free_rank_makes_every_party_fail_with_one_named_line(tmp_path, commands_output):
     """A process that is not on the roster connects to rank 0's unauthenticated rendezvous and claims rank 1
     before the data owner does (here with a well-formed claim under its own key). Rank 0, the dealer and the
     genuine party 1 each stop with one line naming the rank and the fix; the stranger never joins."""
-    _party_setup(tmp_path)
+    _party_setup(tmp_path, commands_output)
     master = f"127.0.0.1:{free_port()}"
     stranger_code = (
         "import datetime, sys, time\n"

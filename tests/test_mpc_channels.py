@@ -285,11 +285,12 @@ def test_the_abort_injection_attack_on_the_party_command_prints_none_of_the_stra
     import time
     import torch.distributed as dist
     from course_lib.mpc.runtime import free_port
-    for r in range(3):
-        out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "new-identity", "--out",
-                              str(tmp_path / f"id{r}.pem")], capture_output=True, text=True, check=True).stdout
-        (tmp_path / f"fp{r}.json").write_text(out)
-    roster = {str(r): json.loads((tmp_path / f"fp{r}.json").read_text())["fingerprint"] for r in range(3)}
+    from course_lib.mpc import Identity
+    roster = {}
+    for r in range(3):                      # what `party new-identity` writes (tests/test_mpc.py runs the command)
+        identity = Identity.generate()
+        identity.save(tmp_path / f"id{r}.pem")
+        roster[str(r)] = identity.fingerprint
     (tmp_path / "roster.json").write_text(json.dumps(roster))
     master = f"127.0.0.1:{free_port()}"
     parties = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum", "--rank",
