@@ -12,8 +12,8 @@ One pattern serves every kind (:meth:`AuthenticatedDealer.deal`):
 * **MACs** of all of them under the global keys α (arithmetic) and β (binary) — likewise, and the
   receiver's MAC shares are the rest of the message.
 
-Each message goes to the party that has received fewer words so far, so the two parties share the
-cost of receiving and opening it.
+Each message goes to the party that has received the fewest words so far, so the parties share
+the cost of receiving and opening it.
 
 The dealer knows α and β and every value: it is trusted not to cheat and not to collude with a
 party (the threat-model box of chapter 08). Each party's key shares come from its dealer PRG.
@@ -97,9 +97,9 @@ class AuthenticatedDealer(Dealer):
         if not words:
             return self.ctx.parties - 1
         received = self.words_received
-        last = min(range(len(received) - 1, -1, -1), key=received.__getitem__)
-        received[last] += words
-        return last
+        receiver = min(range(len(received) - 1, -1, -1), key=received.__getitem__)
+        received[receiver] += words
+        return receiver
 
     # ------------------------------------------------------------ the one pattern
     def deal(self, arith_random=(), binary_random=(), derive=None, arith_derived=(), binary_derived=()):
@@ -116,12 +116,12 @@ class AuthenticatedDealer(Dealer):
         arith_all, binary_all = arith_random + arith_derived, binary_random + binary_derived
         message = (sum(2 * math.prod(s) for s in arith_derived + arith_all)
                    + sum(math.prod(s) for s in binary_derived + binary_all))
-        last = self._receiver(message)
+        receiver = self._receiver(message)
         if not ctx.is_dealer:
             prg = ctx.dealer_prg
             arith = [Wide.random(prg, s) for s in arith_random]
             binary = [prg.words(math.prod(s)).reshape(s) for s in binary_random]
-            if ctx.rank != last:
+            if ctx.rank != receiver:
                 arith += [Wide.random(prg, s) for s in arith_derived]
                 binary += [prg.words(math.prod(s)).reshape(s) for s in binary_derived]
                 arith_macs = [Wide.random(prg, s) for s in arith_all]
@@ -134,9 +134,9 @@ class AuthenticatedDealer(Dealer):
                 arith_macs, binary_macs = arith_rest[len(arith_derived):], binary_rest[len(binary_derived):]
             return list(zip(arith, arith_macs)), list(zip(binary, binary_macs))
         with np.errstate(over="ignore"):
-            return self._deal_as_dealer(arith_random, binary_random, derive, arith_derived, binary_derived, last)
+            return self._deal_as_dealer(arith_random, binary_random, derive, arith_derived, binary_derived, receiver)
 
-    def _deal_as_dealer(self, arith_random, binary_random, derive, arith_derived, binary_derived, last):
+    def _deal_as_dealer(self, arith_random, binary_random, derive, arith_derived, binary_derived, receiver):
         ctx = self.ctx
         arith_shares = [[Wide.random(prg, s) for s in arith_random] for prg in ctx.party_prgs]
         binary_shares = [[prg.words(math.prod(s)).reshape(s) for s in binary_random]
@@ -144,7 +144,7 @@ class AuthenticatedDealer(Dealer):
         arith_values = [sum((p[j] for p in arith_shares[1:]), arith_shares[0][j]) for j in range(len(arith_random))]
         binary_values = [sum(p[j] for p in binary_shares) for j in range(len(binary_random))]
         derived_a, derived_b = derive(arith_values, binary_values) if derive else ([], [])
-        others = [prg for rank, prg in enumerate(ctx.party_prgs) if rank != last]
+        others = [prg for rank, prg in enumerate(ctx.party_prgs) if rank != receiver]
         drawn_a = [[Wide.random(prg, s) for s in arith_derived] for prg in others]
         drawn_b = [[prg.words(math.prod(s)).reshape(s) for s in binary_derived] for prg in others]
         fix_a = [v - sum((d[j] for d in drawn_a[1:]), drawn_a[0][j]) for j, v in enumerate(derived_a)]
@@ -157,7 +157,7 @@ class AuthenticatedDealer(Dealer):
                 mac_a[j] = mac_a[j] - Wide.random(prg, v.shape)
             for j, v in enumerate(all_b):
                 mac_b[j] = mac_b[j] - prg.words(v.size).reshape(v.shape)
-        ctx.comm.send(last, _pack(fix_a + mac_a, fix_b + mac_b))
+        ctx.comm.send(receiver, _pack(fix_a + mac_a, fix_b + mac_b))
         self.values = (all_a, all_b)                 # for the kinds that tell an owner a value
         zeros_a = [(Wide.zeros(v.shape), Wide.zeros(v.shape)) for v in all_a]
         zeros_b = [(np.zeros(v.shape, np.uint64), np.zeros(v.shape, np.uint64)) for v in all_b]
