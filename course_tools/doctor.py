@@ -8,8 +8,10 @@ lines in Chinese (``locale/zh/messages.json``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -17,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 
 from course_lib import i18n
-from course_lib.environment import cpu_flags, environment_report
+from course_lib.environment import cpu_flags, pinned_requirements
 from course_lib.timing import throughput
 
 
-__all__ = ["PYTHON_TESTED", "Finding", "check_python", "check_packages", "check_widgets", "check_aes",
+__all__ = ["PYTHON_TESTED", "Finding", "check_python", "check_packages", "check_imports", "check_widgets", "check_aes",
            "check_gloo", "check_reach", "run_checks", "main"]
 
 PYTHON_TESTED = (3, 11)
@@ -48,12 +50,44 @@ def check_python() -> Finding:
                    f"if anything fails, create the environment with python{PYTHON_TESTED[0]}.{PYTHON_TESTED[1]} -m venv .venv")
 
 
-def check_packages() -> Finding:
-    report = environment_report()
-    if report.ok:
-        return Finding("PASS", "packages", "every package matches requirements.txt")
-    differ = ", ".join(f"{name} {have} (pinned {want})" for name, (have, want) in report.mismatches.items())
-    return Finding("FAIL", "packages", differ, "pip install -r requirements.txt  (inside the course's virtual environment)")
+def check_packages(pins: dict[str, str] | None = None) -> Finding:
+    """Every ``name==version`` pin of requirements.txt against what is installed (not only the core ones)."""
+    pins = pinned_requirements() if pins is None else pins
+    differ = []
+    for name, want in pins.items():
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = "missing"
+        if have.split("+")[0] != want:
+            differ.append(f"{name} {have} (pinned {want})")
+    if not differ:
+        return Finding("PASS", "packages", f"all {len(pins)} pinned packages match requirements.txt")
+    return Finding("FAIL", "packages", ", ".join(differ),
+                   "pip install -r requirements.txt  (inside the course's virtual environment)")
+
+
+CHAPTER_OF = {"opacus": "chapter 10", "tenseal": "chapter 11"}
+
+
+def check_imports(pins: dict[str, str] | None = None, timeout: float = 180.0, env: dict | None = None) -> Finding:
+    """Import every pinned package in a fresh process (``course_tools.import_check``), and make tenseal
+    encrypt and opacus build a privacy engine: a version can match its pin and still be broken."""
+    names = sorted(pinned_requirements() if pins is None else pins)
+    try:
+        done = subprocess.run([sys.executable, "-m", "course_tools.import_check", *names], capture_output=True,
+                              text=True, timeout=timeout, env=env, cwd=Path(__file__).resolve().parent.parent)
+        failed = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        failed = None
+    if failed is None:
+        return Finding("FAIL", "imports", "a fresh Python process could not import the course's packages",
+                       "pip install --force-reinstall -r requirements.txt")
+    if failed:
+        broken = "; ".join(f"{name} ({CHAPTER_OF.get(name, 'the course')}): {why}" for name, why in failed.items())
+        return Finding("FAIL", "imports", broken, "pip install --force-reinstall -r requirements.txt")
+    return Finding("PASS", "imports", f"all {len(names)} pinned packages import; tenseal encrypts and decrypts, "
+                                      f"opacus makes a privacy engine")
 
 
 def check_widgets() -> Finding:
@@ -113,7 +147,7 @@ def check_reach(address: str, timeout: float = 3.0) -> Finding:
 
 
 def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
-    findings = [check_python(), check_packages(), check_widgets(), check_aes()]
+    findings = [check_python(), check_packages(), check_imports(), check_widgets(), check_aes()]
     if mpc:
         findings.append(check_gloo())
     if reach:
