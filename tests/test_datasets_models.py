@@ -364,3 +364,18 @@ def test_no_loader_runs_code_from_a_pickled_checkpoint(tmp_path):
     with pytest.raises(IntegrityError):
         models.load_checkpoint(tmp_path / "pickled.ckpt", data_key, pin=Pin(signer.public_key(), "mlp", min_version=1))
     assert not marker.exists()
+
+
+def test_the_digits_are_scikit_learns_bundled_digits_read_without_importing_scikit_learn():
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+    images, labels = cl.digits.images_and_labels()
+    bunch = load_digits()
+    assert images.dtype == np.uint8 and labels.dtype == np.int64 and not images.flags.writeable
+    assert np.array_equal(images, bunch.images) and np.array_equal(labels, bunch.target)
+    code = "import sys; from course_lib import digits; digits.split(0); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
