@@ -1,9 +1,10 @@
 """Preflight check before a workshop: ``python -m course_tools.doctor [--reach HOST:PORT] [--lang zh]``.
-
 Prints one line per check — PASS, WARN (works, but read the note) or FAIL — each failure with
 the command or setting that fixes it, and exits with status 1 if anything failed. Instructors
 ask every learner to run it before the day. ``--lang zh`` (or ``COURSE_LANG=zh``) prints the
-lines in Chinese (``locale/zh/messages.json``).
+lines in Chinese (``locale/zh/messages.json``). The instructor runs ``--serve-reach PORT``;
+``--reach`` against it checks both directions (``course_tools.reach``), so that a laptop whose
+firewall drops incoming connections fails here, before the lab, not in it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 from course_lib import i18n
 from course_lib.environment import cpu_flags, pinned_requirements
 from course_lib.timing import throughput
+
+from . import reach
 
 
 __all__ = ["PYTHON_TESTED", "Finding", "check_python", "check_packages", "check_imports", "check_widgets", "check_aes",
@@ -134,16 +137,28 @@ def check_gloo(timeout: float = 60.0) -> Finding:
                                   f"{time.perf_counter() - began:.1f} s")
 
 
-def check_reach(address: str, timeout: float = 3.0) -> Finding:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
-    except (OSError, ValueError) as error:
-        return Finding("FAIL", "network", f"cannot reach {address}: {error}",
-                       "join the same network as the instructor; check that no firewall or client isolation "
-                       "(common on guest Wi-Fi) blocks the port; or run every party on one machine")
-    return Finding("PASS", "network", f"{address} accepts connections")
+def check_reach(address: str, timeout: float = 3.0) -> list[Finding]:
+    """Outgoing to ``address``, then, where it is the doctor's reach service, incoming from it."""
+    seen = reach.check(address, timeout)
+    if seen.outgoing is not None:
+        return [Finding("FAIL", "network", f"cannot reach {address}: {seen.outgoing}",
+                        "join the same network as the instructor; check that no firewall or client isolation "
+                        "(common on guest Wi-Fi) blocks the port; or run every party on one machine")]
+    found = [Finding("PASS", "network", f"{address} accepts connections")]
+    if seen.incoming == "unchecked":
+        found.append(Finding("WARN", "incoming", f"not checked: {address} is not the doctor's reach service",
+                             "ask the instructor to run python -m course_tools.doctor --serve-reach PORT, "
+                             "and check against that port"))
+    elif seen.incoming is None:
+        found.append(Finding("PASS", "incoming", f"the instructor's machine connected back to {seen.address}"))
+    else:
+        found.append(Finding("FAIL", "incoming", f"the instructor's machine could not connect back to {seen.address} "
+                             f"({seen.incoming}): the lab needs incoming connections, since every party connects "
+                             f"to every other", "allow incoming connections for Python on this network (Windows: "
+                             "Windows Defender Firewall, allow python.exe on private networks; macOS: System "
+                             "Settings, Network, Firewall, allow Python; Linux: ufw allow from the room's subnet); "
+                             "or take part in the single-machine version of the lab"))
+    return found
 
 
 def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
@@ -151,13 +166,18 @@ def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
     if mpc:
         findings.append(check_gloo())
     if reach:
-        findings.append(check_reach(reach))
+        findings += check_reach(reach)
     return findings
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.doctor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable")
+    parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable and, "
+                        "where it runs --serve-reach, that it can connect back to this one")
+    parser.add_argument("--serve-reach", type=int, metavar="PORT",
+                        help="instructor: answer the learners' --reach checks on PORT (both directions) for "
+                             "--serve-minutes, printing what each laptop's check found; Ctrl-C stops it")
+    parser.add_argument("--serve-minutes", type=float, default=60.0, help="how long --serve-reach serves (default 60)")
     parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
     parser.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default=None,
                         help="language of the report (default: COURSE_LANG, else English)")
@@ -173,6 +193,18 @@ def main(argv=None) -> int:
 
 
 def _report(args) -> int:
+    if args.serve_reach is not None:
+        print(i18n.tr("answering reach checks on port {port} for {minutes:g} minutes: learners run "
+                      "python -m course_tools.doctor --reach THIS-MACHINE:{port}", port=args.serve_reach,
+                      minutes=args.serve_minutes), flush=True)
+        try:
+            reach.serve(args.serve_reach, seconds=60 * args.serve_minutes, log=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            pass
+        except OSError as error:
+            print(i18n.tr("cannot listen on port {port}: {error}", port=args.serve_reach, error=error))
+            return 1
+        return 0
     findings = run_checks(args.reach, mpc=not args.no_mpc)
     for finding in findings:
         print(finding, flush=True)

@@ -1,20 +1,109 @@
 """The preflight command: PASS/WARN/FAIL lines, each failure with a fix."""
 import os
 import socket
+import threading
+import time
 
-from course_tools import doctor
+import pytest
+
+from course_tools import doctor, reach
 
 
-def test_a_healthy_machine_passes_and_the_instructors_port_is_checked(capsys):
-    with socket.socket() as server:
+@pytest.fixture
+def reach_service():
+    """The instructor's ``--serve-reach`` on a free loopback port, in a thread; what it logged."""
+    stop, ready, lines = threading.Event(), threading.Event(), []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = threading.Thread(target=reach.serve, args=(port, "127.0.0.1"),
+                              kwargs=dict(seconds=120, stop=stop, ready=ready, log=lines.append), daemon=True)
+    server.start()
+    assert ready.wait(10)
+    yield f"127.0.0.1:{port}", lines
+    stop.set()
+    server.join(5)
+
+
+def test_a_healthy_machine_passes_and_the_instructors_service_connects_back(capsys, reach_service):
+    address, lines = reach_service
+    began = time.monotonic()
+    assert doctor.main(["--no-mpc", "--reach", address]) == 0
+    out = capsys.readouterr().out
+    for check in ("python", "packages", "imports", "widgets", "aes", "network", "incoming"):
+        assert f"  {check}: " in out
+    assert "FAIL" not in out and "7 of 7 checks passed" in out
+    assert "PASS  incoming: the instructor's machine connected back to 127.0.0.1:" in out
+    assert lines == ["127.0.0.1: incoming connections reach it"] and time.monotonic() - began < 60
+
+
+def test_a_laptop_the_service_cannot_connect_back_to_fails_with_the_fix(monkeypatch):
+    """The service's side: a learner offers a port nothing listens on (as a firewall that refuses would)."""
+    fake = socket.socket()
+    fake.bind(("127.0.0.1", 0))
+    closed = fake.getsockname()[1]
+    fake.close()
+    stop, ready, lines = threading.Event(), threading.Event(), []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    threading.Thread(target=reach.serve, args=(port, "127.0.0.1"), daemon=True,
+                     kwargs=dict(seconds=60, stop=stop, ready=ready, log=lines.append)).start()
+    assert ready.wait(10)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as learner:
+            assert learner.recv(64) == reach.BANNER
+            learner.sendall(f"{closed} {'ab' * 16}\n".encode())
+            answer = learner.recv(256).decode()
+        assert answer.startswith("failed: ") and "refused" in answer.lower()
+        assert lines == [f"127.0.0.1: incoming connections do not reach it ({answer.strip()[8:]})"]
+        # the learner's side of a failed connect-back: one FAIL line naming the cause and the fix
+        monkeypatch.setattr(reach, "check", lambda address, timeout=3.0: reach.Reach(None, "timed out", "10.0.0.7:50123"))
+        found = doctor.check_reach("10.0.0.1:29499")
+        assert [f.status for f in found] == ["PASS", "FAIL"]
+        assert "could not connect back to 10.0.0.7:50123 (timed out)" in found[1].detail
+        assert "Windows Defender Firewall" in found[1].fix and "single-machine" in found[1].fix
+    finally:
+        stop.set()
+
+
+def test_a_port_that_is_not_the_reach_service_gets_no_bytes_and_incoming_is_a_warning():
+    with socket.socket() as server:                  # e.g. rank 0's rendezvous: it sends no banner
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        host, port = server.getsockname()
-        assert doctor.main(["--no-mpc", "--reach", f"{host}:{port}"]) == 0
-    out = capsys.readouterr().out
-    for check in ("python", "packages", "imports", "widgets", "aes", "network"):
-        assert f"  {check}: " in out
-    assert "FAIL" not in out and "6 of 6 checks passed" in out
+        received = []
+
+        def silent():
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(8)
+                try:
+                    received.append(conn.recv(64))
+                except OSError:
+                    received.append(b"")
+        listener = threading.Thread(target=silent, daemon=True)
+        listener.start()
+        found = doctor.check_reach("127.0.0.1:%d" % server.getsockname()[1], timeout=1.0)
+        listener.join(10)
+    assert [f.status for f in found] == ["PASS", "WARN"] and "--serve-reach" in found[1].fix
+    assert received == [b""]
+
+
+def test_the_reach_service_ignores_malformed_and_oversized_lines_and_keeps_serving(reach_service):
+    address, lines = reach_service
+    host, port = address.rsplit(":", 1)
+    for junk in (b"", b"not a port\n", b"70000 " + b"a" * 32 + b"\n", b"x" * 100_000):
+        with socket.create_connection((host, int(port)), timeout=10) as learner:
+            assert learner.recv(64) == reach.BANNER
+            try:
+                learner.sendall(junk)
+                learner.shutdown(socket.SHUT_WR)
+                assert learner.recv(64) == b""              # closed without an answer or a connect-back
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+    assert lines == []
+    seen = reach.check(address)
+    assert seen.outgoing is None and seen.incoming is None and lines == ["127.0.0.1: incoming connections reach it"]
 
 
 def test_an_unreachable_instructor_is_a_failure_with_a_fix(capsys, monkeypatch):

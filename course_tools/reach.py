@@ -1,0 +1,140 @@
+"""Can the others reach this laptop? The doctor's reach service and its check, both directions (chapter 08's lab).
+
+In the room-wide lab every party connects to every other one, so a laptop whose firewall drops
+*incoming* connections breaks the lab although it reaches the instructor. The instructor runs
+``python -m course_tools.doctor --serve-reach PORT``; each learner's ``--reach HOST:PORT`` then:
+
+1. connects to it (outgoing) and reads its banner;
+2. listens on a fresh port of the address it used, and sends that port and a random nonce;
+3. the service connects back to the learner's address (the one it sees the connection come from,
+   never another) at that port, once, within ``CALLBACK_TIMEOUT`` seconds, and sends the nonce;
+4. the learner checks that the nonce arrived, and the service says what it saw.
+
+The service reads at most ``MAX_LINE`` bytes from anyone, connects back at most once per
+connection, and serves for a bounded time. A ``HOST:PORT`` that sends no banner (for example
+rank 0's rendezvous) gets no bytes from the check: only the outgoing direction is checked then.
+"""
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+__all__ = ["BANNER", "CALLBACK_TIMEOUT", "MAX_LINE", "Reach", "check", "serve"]
+
+BANNER = b"course-doctor-reach 1\n"
+CALLBACK_TIMEOUT = 3.0
+MAX_LINE = 128
+
+
+@dataclass(frozen=True)
+class Reach:
+    outgoing: str | None          # None: connected; else why not
+    incoming: str | None          # None: the service connected back; "unchecked"; else why not
+    address: str                  # this laptop's address and port as offered to the service
+
+
+def _read_line(sock: socket.socket, deadline: float) -> bytes:
+    data = b""
+    while not data.endswith(b"\n") and len(data) < MAX_LINE:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(MAX_LINE - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def check(address: str, timeout: float = 3.0) -> Reach:
+    """Both directions between this machine and the reach service at ``address`` (HOST:PORT)."""
+    host, _, port = address.rpartition(":")
+    try:
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+    except (OSError, ValueError) as error:
+        return Reach(str(error) or type(error).__name__, "unchecked", "")
+    with conn:
+        mine = conn.getsockname()[0]
+        try:
+            banner = _read_line(conn, time.monotonic() + timeout)
+        except OSError:
+            banner = b""
+        if banner != BANNER:
+            return Reach(None, "unchecked", mine)
+        nonce = secrets.token_hex(16)
+        family = socket.AF_INET6 if ":" in mine else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as listener:
+            listener.bind((mine, 0))
+            listener.listen(1)
+            offered = f"{mine}:{listener.getsockname()[1]}"
+            got: list[bytes] = []
+
+            def accept():
+                listener.settimeout(CALLBACK_TIMEOUT + timeout)
+                try:
+                    back, _ = listener.accept()
+                    with back:
+                        got.append(_read_line(back, time.monotonic() + timeout))
+                except OSError:
+                    pass
+            waiter = threading.Thread(target=accept, daemon=True)
+            waiter.start()
+            conn.sendall(f"{listener.getsockname()[1]} {nonce}\n".encode())
+            try:
+                verdict = _read_line(conn, time.monotonic() + CALLBACK_TIMEOUT + 2 * timeout).decode(errors="replace")
+            except OSError as error:
+                verdict = f"no answer from the service ({error})"
+            waiter.join(timeout)
+        if got and got[0].strip().decode(errors="replace") == nonce:
+            return Reach(None, None, offered)
+        reason = verdict.strip().removeprefix("failed: ") or "no answer from the service"
+        return Reach(None, reason if not verdict.startswith("ok") else "the nonce did not arrive", offered)
+
+
+def _answer(conn: socket.socket, peer: str, log) -> None:
+    with conn:
+        try:
+            conn.settimeout(CALLBACK_TIMEOUT)
+            conn.sendall(BANNER)
+            words = _read_line(conn, time.monotonic() + CALLBACK_TIMEOUT).decode(errors="replace").split()
+            port, nonce = int(words[0]), words[1]
+            if not (0 < port < 65536 and len(nonce) == 32):
+                raise ValueError
+        except (OSError, ValueError, IndexError):
+            return
+        try:
+            with socket.create_connection((peer, port), timeout=CALLBACK_TIMEOUT) as back:
+                back.sendall(f"{nonce}\n".encode())
+            verdict = "ok"
+        except OSError as error:
+            verdict = f"failed: {error.strerror or error}"
+        log(f"{peer}: incoming connections {'reach it' if verdict == 'ok' else 'do not reach it (' + verdict[8:] + ')'}")
+        try:
+            conn.sendall(f"{verdict}\n".encode())
+        except OSError:
+            pass
+
+
+def serve(port: int, host: str = "", *, seconds: float = 3600.0, stop: threading.Event | None = None,
+          ready: threading.Event | None = None, log=print, max_connections: int = 64) -> None:
+    """Answer reach checks on ``host:port`` for ``seconds`` (or until ``stop`` is set)."""
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + seconds
+    with socket.create_server((host, port), reuse_port=False) as server:
+        server.settimeout(0.2)
+        if ready is not None:
+            ready.set()
+        active: list[threading.Thread] = []
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, peer = server.accept()
+            except TimeoutError:
+                continue
+            active = [t for t in active if t.is_alive()]
+            if len(active) >= max_connections:
+                conn.close()
+                continue
+            worker = threading.Thread(target=_answer, args=(conn, peer[0], log), daemon=True)
+            worker.start()
+            active.append(worker)
