@@ -88,8 +88,11 @@ def check(address: str, timeout: float = 3.0) -> Reach:
             waiter.join(timeout)
         if got and got[0].strip().decode(errors="replace") == nonce:
             return Reach(None, None, offered)
-        reason = verdict.strip().removeprefix("failed: ") or "no answer from the service"
-        return Reach(None, reason if not verdict.startswith("ok") else "the nonce did not arrive", offered)
+        verdict = "".join(c for c in verdict.strip() if c.isascii() and c.isprintable())[:100]
+        if verdict == "ok":
+            return Reach(None, "the nonce did not arrive", offered)
+        reason = verdict[8:] if verdict.startswith("failed: ") and verdict[8:] != "unchecked" else ""
+        return Reach(None, reason or "no answer from the service", offered)
 
 
 def _answer(conn: socket.socket, peer: str, log) -> None:
@@ -129,7 +132,8 @@ def serve(port: int, host: str = "", *, seconds: float = 3600.0, stop: threading
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 conn, peer = server.accept()
-            except TimeoutError:
+            except OSError:                      # a timeout, or a learner that reset before accept: keep serving
+                time.sleep(0.05)
                 continue
             active = [t for t in active if t.is_alive()]
             if len(active) >= max_connections:
