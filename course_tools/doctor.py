@@ -1,4 +1,5 @@
 """Preflight check before a workshop: ``python -m course_tools.doctor [--reach HOST:PORT] [--lang zh]``.
+
 Prints one line per check — PASS, WARN (works, but read the note) or FAIL — each failure with
 the command or setting that fixes it, and exits with status 1 if anything failed. Instructors
 ask every learner to run it before the day. ``--lang zh`` (or ``COURSE_LANG=zh``) prints the
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time

@@ -95,10 +95,9 @@ SECURITY_MODEL_FROM = "From [chapter {number}]({link})."
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 LONGEST_FIRST = ("08", "10", "11", "09", "01", "03")      # the widget pass starts the slow chapters first
-# Chapters that start process groups (MPC parties) of their own: two editions of one side by side put
-# six or more processes on two cores, and their waiting parties take the cores from the working ones
-# (measured: chapter 08 took 95 s per edition beside itself, against 54 s alone), so each later edition
-# waits behind the next chapter's editions.
+# Chapters that start process groups (MPC parties) of their own: each later edition waits behind the
+# next chapter's editions, so that two such groups never share the cores (the thread share of
+# _execute_one is what took chapter 08 from 95-150 s per edition to 48-61 s; docs/benchmarks.md).
 PROCESS_CHAPTERS = ("08",)
 _LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 
@@ -210,6 +209,7 @@ def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en"
         for path in chapters:
             nbformat.write(edition_notebook(path, lang), workdir / lang / path.name)
             copies.append((str(workdir / lang / path.name), str(workdir / lang), lang, threads))
+
     def order(copy):
         number, lang = Path(copy[0]).name[:2], copy[2]
         place = LONGEST_FIRST.index(number) if number in LONGEST_FIRST else len(LONGEST_FIRST)

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from course_lib.mpc.runtime import free_port
 from course_tools import doctor, reach
 
 
@@ -13,9 +14,7 @@ from course_tools import doctor, reach
 def reach_service():
     """The instructor's ``--serve-reach`` on a free loopback port, in a thread; what it logged."""
     stop, ready, lines = threading.Event(), threading.Event(), []
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = threading.Thread(target=reach.serve, args=(port, "127.0.0.1"),
                               kwargs=dict(seconds=120, stop=stop, ready=ready, log=lines.append), daemon=True)
     server.start()
@@ -37,34 +36,23 @@ def test_a_healthy_machine_passes_and_the_instructors_service_connects_back(caps
     assert lines == ["127.0.0.1: incoming connections reach it"] and time.monotonic() - began < 60
 
 
-def test_a_laptop_the_service_cannot_connect_back_to_fails_with_the_fix(monkeypatch):
+def test_a_laptop_the_service_cannot_connect_back_to_fails_with_the_fix(monkeypatch, reach_service):
     """The service's side: a learner offers a port nothing listens on (as a firewall that refuses would)."""
-    fake = socket.socket()
-    fake.bind(("127.0.0.1", 0))
-    closed = fake.getsockname()[1]
-    fake.close()
-    stop, ready, lines = threading.Event(), threading.Event(), []
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    threading.Thread(target=reach.serve, args=(port, "127.0.0.1"), daemon=True,
-                     kwargs=dict(seconds=60, stop=stop, ready=ready, log=lines.append)).start()
-    assert ready.wait(10)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as learner:
-            assert learner.recv(64) == reach.BANNER
-            learner.sendall(f"{closed} {'ab' * 16}\n".encode())
-            answer = learner.recv(256).decode()
-        assert answer.startswith("failed: ") and "refused" in answer.lower()
-        assert lines == [f"127.0.0.1: incoming connections do not reach it ({answer.strip()[8:]})"]
-        # the learner's side of a failed connect-back: one FAIL line naming the cause and the fix
-        monkeypatch.setattr(reach, "check", lambda address, timeout=3.0: reach.Reach(None, "timed out", "10.0.0.7:50123"))
-        found = doctor.check_reach("10.0.0.1:29499")
-        assert [f.status for f in found] == ["PASS", "FAIL"]
-        assert "could not connect back to 10.0.0.7:50123 (timed out)" in found[1].detail
-        assert "Windows Defender Firewall" in found[1].fix and "single-machine" in found[1].fix
-    finally:
-        stop.set()
+    address, lines = reach_service
+    host, port = address.rsplit(":", 1)
+    closed = free_port()                           # nobody listens on it
+    with socket.create_connection((host, int(port)), timeout=10) as learner:
+        assert learner.recv(64) == reach.BANNER
+        learner.sendall(f"{closed} {'ab' * 16}\n".encode())
+        answer = learner.recv(256).decode()
+    assert answer.startswith("failed: ") and "refused" in answer.lower()
+    assert lines == [f"127.0.0.1: incoming connections do not reach it ({answer.strip()[8:]})"]
+    # the learner's side of a failed connect-back: one FAIL line naming the cause and the fix
+    monkeypatch.setattr(reach, "check", lambda address, timeout=3.0: reach.Reach(None, "timed out", "10.0.0.7:50123"))
+    found = doctor.check_reach("10.0.0.1:29499")
+    assert [f.status for f in found] == ["PASS", "FAIL"]
+    assert "could not connect back to 10.0.0.7:50123 (timed out)" in found[1].detail
+    assert "Windows Defender Firewall" in found[1].fix and "single-machine" in found[1].fix
 
 
 def test_a_port_that_is_not_the_reach_service_gets_no_bytes_and_incoming_is_a_warning():
