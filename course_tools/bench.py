@@ -699,8 +699,9 @@ def bench_fl_mask_search(processes: int = 2, full: bool = True, length: int = 10
 def bench_site() -> dict:
     """The whole site, both editions, widget pass included, into a temporary folder (target ≤ 180 s on 2 cores).
 
-    The floor is the widget pass: each edition's student version of every chapter runs once, two at a
-    time; ``run_seconds`` gives each run, ``floor_seconds`` their sum over 2 cores."""
+    The floor is the widget pass: each edition's student version of every chapter runs its widget
+    program (the cells its widgets need; ``--run-all`` is not used) once, two at a time;
+    ``run_seconds`` gives each run, ``floor_seconds`` their sum over 2 cores."""
     import tempfile
     import time
     from course_tools import site

@@ -5,8 +5,11 @@ myst-nb (sources in ``docs/``, ``docs/conf.py``). It never re-executes the commi
 except in the *widget pass*: each edition's student version of a chapter (what a learner opens in
 JupyterLab) runs unsolved in a temporary folder, in a fresh kernel, with widget state stored, so
 that each page shows every widget's saved view (``application/vnd.jupyter.widget-state+json``,
-drawn by a local copy of ``@jupyter-widgets/html-manager``). The pass is also *Run All* on every
-student version of every edition: an unexpected error fails the build. ``--keep-executed DIR``
+drawn by a local copy of ``@jupyter-widgets/html-manager``). The pass runs only what the widgets
+need (:func:`widget_program`: the chapter's cells through its last widget that shows computed
+state, then its closing quiz); every other cell keeps its committed, nbval-tested output.
+``--run-all`` runs every cell instead, which makes the pass *Run All* on every student version of
+every edition (the tests use it). An unexpected error fails the build. ``--keep-executed DIR``
 keeps the executed notebooks (``DIR/<lang>/<chapter>.ipynb``, outputs as run). ``--widgets
 none`` skips the pass; ``--widgets 01,02`` runs it for those chapters only. The kernels talk over
 Unix sockets where the system has them; the chapters' own MPC parties talk over loopback, so the
@@ -21,8 +24,9 @@ docs`` installs them once; the build itself downloads nothing).
 Editions: English is the source; each other language of ``LANGUAGES`` is built into
 ``<out>/<code>/`` from the same notebooks, its chapters translated block by block from
 ``locale/<code>/<chapter>.json`` (``course_tools.translate``; a block without a current
-translation stays English), its widget pass run with ``COURSE_LANG=<code>`` (so quizzes and
-checks speak that language), its home, instructor guide and glossary taken from
+translation stays English), its widget pass run with ``COURSE_LANG=<code>`` (so quizzes,
+widgets and the cells the pass runs speak that language; a cell the pass skips shows the
+committed English run's output), its home, instructor guide and glossary taken from
 ``README.<code>.md``, ``instructor/README.<code>.md`` and ``GLOSSARY.<code>.md`` where they
 exist (else the English pages), and a language switch on every page leads to the same page in
 the other edition. ``--language en`` builds the English edition alone.
@@ -151,13 +155,39 @@ def _copy_vendor(static: Path, node_modules: Path) -> None:
 
 # ---------------------------------------------------------------- the widget pass
 
-def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, timeout: int = 600):
+# A widget cell that needs nothing but the chapter's first cell (its imports): the closing quiz.
+_STANDALONE_WIDGET = re.compile(r'^\s*cl\.quiz\.for_chapter\("\d\d"\)\s*$')
+
+
+def widget_program(nb) -> list[int]:
+    """The indices of the code cells of ``nb`` that the widget pass runs: every code cell from the
+    first through the last cell that draws a widget from what the chapter computed before it, then
+    each later widget cell that stands alone (a quiz). Which cells draw widgets is read from the
+    committed outputs; the cells after the last stateful widget only print, so their committed
+    (nbval-tested) outputs are what the page shows."""
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    if not code:
+        return []
+    widgets = [i for i in code if _has_widget(nb.cells[i])]
+    standalone = {i for i in widgets if _STANDALONE_WIDGET.match(nb.cells[i].source)}
+    cut = max([i for i in widgets if i not in standalone], default=code[0])
+    return [i for i in code if i <= cut or i in standalone]
+
+
+def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, timeout: int = 600,
+                         cells: list[int] | None = None):
     """Run a copy of the notebook at ``path`` in a fresh kernel, cwd ``workdir``; keep the widget state.
 
-    Returns the executed notebook (the file is not touched). Raises :class:`SiteError` if a cell
-    raised an error it does not announce with ``# NBVAL_RAISES_EXCEPTION``.
+    ``cells``: the indices of the code cells to run, in order (default: all); the others keep the
+    outputs the file has. Returns the notebook with its run cells' outputs (the file is not
+    touched). Raises :class:`SiteError` if a cell raised an error it does not announce with
+    ``# NBVAL_RAISES_EXCEPTION``.
     """
-    nb = nbformat.read(path, as_version=4)
+    whole = nbformat.read(path, as_version=4)
+    nb = whole
+    if cells is not None:
+        nb = nbformat.v4.new_notebook(metadata=whole.metadata)
+        nb.cells = [whole.cells[i] for i in cells]       # the same cell objects: their outputs land in ``whole``
     sockets = Path(tempfile.mkdtemp(prefix="kernel-"))
     # Unix sockets where there are any: the kernel then needs no network interface, not even loopback
     km = (KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "k")) if os.name == "posix"
@@ -171,10 +201,10 @@ def execute_with_widgets(path: str | os.PathLike, workdir: str | os.PathLike, ti
     if problems:
         raise SiteError(f"widget pass: {Path(path).name} has unexpected errors:\n" + "\n\n".join(problems))
     widgets = nb.metadata.get("widgets")
-    executor.clean(nb)                          # the course's scrubbing of outputs; it also drops the state ...
+    executor.clean(whole)                       # the course's scrubbing of outputs; it also drops the state ...
     if widgets:
-        nb.metadata["widgets"] = widgets        # ... which the site keeps
-    return nb
+        whole.metadata["widgets"] = widgets     # ... which the site keeps
+    return whole
 
 
 def edition_notebook(path: Path, lang: str):
@@ -187,7 +217,7 @@ THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _execute_one(args):
-    path, workdir, lang, threads = args
+    path, workdir, lang, threads, run_all = args
     for name in THREAD_SETTINGS:                # ``jobs`` kernels share the cores: a share each, so that no
         os.environ[name] = str(threads)         # kernel's spinning math threads take the others' cores
     if lang != "en":
@@ -195,20 +225,22 @@ def _execute_one(args):
     else:
         os.environ.pop("COURSE_LANG", None)
     start = time.perf_counter()
-    nb = execute_with_widgets(path, workdir)
+    cells = None if run_all else widget_program(nbformat.read(path, as_version=4))
+    nb = execute_with_widgets(path, workdir, cells=cells)
     return path, nbformat.writes(nb), time.perf_counter() - start
 
 
-def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en",)
+def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en",), run_all: bool = False
                  ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
-    """Execute each language's student version of ``chapters`` in ``workdir/<lang>``, ``jobs`` at a
-    time: {(lang, name): notebook JSON}, {(lang, name): seconds}."""
+    """Execute each language's student version of ``chapters`` in ``workdir/<lang>`` (its
+    :func:`widget_program`, or every cell with ``run_all``), ``jobs`` at a time:
+    {(lang, name): notebook JSON}, {(lang, name): seconds}."""
     copies, threads = [], max(1, (os.cpu_count() or 1) // max(1, jobs))
     for lang in languages:
         (workdir / lang).mkdir(parents=True, exist_ok=True)
         for path in chapters:
             nbformat.write(edition_notebook(path, lang), workdir / lang / path.name)
-            copies.append((str(workdir / lang / path.name), str(workdir / lang), lang, threads))
+            copies.append((str(workdir / lang / path.name), str(workdir / lang), lang, threads, run_all))
 
     def order(copy):
         number, lang = Path(copy[0]).name[:2], copy[2]
@@ -218,7 +250,7 @@ def _widget_pass(chapters: list[Path], workdir: Path, jobs: int, languages=("en"
     copies.sort(key=order)
     texts, seconds = {}, {}
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for (path, text, taken), (_p, _w, lang, _t) in zip(pool.map(_execute_one, copies), copies):
+        for (path, text, taken), (_p, _w, lang, _t, _a) in zip(pool.map(_execute_one, copies), copies):
             texts[lang, Path(path).name], seconds[lang, Path(path).name] = text, taken
     return texts, seconds
 
@@ -400,12 +432,15 @@ def _chapters(selection: str) -> list[Path]:
 
 
 def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int = 2, language: str = "all",
-          keep_executed: str | os.PathLike | None = None, node_modules: Path = NODE_MODULES, log=print
+          keep_executed: str | os.PathLike | None = None, run_all: bool = False, node_modules: Path = NODE_MODULES,
+          log=print
           ) -> dict[str, float]:
     """Build the site into ``out`` (replaced): every edition (``language="all"``), or one
     (English into ``out``, another into ``out/<code>``); returns the seconds each step took (and each
     chapter's, as ``"run <lang> <chapter>"``). ``keep_executed``: a folder that receives the widget
-    pass's executed notebooks, as ``<lang>/<chapter>.ipynb``."""
+    pass's executed notebooks, as ``<lang>/<chapter>.ipynb``. ``run_all``: the widget pass runs every
+    cell of each student version, not only its :func:`widget_program` (the tests' check that each runs
+    all unsolved)."""
     if language != "all" and language not in LANGUAGES:
         raise SiteError(f"language {language!r} is not one of the site's editions ({', '.join(LANGUAGES)}, or all)")
     editions = list(LANGUAGES) if language == "all" else [language]
@@ -419,7 +454,7 @@ def build(out: str | os.PathLike = "_site", *, widgets: str = "all", jobs: int =
         executed: dict[tuple[str, str], object] = {}
         if chapters:
             (tmp / "run").mkdir()
-            texts, seconds = _widget_pass(chapters, tmp / "run", jobs, editions)
+            texts, seconds = _widget_pass(chapters, tmp / "run", jobs, editions, run_all)
             executed = {key: nbformat.reads(text, as_version=4) for key, text in texts.items()}
             times["widget pass"] = time.perf_counter() - start
             times.update({f"run {lang} {Path(name).stem}": taken for (lang, name), taken in seconds.items()})
@@ -595,6 +630,9 @@ def main(argv=None) -> int:
                    help="edition to build: all (default: English in OUT, the others in OUT/<code>/) or one")
     b.add_argument("--keep-executed", default=None, metavar="DIR",
                    help="keep the widget pass's executed student versions in DIR/<lang>/ (outputs as run)")
+    b.add_argument("--run-all", action="store_true",
+                   help="run every cell of each student version in the widget pass, not only the cells its "
+                        "widgets need (slower; checks that each runs all unsolved)")
     c = commands.add_parser("check", help="check every internal link and anchor of a built site")
     c.add_argument("--site", default="_site")
     u = commands.add_parser("bundle", help="one archive: the site, the course and the offline install instructions")
@@ -605,7 +643,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "build":
             build(args.out, widgets=args.widgets, jobs=args.jobs, language=args.language,
-                  keep_executed=args.keep_executed)
+                  keep_executed=args.keep_executed, run_all=args.run_all)
         elif args.command == "check":
             if not (Path(args.site) / "index.html").exists():
                 raise SiteError(f"no built site in {args.site}")

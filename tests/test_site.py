@@ -29,8 +29,9 @@ from .run_all import assert_ran_all_unsolved
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CHROMIUM = Path("/usr/bin/chromium")
-# The test build runs the whole widget pass, as `build` does by default: every student version of every
-# edition, unsolved, which is also the course's *Run All* test of them (tests/run_all.py).
+# The test build runs the widget pass for every chapter with --run-all: every cell of every student
+# version of every edition, unsolved, which is also the course's *Run All* test of them
+# (tests/run_all.py). `build` by default runs only each chapter's widget_program (tested below).
 TEST_WIDGETS = "all"
 PAGES = ["index", "glossary", "instructor", "benchmarks", "container-format", "secure-computation",
          "security-model", "grading", "teaching", "testing", "search"]
@@ -67,7 +68,7 @@ def built(tmp_path_factory):
     out, executed = root / "_site", root / "executed"
     offline = _offline_prefix()
     command = [*(offline or []), sys.executable, "-m", "course_tools.site", "build", "--out", str(out),
-               "--widgets", TEST_WIDGETS, "--keep-executed", str(executed)]
+               "--widgets", TEST_WIDGETS, "--run-all", "--keep-executed", str(executed)]
     start = time.perf_counter()
     build = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)              # its pool, kernels and parties: one group
@@ -105,6 +106,40 @@ def test_every_student_version_of_every_edition_runs_all_unsolved(built, path, l
     nb = nbformat.read(built["executed"] / lang / path.name, as_version=4)
     assert nb.metadata.get("language", "en") == lang
     assert_ran_all_unsolved(nb, lang)
+
+
+def test_the_widget_program_runs_what_each_widget_needs_and_skips_only_what_prints():
+    """Every widget cell is run; everything before the last widget that shows computed state is run;
+    a cell after it is skipped only when it draws no widget, or is the closing quiz (which needs the
+    first cell's imports alone, and the first cell is always run)."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        program = course_site.widget_program(nb)
+        widgets = [i for i in code if course_site._has_widget(nb.cells[i])]
+        assert program[0] == code[0] and set(widgets) <= set(program), path.stem
+        stateful = [i for i in widgets if "quiz.for_chapter" not in nb.cells[i].source]
+        if stateful:
+            assert [i for i in code if i <= stateful[-1]] == [i for i in program if i <= stateful[-1]], path.stem
+        assert program == sorted(program)
+    eight = nbformat.read(NOTEBOOKS[8], as_version=4)
+    assert len(course_site.widget_program(eight)) == 2         # chapter 08's only widget is its quiz
+
+
+def test_a_partial_widget_pass_saves_every_view_and_keeps_the_other_cells_committed_outputs(tmp_path):
+    source = NOTEBOOKS[7]                               # chapter 07: a share viewer at its top, a quiz at its end
+    copy = tmp_path / source.name
+    nbformat.write(course_site.edition_notebook(source, "en"), copy)
+    before = nbformat.read(copy, as_version=4)
+    program = course_site.widget_program(before)
+    nb = course_site.execute_with_widgets(copy, tmp_path, cells=program)
+    state = nb.metadata["widgets"][course_site.WIDGET_STATE]["state"]
+    views = [o["data"][course_site.WIDGET_VIEW]["model_id"] for cell in nb.cells if cell.cell_type == "code"
+             for o in cell.outputs if course_site.WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 2 and all(view in state for view in views)
+    skipped = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and i not in program]
+    assert skipped and all(nb.cells[i].outputs == before.cells[i].outputs for i in skipped)
+    assert any(before.cells[i].outputs for i in skipped)
 
 
 def test_the_offline_build_makes_a_page_per_chapter_and_every_page(built):
