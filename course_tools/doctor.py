@@ -145,12 +145,19 @@ def check_reach(address: str, timeout: float = 3.0) -> list[Finding]:
                         "join the same network as the instructor; check that no firewall or client isolation "
                         "(common on guest Wi-Fi) blocks the port; or run every party on one machine")]
     found = [Finding("PASS", "network", f"{address} accepts connections")]
-    if seen.incoming == "unchecked":
+    if seen.incoming is None:
+        found.append(Finding("PASS", "incoming", f"the instructor's machine connected back to {seen.address}"))
+    elif seen.incoming == "busy":
+        found.append(Finding("WARN", "incoming", f"not checked: {address} is busy with other laptops' checks",
+                             "run the check again in a minute"))
+    elif seen.incoming.startswith(reach.BROKE_OFF):
+        found.append(Finding("WARN", "incoming", f"not checked: {seen.incoming}",
+                             "run the check again; if this repeats, ask the instructor whether "
+                             "python -m course_tools.doctor --serve-reach is still running on that port"))
+    elif seen.incoming == "unchecked":
         found.append(Finding("WARN", "incoming", f"not checked: {address} is not the doctor's reach service",
                              "ask the instructor to run python -m course_tools.doctor --serve-reach PORT, "
                              "and check against that port"))
-    elif seen.incoming is None:
-        found.append(Finding("PASS", "incoming", f"the instructor's machine connected back to {seen.address}"))
     else:
         found.append(Finding("FAIL", "incoming", f"the instructor's machine could not connect back to {seen.address} "
                              f"({seen.incoming}): the lab needs incoming connections, since every party connects "
@@ -170,14 +177,36 @@ def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
     return findings
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a port: give a number from 1 to 65535", text=text))
+    return port
+
+
+def _minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes <= 24 * 60:                      # also refuses nan and inf
+        raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a time to serve: give minutes, more than 0 and "
+                                                 "at most 1440 (a day)", text=text))
+    return minutes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable and, "
                         "where it runs --serve-reach, that it can connect back to this one")
-    parser.add_argument("--serve-reach", type=int, metavar="PORT",
+    parser.add_argument("--serve-reach", type=_port, metavar="PORT",
                         help="instructor: answer the learners' --reach checks on PORT (both directions) for "
                              "--serve-minutes, printing what each laptop's check found; Ctrl-C stops it")
-    parser.add_argument("--serve-minutes", type=float, default=60.0, help="how long --serve-reach serves (default 60)")
+    parser.add_argument("--serve-minutes", type=_minutes, default=60.0,
+                        help="how long --serve-reach serves, at most a day (default 60)")
     parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
     parser.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default=None,
                         help="language of the report (default: COURSE_LANG, else English)")

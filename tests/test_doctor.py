@@ -1,6 +1,7 @@
 """The preflight command: PASS/WARN/FAIL lines, each failure with a fix."""
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -8,6 +9,8 @@ import pytest
 
 from course_lib.mpc.runtime import free_port
 from course_tools import doctor, reach
+
+CALLBACK_WAIT = reach.CALLBACK_TIMEOUT + 1
 
 
 @pytest.fixture
@@ -92,6 +95,89 @@ def test_the_reach_service_ignores_malformed_and_oversized_lines_and_keeps_servi
     assert lines == []
     seen = reach.check(address)
     assert seen.outgoing is None and seen.incoming is None and lines == ["127.0.0.1: incoming connections reach it"]
+
+
+def test_the_reach_service_refuses_a_nonce_that_is_not_lowercase_hex(reach_service):
+    address, lines = reach_service
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as catcher:                 # a port that would receive the connect-back
+        catcher.bind(("127.0.0.1", 0))
+        catcher.listen(1)
+        catcher.settimeout(CALLBACK_WAIT)
+        for nonce in ("G" * 32, "AB" * 16, "\x1b[2J" + "a" * 28, "a" * 31 + "\u00e9"):
+            with socket.create_connection((host, int(port)), timeout=10) as learner:
+                assert learner.recv(64) == reach.BANNER
+                learner.sendall(f"{catcher.getsockname()[1]} {nonce}\n".encode())
+                assert learner.recv(64) == b""                      # closed, no verdict
+        with pytest.raises(socket.timeout):
+            catcher.accept()                                        # and never connected back
+    assert lines == []
+
+
+def test_one_laptop_holding_connections_open_cannot_shut_the_others_out(reach_service):
+    """An idle connection holds a slot for CALLBACK_TIMEOUT; from one address at most PER_SOURCE are
+    held: the next is told BUSY at once, and a check from another address is served."""
+    address, lines = reach_service
+    host, port = address.rsplit(":", 1)
+    idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(reach.PER_SOURCE)]
+    try:
+        for conn in idle:
+            assert conn.recv(64) == reach.BANNER
+        began = time.monotonic()
+        seen = reach.check(address, timeout=1.0)
+        assert seen.outgoing is None and seen.incoming == "busy" and time.monotonic() - began < 2
+        with socket.create_connection((host, int(port)), source_address=("127.0.0.2", 0), timeout=10) as other:
+            assert other.recv(64) == reach.BANNER                   # another laptop still gets the service
+    finally:
+        for conn in idle:
+            conn.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and reach.check(address, timeout=1.0).incoming == "busy":
+        time.sleep(0.2)
+    assert reach.check(address, timeout=1.0).incoming is None       # the slots come back
+
+
+def test_a_busy_service_is_a_warning_saying_to_try_again(monkeypatch):
+    monkeypatch.setattr(reach, "check", lambda address, timeout=3.0: reach.Reach(None, "busy", "10.0.0.7"))
+    found = doctor.check_reach("10.0.0.1:29499")
+    assert [f.status for f in found] == ["PASS", "WARN"] and "again in a minute" in found[1].fix
+
+
+def test_a_fake_service_that_sends_the_banner_then_resets_gives_a_reason_not_a_traceback():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def banner_then_reset():
+            conn, _ = server.accept()
+            conn.sendall(reach.BANNER)
+            conn.recv(64)                                           # the port and nonce, then a reset
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        fake = threading.Thread(target=banner_then_reset, daemon=True)
+        fake.start()
+        found = doctor.check_reach("127.0.0.1:%d" % server.getsockname()[1], timeout=1.0)
+        fake.join(10)
+    assert [f.status for f in found] == ["PASS", "WARN"]           # not a firewall verdict: nothing was tried
+    assert "not checked: the check broke off: Connection reset by peer" in found[1].detail
+    assert "--serve-reach is still running" in found[1].fix
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--serve-reach", "29499", "--serve-minutes", "inf"], "'inf' is not a time to serve"),
+    (["--serve-reach", "29499", "--serve-minutes", "nan"], "'nan' is not a time to serve"),
+    (["--serve-reach", "29499", "--serve-minutes", "0"], "'0' is not a time to serve"),
+    (["--serve-reach", "70000"], "'70000' is not a port"),
+    (["--serve-reach", "http"], "'http' is not a port"),
+])
+def test_the_service_refuses_an_endless_time_or_an_impossible_port_with_one_line(capsys, argv, words):
+    with pytest.raises(SystemExit) as stopped:
+        doctor.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    with pytest.raises(ValueError, match="finite, positive time"):
+        reach.serve(0, "127.0.0.1", seconds=float("inf"))
 
 
 def test_an_unreachable_instructor_is_a_failure_with_a_fix(capsys, monkeypatch):
