@@ -573,11 +573,13 @@ course/   the course itself (notebooks, library, tests) as in the repository
 wheels/   the Python packages, if the bundle was made with --wheels
 
 Installing with no network (the "No Wi-Fi" section of the teaching page, site/teaching.html):
-on the instructor's machine, with network, for the learners' platform (add e.g.
-`--platform macosx_11_0_arm64 --only-binary=:all:` for Apple-silicon Macs):
+on a machine of the learners' platform (one per platform in the room), with network, in course/:
 
-    pip download -r course/requirements.txt -d wheels/
-    pip download torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu -d wheels/   # Linux laptops
+    python -m course_tools.wheelhouse --out ../wheels
+
+It downloads every pinned package and setuptools (which installing the course's own package needs),
+then checks that the folder alone is enough. It has no --platform option: pip resolves
+dependencies for the machine it runs on, so a Mac's wheels downloaded on Linux fail.
 
 then, on each learner's machine, from this folder:
 
