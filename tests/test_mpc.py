@@ -677,6 +677,42 @@ def test_a_refused_value_ends_the_command_in_one_line_before_any_rank_is_claimed
                                  "−1,000,000,000 and 1,000,000,000"]
 
 
+@pytest.mark.parametrize("extra, words", [
+    (["--host", "192.0.2.77"], "--host 192.0.2.77 is not an address of this machine: find this laptop's address"),
+    (["--host", "no-such-laptop.invalid"], "--host no-such-laptop.invalid is not an address this machine knows"),
+    ([], "without --host, this party listens on the master's host 192.0.2.1, which is not an address of this machine"),
+])
+def test_a_wrong_or_missing_host_ends_the_command_in_one_line_before_any_rank_is_claimed(tmp_path, capsys,
+                                                                                       monkeypatch, extra, words):
+    """192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has it. Checking --host binds a socket and
+    sends nothing; joining the rendezvous (run_party) is replaced by a failure, so nothing is sent."""
+    from course_lib.mpc import party
+
+    def claim(*args, **kwargs):
+        raise AssertionError("run_party was reached: a rank would have been claimed")
+    monkeypatch.setattr(party, "run_party", claim)
+    identity = mpc.Identity.generate()
+    identity.save(tmp_path / "me.pem")
+    (tmp_path / "roster.json").write_text(json.dumps({"0": identity.fingerprint, "1": identity.fingerprint,
+                                                      "2": identity.fingerprint}))
+    address = "192.0.2.1:29500" if not extra else f"127.0.0.1:{free_port()}"
+    began = time.monotonic()
+    code = party.main(["run", "--program", "sum", "--rank", "1", "--master", address, *extra,
+                       "--identity", str(tmp_path / "me.pem"), "--roster", str(tmp_path / "roster.json"),
+                       "--value", "3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and words in err[0] and "hostname -I" in err[0], err
+    assert time.monotonic() - began < 5
+
+
+def test_the_right_host_passes_the_check():
+    from course_lib.mpc import party
+    assert party.own_address("127.0.0.1", "127.0.0.1:29500") == "127.0.0.1"
+    assert party.own_address(None, "127.0.0.1:29500") == "127.0.0.1"
+    with pytest.raises(ValueError, match="--master: expected HOST:PORT"):
+        party.own_address(None, "29500")
+
+
 def test_the_prompt_asks_again_after_a_refused_number(monkeypatch, capsys):
     from course_lib.mpc import party
     typed = iter(["nan", "1e15", "42"])

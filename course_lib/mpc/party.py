@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, classroom_value, o
 from .runtime import run_party
 
 
-__all__ = ["ROLES", "SIZES", "prepare", "main"]
+__all__ = ["ROLES", "SIZES", "FIND_YOUR_ADDRESS", "own_address", "prepare", "main"]
 
 ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}   # two-party programs
 SIZES = (64, 32, 10)
@@ -73,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="parties + the dealer: 3 for the two-party programs, N+1 for a sum of N students")
     run.add_argument("--master", required=True, help="HOST:PORT of the model owner's rendezvous (the same for everyone)")
     run.add_argument("--host", help="this machine's address the others reach (default: the master's host, right "
-                                    "only on the master's own machine; every other party gives its own)")
+                                    "only on the master's own machine; every other party gives its own). Checked before the rank is "
+                                    "claimed: an address this machine cannot listen on ends the command in one line")
     run.add_argument("--identity", required=True, help="this party's identity key (from new-identity)")
     run.add_argument("--roster", help="JSON file pinning every rank's fingerprint")
     run.add_argument("--peer", action="append", default=[], metavar="RANK=FINGERPRINT",
@@ -172,7 +174,37 @@ def _run_sum(args, common) -> dict:
     return {"role": role, **(result or {}), "rounds": stats.rounds, "bytes_sent": stats.bytes_sent}
 
 
+FIND_YOUR_ADDRESS = ("find this laptop's address with ipconfig (Windows), ipconfig getifaddr en0 (macOS) "
+                     "or hostname -I (Linux)")
+
+
+def own_address(host: str | None, master: str) -> str:
+    """``--host`` (default: the master's host), checked before any rank is claimed: an address this
+    machine can listen on. A mistyped or missing ``--host`` otherwise fails only after the rank is
+    taken, with gloo's warnings. Binding a socket sends nothing."""
+    master_host, _, port = master.rpartition(":")
+    if not master_host or not port.isdigit():
+        raise ValueError(f"--master: expected HOST:PORT, got {master!r}")
+    address = host if host is not None else master_host.strip("[]")
+    where = (f"--host {address}" if host is not None else
+             f"without --host, this party listens on the master's host {address}, which")
+    try:
+        candidates = socket.getaddrinfo(address, 0, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(f"{where} is not an address this machine knows ({error}): {FIND_YOUR_ADDRESS}, "
+                         f"and give it with --host") from None
+    for family, kind, proto, _, sockaddr in candidates:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind(sockaddr)
+            return address
+        except OSError:
+            continue
+    raise ValueError(f"{where} is not an address of this machine: {FIND_YOUR_ADDRESS}, and give it with --host")
+
+
 def _run(args) -> dict:
+    args.host = own_address(args.host, args.master)
     common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
                   insecure_seed=args.insecure_seed, timeout=args.timeout, authenticated=args.authenticated)
     if args.program == "sum":
