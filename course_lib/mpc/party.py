@@ -203,9 +203,13 @@ def own_address(host: str | None, master: str) -> str:
     raise ValueError(f"{where} is not an address of this machine: {FIND_YOUR_ADDRESS}, and give it with --host")
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _run(args) -> dict:
     args.host = own_address(args.host, args.master)
-    common = dict(host=args.host, identity=Identity.load(args.identity), roster=_roster(args),
+    common = dict(host=args.host, on_wait=_say, identity=Identity.load(args.identity), roster=_roster(args),
                   insecure_seed=args.insecure_seed, timeout=args.timeout, authenticated=args.authenticated)
     if args.program == "sum":
         return _run_sum(args, common)

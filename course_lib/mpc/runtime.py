@@ -223,8 +223,31 @@ def _split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _await_rendezvous(master: str, timeout: float, on_wait=None) -> None:
+    """Wait, with plain connections, until rank 0's rendezvous at ``master`` accepts one (torch's own
+    client would retry with C++ warnings and stack frames); ``on_wait(line)`` hears once, at the
+    first refusal, why this party is waiting. Past ``timeout``: one line, naming the reason."""
+    host, port = _split_address(master)
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(0.1, min(3.0, deadline - time.monotonic()))):
+                return
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            if time.monotonic() >= deadline:
+                raise MPCError(f"could not reach rank 0's rendezvous at {master} within {timeout:.0f} s ({reason}): "
+                               "start rank 0 first, and check --master and the firewall") from None
+            if not told and on_wait is not None:
+                on_wait(f"nothing answers at {master} yet ({reason}): waiting up to {timeout:.0f} s for rank 0's "
+                        "rendezvous; if rank 0 has started, check --master")
+                told = True
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
 def _process_group(rank: int, world: int, master: str, host: str, timeout: float, roster: Roster | None = None,
-                   on_lobby=None, identity: Identity | None = None):
+                   on_lobby=None, identity: Identity | None = None, on_wait=None):
     """A gloo group whose rendezvous and data sockets listen only on the given addresses.
 
     Rank 0 binds the rendezvous store to the master address itself (``torch.distributed.TCPStore``
@@ -245,6 +268,7 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
         store = dist.TCPStore(master_host, port, world, True, wait, wait_for_workers=False,
                               master_listen_fd=listener.fileno())
     else:
+        _await_rendezvous(master, timeout, on_wait)
         try:
             store = dist.TCPStore(master_host, port, world, False, wait)
         except RuntimeError:   # torch's DistNetworkError
@@ -415,18 +439,19 @@ def _lobby(store, rank: int, world: int, roster: Roster | None, timeout: float, 
 
 def run_party(rank: int, parties: int, master: str, program, *, host: str | None = None, identity=None,
               roster=None, secure: bool = True, insecure_seed=None, timeout: float = 60.0, warn: bool = True,
-              authenticated: bool = False, on_lobby=None, **kwargs):
+              authenticated: bool = False, on_lobby=None, on_wait=None, **kwargs):
     """Join the computation as ``rank`` (one process): connect, run ``program``, return (result, stats).
 
     ``master`` is HOST:PORT of rank 0's rendezvous; ``host`` is the address this party listens on
-    (default: the master's host, right for one machine). Used by :func:`run_distributed` and by
-    ``python -m course_lib.mpc.party`` on separate machines.
+    (default: the master's host, right for one machine). ``on_wait(line)`` hears why a rank waits
+    for the rendezvous (once). Used by :func:`run_distributed` and by ``python -m
+    course_lib.mpc.party`` on separate machines.
     """
     torch.set_num_threads(1)
     if secure and identity is not None and roster is not None:
         _check_own_identity(rank, parties, identity, roster)
     group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout,
-                                            roster, on_lobby, identity)
+                                            roster, on_lobby, identity, on_wait)
     try:
         comm = DistributedComm(rank, parties, group)
         ctx = Context(comm, identity=identity, roster=roster, secure=secure, insecure_seed=insecure_seed, warn=warn,
