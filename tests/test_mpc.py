@@ -657,6 +657,35 @@ def test_a_mistyped_master_says_why_the_party_waits_at_once_then_fails_in_one_li
         "start rank 0 first, and check --master and the firewall"]
 
 
+def test_when_rank_0_gives_up_on_a_missing_party_every_waiting_party_says_so_in_one_line(tmp_path, commands_output):
+    """The dealer never comes (a laptop that died in the lobby): rank 0 names who is missing at its
+    --timeout and closes the rendezvous; party 1, still waiting, says in one line that rank 0 gave up:
+    no C++ warning or stack frame from torch's client, whose connection rank 0 closed."""
+    _party_setup(tmp_path, commands_output)
+    master = f"127.0.0.1:{free_port()}"
+
+    def party(rank, timeout):
+        return subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum", "--rank",
+                                 str(rank), "--master", master, "--host", "127.0.0.1", "--identity",
+                                 str(tmp_path / f"id{rank}.pem"), "--roster", str(tmp_path / "roster.json"),
+                                 "--value", str(rank + 1), "--timeout", str(timeout)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    began = time.monotonic()
+    procs = [party(0, 8), party(1, 60)]
+    try:
+        errors = [p.communicate(timeout=90)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    seconds = time.monotonic() - began
+    lines = [[line for line in err.splitlines() if not line.startswith(("lobby:", "nothing answers"))] for err in errors]
+    assert lines[0] == ["error: MPCTimeoutError: waited 8 s for every party to join; still missing: the dealer"]
+    assert lines[1] == ["error: MPCError: party 0's rendezvous closed while we waited for the dealer: rank 0 gave "
+                        "up or stopped"], errors[1]
+    assert [p.returncode for p in procs] == [1, 1] and seconds < 8 + 15
+
+
 def test_cost_records_subtract_field_by_field():
     from course_lib.mpc.comm import Cost
     assert Cost(9, 1000, 64) - Cost(1, 200, 8) == Cost(8, 800, 56)

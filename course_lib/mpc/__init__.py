@@ -9,6 +9,16 @@ counted) and ``torch.distributed``/gloo (one OS process per party plus the deale
 Protocols are written once, from one party's point of view (SPMD): every party — and the
 dealer — runs the same program; the dealer's copy only produces correlated randomness.
 """
+import os as _os
+import sys as _sys
+
+# torch's C++ layer (c10d, gloo) logs its own warnings and stack frames to stderr before the error that
+# this package turns into one readable line (MPCError); a fresh process that loads torch through this
+# package (the party command, run_distributed's parties) keeps them quiet. TORCH_CPP_LOG_LEVEL=INFO
+# brings them back; a process that loaded torch before has its own setting.
+if "torch" not in _sys.modules:
+    _os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+
 from .errors import (ChannelError, CheatingDetectedError, ImpersonationError, InsecureSeedWarning, MessageAuthenticationError, MPCError,
                      MPCTimeoutError, PartyFailedError, RankClaimedError, RankTakenError, RendezvousTamperedError,
                      UnknownPeerError)
