@@ -218,6 +218,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default=None,
                         help="language of the report (default: COURSE_LANG, else English)")
     args = parser.parse_args(argv)
+    if args.serve_reach is not None and args.reach:
+        parser.error(i18n.tr("--reach is the learners' check and --serve-reach the instructor's service: give one"))
+    if args.serve_reach is None and any(a == "--serve-minutes" or a.startswith("--serve-minutes=") for a in argv or sys.argv[1:]):
+        parser.error(i18n.tr("--serve-minutes goes with --serve-reach PORT"))
     if not args.lang:
         return _report(args)
     before = i18n._chosen

@@ -21,16 +21,24 @@ per ``LOG_EVERY`` seconds, unless the result changed. A laptop that holds many a
 can still keep others waiting (``MAX_CONNECTIONS`` / ``PER_SOURCE`` addresses are needed): that
 is a denial of service the room sees, never a wrong verdict. A ``HOST:PORT`` that sends no banner
 (for example rank 0's rendezvous) gets no bytes from the check: only the outgoing direction is
-checked then. A service that breaks off mid-check gives a reason, never a traceback; what a
-service says is shown only as the service's words.
+checked then. A service that breaks off or stops mid-check, or that runs short of open files,
+gives a "try again" warning, never a traceback or a firewall verdict; what a service says is
+shown only as the service's words. The connect-back leaves from the address the learner
+reached, so an instructor's machine with two addresses is still recognised.
 """
 from __future__ import annotations
 
+import errno
 import secrets
 import socket
 import threading
 import time
 from dataclasses import dataclass
+
+try:
+    import resource                         # POSIX only
+except ImportError:
+    resource = None
 
 __all__ = ["BANNER", "BROKE_OFF", "BUSY", "CALLBACK_TIMEOUT", "LINE_BUDGET", "LOG_EVERY", "MAX_CONNECTIONS",
            "MAX_LINE", "PER_MINUTE", "PER_SOURCE", "Reach", "parse_address", "check", "serve"]
@@ -48,6 +56,9 @@ MAX_CONNECTIONS = 256
 LOG_EVERY = 10.0
 MAX_CALLBACKS = 8                         # connections the learner's listener reads before it gives up
 _HEX = frozenset("0123456789abcdef")
+# connect-back errors that say something about the learner's side (else: this machine's own trouble)
+_THE_PEERS_FAULT = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNRESET,
+                    errno.ECONNABORTED, errno.EHOSTDOWN if hasattr(errno, "EHOSTDOWN") else errno.EHOSTUNREACH}
 
 
 @dataclass(frozen=True)
@@ -109,13 +120,13 @@ def check(address: str, timeout: float = 3.0) -> Reach:
         try:
             with socket.socket(family, socket.SOCK_STREAM) as listener:
                 listener.bind((mine, 0))
-                listener.listen(MAX_CALLBACKS)
+                listener.listen(64)
                 offered = f"{mine}:{listener.getsockname()[1]}"
                 until = time.monotonic() + CALLBACK_TIMEOUT + 2 * timeout
 
                 def accept():
-                    """Read connections until the nonce comes from the service's address, or time is up;
-                    a connection from anywhere else is read and ignored."""
+                    """Read connections from the service's address until one brings the nonce, or time is
+                    up; a connection from any other address is closed at once, unread and uncounted."""
                     taken = 0
                     while taken < MAX_CALLBACKS and not quit.is_set() and time.monotonic() < until:
                         try:
@@ -125,13 +136,15 @@ def check(address: str, timeout: float = 3.0) -> Reach:
                             continue
                         except OSError:
                             return
-                        taken += 1
                         with back:
+                            if source[0] != service:
+                                continue
+                            taken += 1
                             try:
                                 line = _read_line(back, min(until, time.monotonic() + timeout))
                             except OSError:
                                 continue
-                        if source[0] == service and line.strip().decode(errors="replace") == nonce:
+                        if line.strip().decode(errors="replace") == nonce:
                             got.append(source[0])
                             done.set()
                             return
@@ -152,25 +165,31 @@ def check(address: str, timeout: float = 3.0) -> Reach:
         verdict = "".join(c for c in verdict.strip() if c.isascii() and c.isprintable())[:100]
         if verdict == "ok":
             return Reach(None, "the nonce did not arrive from the service's address", offered)
-        reason = verdict[8:] if verdict.startswith("failed: ") and verdict[8:] != "unchecked" else ""
-        return Reach(None, f"{SERVICE_SAID}: {reason}" if reason else "no answer from the service", offered)
+        if verdict == "busy":
+            return Reach(None, "busy", offered)
+        reason = verdict[8:].strip() if verdict.startswith("failed: ") else ""
+        if not reason or verdict == "stopping":      # no verdict: the service stopped, or said nothing usable
+            return Reach(None, f"{BROKE_OFF}: the service gave no verdict", offered)
+        return Reach(None, f"{SERVICE_SAID}: {reason}", offered)
 
 
 class _Log:
     """At most one line per address per ``LOG_EVERY`` seconds, unless its result changed; how many were held back."""
 
-    def __init__(self, log):
-        self.log, self.lock, self.last = log, threading.Lock(), {}
+    def __init__(self, log, limit: int = 4096):
+        self.log, self.lock, self.last, self.limit = log, threading.Lock(), {}, limit
 
     def __call__(self, peer: str, line: str) -> None:
         now = time.monotonic()
-        with self.lock:
+        with self.lock:                         # one line at a time: lines from two checks never run together
             when, said, held = self.last.get(peer, (None, None, 0))
             if said == line and when is not None and now - when < LOG_EVERY:
                 self.last[peer] = (when, said, held + 1)
                 return
+            if len(self.last) >= self.limit:    # forget addresses not heard of for LOG_EVERY: the map stays small
+                self.last = {p: entry for p, entry in self.last.items() if now - entry[0] < LOG_EVERY}
             self.last[peer] = (now, line, 0)
-        self.log(line + (f" ({held} more check(s) from {peer} with this result not shown)" if held else ""))
+            self.log(line + (f" ({held} more check(s) from {peer} with this result not shown)" if held else ""))
 
 
 def _answer(conn: socket.socket, peer: str, log: _Log, stop: threading.Event, deadline: float) -> None:
@@ -185,18 +204,30 @@ def _answer(conn: socket.socket, peer: str, log: _Log, stop: threading.Event, de
         except (OSError, ValueError, IndexError):
             return
         if stop.is_set() or time.monotonic() >= deadline:
+            _send_quietly(conn, b"stopping\n")
             return
-        try:
-            with socket.create_connection((peer, int(port)), timeout=CALLBACK_TIMEOUT) as back:
+        try:                # from the address the learner reached, so that its check recognises the service
+            with socket.create_connection((peer, int(port)), timeout=CALLBACK_TIMEOUT,
+                                          source_address=(conn.getsockname()[0], 0)) as back:
                 back.sendall(f"{nonce}\n".encode())
             verdict = "ok"
         except OSError as error:
+            if not isinstance(error, TimeoutError) and error.errno not in _THE_PEERS_FAULT:
+                _send_quietly(conn, b"busy\n")      # this machine's own trouble (out of files, of memory)
+                return
             verdict = f"failed: {error.strerror or type(error).__name__}"
         log(peer, f"{peer}: incoming connections {'reach it' if verdict == 'ok' else 'do not reach it (' + verdict[8:] + ')'}")
         try:
             conn.sendall(f"{verdict}\n".encode())
         except OSError:
             pass
+
+
+def _send_quietly(conn: socket.socket, line: bytes) -> None:
+    try:
+        conn.sendall(line)
+    except OSError:
+        pass
 
 
 def _turn_away(conn: socket.socket) -> None:
@@ -208,6 +239,14 @@ def _turn_away(conn: socket.socket) -> None:
             pass
 
 
+def _connections_the_file_limit_allows() -> int:
+    """Each check holds two sockets (the learner's, the connect-back): keep within the open-file limit."""
+    if resource is None:                    # Windows has no such per-process limit to mind
+        return MAX_CONNECTIONS
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else max(1, (soft - 64) // 2)
+
+
 def serve(port: int, host: str = "", *, seconds: float = 3600.0, stop: threading.Event | None = None,
           ready: threading.Event | None = None, log=print, max_connections: int = MAX_CONNECTIONS) -> None:
     """Answer reach checks on ``host:port`` for ``seconds`` (or until ``stop`` is set): at most
@@ -217,6 +256,7 @@ def serve(port: int, host: str = "", *, seconds: float = 3600.0, stop: threading
         raise ValueError(f"the service serves for a finite, positive time, not {seconds!r} seconds")
     stop = stop or threading.Event()
     deadline = time.monotonic() + seconds
+    max_connections = min(max_connections, _connections_the_file_limit_allows())
     lines = _Log(log)
     active: list[tuple[str, threading.Thread]] = []
     recent: dict[str, list[float]] = {}

@@ -171,6 +171,8 @@ def test_a_fake_service_that_sends_the_banner_then_resets_gives_a_reason_not_a_t
     (["--serve-reach", "http"], "'http' is not a port"),
     (["--serve-reach", "\u0668\u0660\u0668\u0660"], "is not a port"),
     (["--serve-reach", "29499", "--serve-minutes", "1e-300"], "'1e-300' is not a time to serve"),
+    (["--serve-reach", "29499", "--reach", "127.0.0.1:29499"], "give one"),
+    (["--serve-minutes", "5"], "--serve-minutes goes with --serve-reach PORT"),
 ])
 def test_the_service_refuses_an_endless_time_or_an_impossible_port_with_one_line(capsys, argv, words):
     with pytest.raises(SystemExit) as stopped:
@@ -225,6 +227,91 @@ def test_the_learner_counts_only_a_connect_back_from_the_services_own_address(ca
         assert seen.incoming is None
 
 
+def test_a_stranger_flooding_or_holding_the_learners_port_cannot_spoil_a_real_connect_back():
+    """Ten quick connections and two silent ones from another address reach the learner's listener
+    before the service's connect-back: they are closed unread, and the check still passes."""
+    held = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def script(conn, port, nonce):
+            for _ in range(10):
+                _connect_back(port, "junk", "127.0.0.66")
+            for _ in range(2):
+                silent = socket.socket()
+                silent.bind(("127.0.0.66", 0))
+                silent.connect(("127.0.0.1", port))
+                held.append(silent)
+            _connect_back(port, nonce, "127.0.0.1")
+            conn.sendall(b"ok\n")
+        fake = threading.Thread(target=_fake_service, args=(server, script), daemon=True)
+        fake.start()
+        try:
+            seen = reach.check("127.0.0.1:%d" % server.getsockname()[1], timeout=2.0)
+        finally:
+            fake.join(10)
+            for silent in held:
+                silent.close()
+    assert seen.incoming is None
+
+
+@pytest.mark.parametrize("verdict", [b"", b"stopping\n", b"failed: \n", b"failed: unchecked\n"])
+def test_a_service_that_gives_no_verdict_is_a_warning_to_try_again_not_a_firewall_failure(verdict):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        script = lambda conn, port, nonce: conn.sendall(verdict)  # noqa: E731
+        fake = threading.Thread(target=_fake_service, args=(server, script), daemon=True)
+        fake.start()
+        found = doctor.check_reach("127.0.0.1:%d" % server.getsockname()[1], timeout=1.0)
+        fake.join(10)
+    if verdict == b"failed: unchecked\n":
+        assert found[1].status == "FAIL" and "the service said: unchecked" in found[1].detail
+    else:
+        assert found[1].status == "WARN" and "the check broke off: the service gave no verdict" in found[1].detail
+
+
+def test_an_instructor_machine_with_a_second_address_is_recognised():
+    """The service answers on 127.0.0.2 while the learner's own address is 127.0.0.1: the connect-back
+    leaves from 127.0.0.2, the address the learner reached."""
+    stop, ready, lines = threading.Event(), threading.Event(), []
+    port = free_port("127.0.0.2")
+    server = threading.Thread(target=reach.serve, args=(port, "127.0.0.2"),
+                              kwargs=dict(seconds=60, stop=stop, ready=ready, log=lines.append), daemon=True)
+    server.start()
+    try:
+        assert ready.wait(10)
+        seen = reach.check(f"127.0.0.2:{port}", timeout=2.0)
+        assert seen.address.startswith("127.0.0.1:") and seen.incoming is None
+    finally:
+        stop.set()
+        server.join(10)
+
+
+def test_a_service_short_of_open_files_says_busy_not_that_the_learner_is_unreachable(reach_service, monkeypatch):
+    import errno
+    real = reach.socket.create_connection
+
+    def out_of_files(address, timeout=None, source_address=None):
+        if source_address is not None:                       # the service's connect-back only
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real(address, timeout=timeout)
+    monkeypatch.setattr(reach.socket, "create_connection", out_of_files)
+    address, lines = reach_service
+    found = doctor.check_reach(address, timeout=1.0)
+    assert found[1].status == "WARN" and "busy" in found[1].detail and lines == []
+
+
+def test_the_log_remembers_a_bounded_number_of_addresses(monkeypatch):
+    out = []
+    log = reach._Log(out.append, limit=10)
+    monkeypatch.setattr(reach, "LOG_EVERY", 0.0)
+    for n in range(50):
+        log(f"10.0.0.{n}", f"10.0.0.{n}: incoming connections reach it")
+    assert len(out) == 50 and len(log.last) <= 10
+
+
 def test_what_a_fake_service_says_is_shown_as_its_words_only():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -270,6 +357,7 @@ def test_the_service_returns_only_after_its_last_check_and_logs_nothing_later():
             assert learner.recv(64) == reach.BANNER
             stop.set()                                # the service stops while this check is under way
             learner.sendall(f"{catcher.getsockname()[1]} {'ab' * 16}\n".encode())
+            assert learner.recv(64) == b"stopping\n"          # said, not a silent close
             server.join(reach.LINE_BUDGET + reach.CALLBACK_TIMEOUT + 3)
             assert not server.is_alive()
             count = len(lines)
