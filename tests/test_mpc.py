@@ -790,3 +790,34 @@ def test_the_dealer_of_the_room_sum_reports_no_sum():
         return result
     mpc.run_in_process(program, parties=2, timeout=30, private_inputs={0: {"value": 3.0}, 1: {"value": 4.0}})
     assert seen[2] is None and seen[0]["sum"] == seen[1]["sum"] == 7.0
+
+
+def test_the_roster_command_builds_a_named_roster_from_read_out_fingerprints(tmp_path, capsys):
+    from course_lib.mpc import party
+    keys = [mpc.Identity.generate().fingerprint for _ in range(4)]
+    grouped = " ".join(keys[1][i:i + 4].upper() for i in range(0, 64, 4))          # read out in groups of four
+    (tmp_path / "fingerprints.txt").write_text(f"# the room, in rank order; the dealer last\nAda Lovelace {keys[0]}\n"
+                                               f"\nBo {grouped}\nCafe {keys[2]}\nthe instructor {keys[3]}\n")
+    assert party.main(["roster", str(tmp_path / "fingerprints.txt"), "--out", str(tmp_path / "roster.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["world_size"] == 4 and printed["ranks"]["3"] == "the dealer (the instructor)"
+    roster = mpc.Roster.from_json((tmp_path / "roster.json").read_text())
+    assert roster.fingerprints == dict(enumerate(keys)) and roster.names[0] == "Ada Lovelace" and roster.names[2] == "Cafe"
+
+
+@pytest.mark.parametrize("lines, words", [
+    (["Ada {0}", "Bo {0}", "Cy {1}"], "line 2: Bo's fingerprint is also on line 1: each party needs its own identity key"),
+    (["Ada {0}", "Ada {1}", "Cy {2}"], "line 2: the name 'Ada' is taken"),
+    (["Ada {0}", "Bo {0_short}", "Cy {2}"], "line 2: 'Bo"),
+    (["{0}", "Bo {1}", "Cy {2}"], "line 1: "),
+    (["Ada {0}", "Bo {1}"], "a roster needs at least 3 parties"),
+])
+def test_the_roster_command_refuses_a_pasted_twice_mistyped_or_short_list_in_one_line(tmp_path, capsys, lines, words):
+    from course_lib.mpc import party
+    keys = [mpc.Identity.generate().fingerprint for _ in range(3)]
+    text = "\n".join(line.replace("{0_short}", keys[0][:60]).format(*keys) for line in lines)
+    (tmp_path / "fingerprints.txt").write_text(text)
+    assert party.main(["roster", str(tmp_path / "fingerprints.txt"), "--out", str(tmp_path / "roster.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ValueError: ") and words in err[0], err
+    assert not (tmp_path / "roster.json").exists()

@@ -7,6 +7,8 @@ of band (read aloud, on paper, in a chat you trust). Then each runs one command:
 
     # once per party:  python -m course_lib.mpc.party new-identity --out me.pem    (prints a fingerprint)
     # once, for the example:  python -m course_lib.mpc.party prepare --out files/
+    # once, the roster from the fingerprints read out ('NAME FINGERPRINT' lines in rank order):
+    #                   python -m course_lib.mpc.party roster fingerprints.txt --out roster.json
     # model owner (A):  python -m course_lib.mpc.party run --rank 0 --master A:29500 --host A \\
     #                       --identity me.pem --roster roster.json --model files/digits-mlp.safetensors
     # data owner  (B):  python -m course_lib.mpc.party run --rank 1 --master A:29500 --host B \\
@@ -52,7 +54,7 @@ from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, classroom_value, o
 from .runtime import run_party
 
 
-__all__ = ["ROLES", "SIZES", "FIND_YOUR_ADDRESS", "own_address", "prepare", "main"]
+__all__ = ["ROLES", "SIZES", "FIND_YOUR_ADDRESS", "own_address", "roster_from_lines", "prepare", "main"]
 
 ROLES = {MODEL_OWNER: "model owner", DATA_OWNER: "data owner", 2: "dealer"}   # two-party programs
 SIZES = (64, 32, 10)
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new-identity", help="make this party's identity key and print its fingerprint")
     new.add_argument("--out", required=True, help="where to write the private key (PEM, mode 0600; never overwritten)")
+    roster = commands.add_parser("roster", help="build the roster (roster.json) from the fingerprints the parties "
+                                               "read out: one line each, in rank order, 'NAME FINGERPRINT'")
+    roster.add_argument("fingerprints", help="a text file: one line per party in rank order (the dealer last for "
+                                             "the room-wide sum), its name then its 64-hex-digit fingerprint; "
+                                             "blank lines and lines starting with # are skipped")
+    roster.add_argument("--out", required=True, help="the roster file to write (JSON)")
     prepare = commands.add_parser("prepare", help="write the example files: the model owner's model, the data owner's data")
     prepare.add_argument("--out", required=True, help="a directory")
     run = commands.add_parser("run", help="take part in the computation as one rank")
@@ -101,6 +109,49 @@ def _parser() -> argparse.ArgumentParser:
                      help="derive all randomness from this PUBLIC number (reproducible, and readable by anyone)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message")
     return parser
+
+
+def roster_from_lines(text: str) -> Roster:
+    """A named roster from 'NAME FINGERPRINT' lines in rank order (the party command's ``roster``).
+    A fingerprint may be written in upper case or in groups (spaces, colons); each must be 64 hex
+    digits, and no fingerprint or name may appear twice (a pasted line, or two laptops with one key)."""
+    fingerprints, names, seen = {}, {}, {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split()
+        hex_digits, taken = "", 0                        # the fingerprint: the trailing words that are hex
+        while taken < len(words) and len(hex_digits) < 64:
+            word = words[-1 - taken].replace(":", "").lower()
+            if not word or set(word) - set("0123456789abcdef"):
+                break
+            hex_digits, taken = word + hex_digits, taken + 1
+        name = " ".join(words[:len(words) - taken]).strip()
+        if len(hex_digits) != 64 or not name:
+            raise ValueError(f"line {number}: {line[:60]!r} is not 'NAME FINGERPRINT' (a name, then the 64 hex "
+                             f"digits that new-identity printed)")
+        if hex_digits in seen:
+            raise ValueError(f"line {number}: {name}'s fingerprint is also on line {seen[hex_digits]}: each party "
+                             f"needs its own identity key (new-identity)")
+        if name in names.values():
+            raise ValueError(f"line {number}: the name {name!r} is taken: give each party its own name")
+        rank = len(fingerprints)
+        seen[hex_digits], fingerprints[rank], names[rank] = number, hex_digits, name
+    if len(fingerprints) < 3:
+        raise ValueError(f"a roster needs at least 3 parties (2 and the dealer); these lines name {len(fingerprints)}")
+    return Roster(fingerprints, names)
+
+
+def _write_roster(args) -> dict:
+    roster = roster_from_lines(Path(args.fingerprints).read_text(encoding="utf-8"))
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(roster.to_json() + "\n", encoding="utf-8")
+    partial.replace(out)                                 # a reader never sees half a roster
+    world = len(roster.fingerprints)
+    return {"roster": str(out), "world_size": world,
+            "ranks": {str(rank): roster.label(rank, world - 1) for rank in sorted(roster.fingerprints)}}
 
 
 def _roster(args) -> Roster:
@@ -258,6 +309,8 @@ def main(argv=None) -> int:
             identity = Identity.generate()
             identity.save(args.out)
             print(json.dumps({"identity": str(args.out), "fingerprint": identity.fingerprint}))
+        elif args.command == "roster":
+            print(json.dumps(_write_roster(args), ensure_ascii=False))
         elif args.command == "prepare":
             print(json.dumps({"written": [str(p) for p in prepare(args.out)]}))
         else:
