@@ -265,4 +265,5 @@ def test_11_precision_viewer_redraws_for_another_scale(lab, page):
     page.keyboard.press("End")                                   # scale 2^40
     box.get_by_role("button", name="Square repeatedly").click()
     wait_until_changed(lambda: "[60, 40, 40, 40, 60]" in box.inner_text(), False, what="the run at scale 2^40")
+    wait_until_changed(lambda: image_sources(box), pictures, what="the figure (drawn after the text)")
     assert box.inner_text() != before and image_sources(box) != pictures
