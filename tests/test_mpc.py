@@ -686,6 +686,40 @@ def test_when_rank_0_gives_up_on_a_missing_party_every_waiting_party_says_so_in_
     assert [p.returncode for p in procs] == [1, 1] and seconds < 8 + 15
 
 
+def test_a_party_killed_mid_run_is_named_in_one_line_by_every_other_party(tmp_path, commands_output):
+    """The data owner is killed once the computation has started (450 batches of one image: seconds of
+    rounds): the model owner and the dealer each print one line naming it, with no gloo traceback."""
+    _party_setup(tmp_path, commands_output)
+    files, master = tmp_path / "files", f"127.0.0.1:{free_port()}"
+    extra = {0: ["--model", str(files / "digits-mlp.safetensors")], 1: ["--data", str(files / "digits-test.safetensors")],
+             2: []}
+    procs = [subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", str(rank), "--master",
+                               master, "--host", "127.0.0.1", "--identity", str(tmp_path / f"id{rank}.pem"), "--roster",
+                               str(tmp_path / "roster.json"), "--timeout", "60", "--batch", "1", *extra[rank]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(3)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:                   # rank 0's lobby line: everyone is here
+            line = procs[0].stderr.readline()
+            if "everyone is here" in line or not line:
+                break
+        time.sleep(0.5)
+        assert procs[1].poll() is None, "the run ended before the kill"
+        procs[1].kill()
+        killed = time.monotonic()
+        errors = [procs[rank].communicate(timeout=60)[1] for rank in (0, 2)]
+        told_in = time.monotonic() - killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for err in errors:
+        lines = [line for line in err.splitlines() if not line.startswith("lobby:")]
+        assert lines == ["error: PartyFailedError: party 1 stopped in the middle of the computation (its connection "
+                         "closed): the others cannot finish without it; start again, rank 0 first"], err
+    assert told_in < 15
+
+
 def test_cost_records_subtract_field_by_field():
     from course_lib.mpc.comm import Cost
     assert Cost(9, 1000, 64) - Cost(1, 200, 8) == Cost(8, 800, 56)

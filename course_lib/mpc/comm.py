@@ -27,7 +27,7 @@ import numpy
 import torch
 
 from .channel import TAG_SIZE
-from .errors import MPCError, MPCTimeoutError, party_label
+from .errors import MPCError, MPCTimeoutError, PartyFailedError, party_label
 
 
 __all__ = ["Cost", "Stats", "Communicator", "InProcessHub", "InProcessComm", "DistributedComm"]
@@ -229,20 +229,51 @@ class DistributedComm(Communicator):
         self.group, self.rank, self.parties, self.stats = group, rank, parties, Stats()
         self._pending = []
 
+    def _failed(self, peer: int, error: RuntimeError) -> MPCError:
+        """gloo's error (C++ source path, 'GLHF') as one line naming the party and what to do."""
+        who, text = party_label(peer, self.parties), str(error)
+        if "closed by peer" in text or "reset by peer" in text or "Broken pipe" in text:
+            return PartyFailedError(f"{who} stopped in the middle of the computation (its connection closed): "
+                                    "the others cannot finish without it; start again, rank 0 first")
+        if "timed out" in text.lower() or "timeout" in text.lower():
+            return MPCTimeoutError(f"{who} sent nothing within the timeout: it may have stopped or lost the "
+                                   "network; start again, rank 0 first (--timeout sets the wait)")
+        reason = text.splitlines()[0].rsplit("] ", 1)[-1][:120] if text else type(error).__name__
+        return MPCError(f"the connection to {who} failed ({reason}); start again, rank 0 first")
+
     def send_raw(self, dst: int, data: torch.Tensor) -> None:
-        self._pending.append((self.group.send([data], dst, 0), data))
-        if len(self._pending) > 64:
-            self._pending.pop(0)[0].wait()
+        try:
+            self._pending.append((self.group.send([data], dst, 0), data, dst))
+            if len(self._pending) > 64:
+                work, _, peer = self._pending.pop(0)
+                self._wait(work, peer)
+        except RuntimeError as error:
+            raise self._failed(dst, error) from None
+
+    def _wait(self, work, peer: int) -> None:
+        try:
+            work.wait()
+        except RuntimeError as error:
+            raise self._failed(peer, error) from None
 
     def recv_raw(self, src: int, nbytes: int) -> torch.Tensor:
         buffer = torch.empty(nbytes, dtype=torch.uint8)
         try:
-            self.group.recv([buffer], src, 0).wait()
+            work = self.group.recv([buffer], src, 0)
         except RuntimeError as error:
-            raise MPCError(f"receiving from {party_label(src, self.parties)} failed: {error}") from None
+            raise self._failed(src, error) from None
+        self._wait(work, src)
         return buffer
 
+    def barrier(self) -> None:
+        """Every party reaches this point (the last step of a run)."""
+        try:
+            self.group.barrier().wait()
+        except RuntimeError as error:
+            raise MPCError(f"a party stopped before the end of the computation ({str(error).splitlines()[0][-80:]}); "
+                           "start again, rank 0 first") from None
+
     def finish(self) -> None:
-        for work, _ in self._pending:
-            work.wait()
+        for work, _, peer in self._pending:
+            self._wait(work, peer)
         self._pending.clear()

@@ -458,7 +458,7 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
                       authenticated=authenticated)
         result = program(ctx, **kwargs)
         comm.finish()
-        group.barrier().wait()
+        comm.barrier()
         return result, ctx.stats
     finally:
         del group
