@@ -1,4 +1,5 @@
 """The preflight command: PASS/WARN/FAIL lines, each failure with a fix."""
+import contextlib
 import os
 import socket
 import struct
@@ -13,18 +14,26 @@ from course_tools import doctor, reach
 CALLBACK_WAIT = reach.CALLBACK_TIMEOUT + 1
 
 
-@pytest.fixture
-def reach_service():
-    """The instructor's ``--serve-reach`` on a free loopback port, in a thread; what it logged."""
+@contextlib.contextmanager
+def _serving(host="127.0.0.1"):
+    """The instructor's ``--serve-reach`` on a free port of ``host``, in a thread: its address, what it logged."""
     stop, ready, lines = threading.Event(), threading.Event(), []
-    port = free_port()
-    server = threading.Thread(target=reach.serve, args=(port, "127.0.0.1"),
+    port = free_port(host)
+    server = threading.Thread(target=reach.serve, args=(port, host),
                               kwargs=dict(seconds=120, stop=stop, ready=ready, log=lines.append), daemon=True)
     server.start()
-    assert ready.wait(10)
-    yield f"127.0.0.1:{port}", lines
-    stop.set()
-    server.join(5)
+    try:
+        assert ready.wait(10)
+        yield f"{host}:{port}", lines
+    finally:
+        stop.set()
+        server.join(5)
+
+
+@pytest.fixture
+def reach_service():
+    with _serving() as service:
+        yield service
 
 
 def test_a_healthy_machine_passes_and_the_instructors_service_connects_back(capsys, reach_service):
@@ -275,18 +284,9 @@ def test_a_service_that_gives_no_verdict_is_a_warning_to_try_again_not_a_firewal
 def test_an_instructor_machine_with_a_second_address_is_recognised():
     """The service answers on 127.0.0.2 while the learner's own address is 127.0.0.1: the connect-back
     leaves from 127.0.0.2, the address the learner reached."""
-    stop, ready, lines = threading.Event(), threading.Event(), []
-    port = free_port("127.0.0.2")
-    server = threading.Thread(target=reach.serve, args=(port, "127.0.0.2"),
-                              kwargs=dict(seconds=60, stop=stop, ready=ready, log=lines.append), daemon=True)
-    server.start()
-    try:
-        assert ready.wait(10)
-        seen = reach.check(f"127.0.0.2:{port}", timeout=2.0)
-        assert seen.address.startswith("127.0.0.1:") and seen.incoming is None
-    finally:
-        stop.set()
-        server.join(10)
+    with _serving("127.0.0.2") as (address, _):
+        seen = reach.check(address, timeout=2.0)
+    assert seen.address.startswith("127.0.0.1:") and seen.incoming is None
 
 
 def test_a_service_short_of_open_files_says_busy_not_that_the_learner_is_unreachable(reach_service, monkeypatch):
