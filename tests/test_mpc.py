@@ -720,6 +720,37 @@ def test_a_party_killed_mid_run_is_named_in_one_line_by_every_other_party(tmp_pa
     assert told_in < 15
 
 
+def test_the_room_sum_on_one_machine_each_student_typing_at_their_own_prompt(tmp_path, commands_output):
+    """The single-machine (JupyterHub) version of the lab: every party on 127.0.0.1, each student's
+    number typed at its own prompt (no --value), and no number appears in another party's output."""
+    _party_setup(tmp_path, commands_output)
+    master, typed = f"127.0.0.1:{free_port()}", {0: "1234567", 1: "7654321.5"}
+    procs = {rank: subprocess.Popen([sys.executable, "-m", "course_lib.mpc.party", "run", "--program", "sum",
+                                     "--world-size", "3", "--rank", str(rank), "--master", master, "--host",
+                                     "127.0.0.1", "--identity", str(tmp_path / f"id{rank}.pem"), "--roster",
+                                     str(tmp_path / "roster.json"), "--timeout", "60"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for rank in range(3)}
+    try:
+        for rank, p in procs.items():                  # each student types at once, then everyone runs
+            p.stdin.write(typed[rank] + "\n" if rank in typed else "")
+            p.stdin.close()
+        outputs = {rank: (p.stdout.read(), p.stderr.read()) for rank, p in procs.items()}
+        for p in procs.values():
+            p.wait(timeout=120)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    assert [procs[r].returncode for r in range(3)] == [0, 0, 0], outputs
+    results = {rank: json.loads(out.strip().splitlines()[-1].rpartition("your number (kept secret): ")[2])
+               for rank, (out, _) in outputs.items()}
+    assert results[0]["sum"] == results[1]["sum"] == 8888888.5 and results[0]["mean"] == 4444444.25
+    assert "sum" not in results[2]                                   # the dealer learns nothing
+    assert "7654321" not in "".join(outputs[0]) + "".join(outputs[2])
+    assert "1234567" not in "".join(outputs[1]) + "".join(outputs[2])
+
+
 def test_cost_records_subtract_field_by_field():
     from course_lib.mpc.comm import Cost
     assert Cost(9, 1000, 64) - Cost(1, 200, 8) == Cost(8, 800, 56)
