@@ -142,6 +142,17 @@ def test_a_partial_widget_pass_saves_every_view_and_keeps_the_other_cells_commit
     assert any(before.cells[i].outputs for i in skipped)
 
 
+def test_a_page_made_by_the_default_widget_pass_carries_no_solution(tmp_path):
+    """The default pass (not --run-all, which the build above uses) leaves the skipped cells their
+    committed outputs: the page of chapter 02 still shows the stubs and none of the solution."""
+    source = NOTEBOOKS[2]
+    copy = tmp_path / source.name
+    nbformat.write(course_site.edition_notebook(source, "en"), copy)
+    nb = course_site.execute_with_widgets(copy, tmp_path, cells=course_site.widget_program(nbformat.read(copy, as_version=4)))
+    text = nbformat.writes(course_site.chapter_page(nb, "en", source.stem, edition=True))
+    assert "BEGIN SOLUTION" not in text and "merkle_root(leaves[:k])" not in text and "NotImplementedError" in text
+
+
 def test_the_offline_build_makes_a_page_per_chapter_and_every_page(built):
     out = built["out"]
     for path in NOTEBOOKS:
