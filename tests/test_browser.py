@@ -2,9 +2,10 @@
 
 For every chapter with widgets: open it, Run All (the ``runmenu:run-all`` command), wait for
 the kernel, then check that the widgets rendered and respond to a click, a slider or a
-typed value. The lab's copy of a chapter ends at the last cell that makes a widget the test
-drives (``TESTED_WIDGETS``): what follows cannot change those widgets, and every whole chapter
-already runs under nbval (solved) and in the site's widget pass (unsolved, both editions).
+typed value. The lab's copy of a chapter holds the cells that make the widgets the test drives
+(``TESTED_WIDGETS``) and the cells those need (tests/notebook_slice.py): the rest cannot change
+those widgets, and every whole chapter already runs under nbval (solved) and in the site's widget
+pass (unsolved, both editions).
 Screenshots of failures go to a temporary folder. Skipped, with the reason, where Chromium or
 Playwright is missing.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from .notebook_slice import needed_cells
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
@@ -36,12 +39,12 @@ TESTED_WIDGETS = {"00": ["TimingRace"], "01": ["CiphertextViewer", "KdfCost"], "
                   "09": ["GradientInversionViewer"], "10": ["SecureAggregationViewer"], "11": ["PrecisionViewer"]}
 
 
-def through_tested_widgets(nb, names):
-    """The notebook's cells up to and including the last code cell that makes one of the widgets ``names``."""
-    makes = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-             and any(f"cl.widgets.{name}(" in cell.source for name in names)]
+def cut_to_tested_widgets(nb, names):
+    """The notebook cut to the code cells that make one of the widgets ``names`` and the cells they need."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    makes = {i for i, cell in enumerate(code) if any(f"cl.widgets.{name}(" in cell.source for name in names)}
     assert makes, f"no cell makes {names}"
-    nb.cells = nb.cells[:makes[-1] + 1]
+    nb.cells = [code[i] for i in needed_cells([cell.source for cell in code], makes)]
     return nb
 
 
@@ -57,7 +60,7 @@ def lab(tmp_path_factory):
     notebooks.mkdir()                             # Run All must never touch the committed notebooks
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         if path.name[:2] in TESTED_WIDGETS:
-            nbformat.write(through_tested_widgets(nbformat.read(path, as_version=4), TESTED_WIDGETS[path.name[:2]]),
+            nbformat.write(cut_to_tested_widgets(nbformat.read(path, as_version=4), TESTED_WIDGETS[path.name[:2]]),
                            notebooks / path.name)
     settings = root / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -102,25 +105,40 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def lab_page(browser, lab):
+    """One JupyterLab page for the whole file: loading the application is the slow part of opening a page."""
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
+    page.goto(f"{lab}/lab")
+    page.wait_for_function("() => window.jupyterapp", timeout=90_000)
+    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
     yield page
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        shots = tmp_path_factory.mktemp("screenshots")
-        page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-        print(f"screenshot of the failure: {shots / (request.node.name + '.png')}")
     context.close()
 
 
+@pytest.fixture
+def page(lab_page, request, tmp_path_factory):
+    """The lab's page, left as it was found: each test's notebook is closed and its kernel shut down."""
+    yield lab_page
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        shots = tmp_path_factory.mktemp("screenshots")
+        lab_page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+        print(f"screenshot of the failure: {shots / (request.node.name + '.png')}")
+    lab_page.evaluate("""async () => { const app = window.jupyterapp;
+        for (const w of [...app.shell.widgets('main')]) { if (w.context) w.context.model.dirty = false; }
+        await app.commands.execute('application:close-all');
+        await app.serviceManager.sessions.refreshRunning();
+        for (const s of [...app.serviceManager.sessions.running()]) await app.serviceManager.sessions.shutdown(s.id); }""")
+
+
 def run_all(page, url, name, timeout=300_000):
-    """Open a notebook, wait for its kernel, run every cell, wait until all have run.
+    """Open a notebook in the lab's page, wait for its kernel, run every cell, wait until all have run.
 
     Run All is sent only once the notebook's model is loaded and its panel revealed; if the cells have
     not all run in ``timeout`` ms, the failure says which cells are left and what the kernel is doing.
     """
-    page.goto(f"{url}/lab/tree/{name}")
+    page.evaluate("name => window.jupyterapp.commands.execute('docmanager:open', {path: name})", name)
     page.wait_for_function("""(name) => { const w = window.jupyterapp?.shell?.currentWidget;
         return w?.context?.path?.endsWith(name) && w.context.isReady && w.isRevealed
                && w.content?.widgets?.length > 0 && w?.sessionContext?.session?.kernel?.status === 'idle'; }""",
