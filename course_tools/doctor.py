@@ -179,10 +179,9 @@ def run_checks(reach: str | None = None, mpc: bool = True) -> list[Finding]:
 
 
 def _port(text: str) -> int:
-    port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else 0
-    if not 0 < port < 65536:
+    if not reach.is_port(text):
         raise argparse.ArgumentTypeError(i18n.tr("{text!r} is not a port: give a number from 1 to 65535", text=text))
-    return port
+    return int(text)
 
 
 def _address(text: str) -> str:
@@ -212,7 +211,7 @@ def main(argv=None) -> int:
     parser.add_argument("--serve-reach", type=_port, metavar="PORT",
                         help="instructor: answer the learners' --reach checks on PORT (both directions) for "
                              "--serve-minutes, printing what each laptop's check found; Ctrl-C stops it")
-    parser.add_argument("--serve-minutes", type=_minutes, default=60.0,
+    parser.add_argument("--serve-minutes", type=_minutes, default=None,
                         help="how long --serve-reach serves, at most a day (default 60)")
     parser.add_argument("--no-mpc", action="store_true", help="skip the local multi-process check (≈ 5 s)")
     parser.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default=None,
@@ -220,8 +219,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.serve_reach is not None and args.reach:
         parser.error(i18n.tr("--reach is the learners' check and --serve-reach the instructor's service: give one"))
-    if args.serve_reach is None and any(a == "--serve-minutes" or a.startswith("--serve-minutes=") for a in argv or sys.argv[1:]):
+    if args.serve_reach is None and args.serve_minutes is not None:
         parser.error(i18n.tr("--serve-minutes goes with --serve-reach PORT"))
+    if args.serve_minutes is None:
+        args.serve_minutes = 60.0
     if not args.lang:
         return _report(args)
     before = i18n._chosen

@@ -68,7 +68,7 @@ class Reach:
     address: str                  # this laptop's address and port as offered to the service
 
 
-def _is_port(text: str) -> bool:
+def is_port(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536
 
 
@@ -76,7 +76,7 @@ def parse_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` too) with a port from 1 to 65535 in ASCII digits, else ValueError."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
-    if not host or not _is_port(port):
+    if not host or not is_port(port):
         raise ValueError(f"{address!r} is not HOST:PORT with a port from 1 to 65535")
     return host, int(port)
 
@@ -116,7 +116,7 @@ def check(address: str, timeout: float = 3.0) -> Reach:
         nonce = secrets.token_hex(16)
         family = socket.AF_INET6 if ":" in mine else socket.AF_INET
         offered, got = mine, []
-        done, quit = threading.Event(), threading.Event()
+        done, stop_listening = threading.Event(), threading.Event()
         try:
             with socket.socket(family, socket.SOCK_STREAM) as listener:
                 listener.bind((mine, 0))
@@ -128,7 +128,7 @@ def check(address: str, timeout: float = 3.0) -> Reach:
                     """Read connections from the service's address until one brings the nonce, or time is
                     up; a connection from any other address is closed at once, unread and uncounted."""
                     taken = 0
-                    while taken < MAX_CALLBACKS and not quit.is_set() and time.monotonic() < until:
+                    while taken < MAX_CALLBACKS and not stop_listening.is_set() and time.monotonic() < until:
                         try:
                             listener.settimeout(0.1)
                             back, source = listener.accept()
@@ -156,7 +156,7 @@ def check(address: str, timeout: float = 3.0) -> Reach:
                                          ).decode(errors="replace")
                     done.wait(max(0.0, min(timeout, until - time.monotonic())))
                 finally:
-                    quit.set()
+                    stop_listening.set()
                     waiter.join(timeout + 0.5)
         except OSError as error:        # the service broke off (a reset), or this laptop cannot listen at all
             return Reach(None, f"{BROKE_OFF}: {error.strerror or type(error).__name__}", offered)
@@ -199,7 +199,7 @@ def _answer(conn: socket.socket, peer: str, log: _Log, stop: threading.Event, de
             conn.sendall(BANNER)
             words = _read_line(conn, time.monotonic() + LINE_BUDGET).decode(errors="replace").split()
             port, nonce = words[0], words[1]
-            if len(words) != 2 or not _is_port(port) or len(nonce) != 32 or not set(nonce) <= _HEX:
+            if len(words) != 2 or not is_port(port) or len(nonce) != 32 or not set(nonce) <= _HEX:
                 raise ValueError
         except (OSError, ValueError, IndexError):
             return

@@ -51,7 +51,7 @@ from ..errors import CourseCryptoError
 from ..training import logits_accuracy
 from .channel import Identity, Roster
 from .programs import DATA_OWNER, MODEL_OWNER, classroom_sum, classroom_value, operation_cost, private_inference
-from .runtime import run_party
+from .runtime import run_party, split_address
 
 
 __all__ = ["ROLES", "SIZES", "FIND_YOUR_ADDRESS", "own_address", "roster_from_lines", "prepare", "main"]
@@ -233,10 +233,11 @@ def own_address(host: str | None, master: str) -> str:
     """``--host`` (default: the master's host), checked before any rank is claimed: an address this
     machine can listen on. A mistyped or missing ``--host`` otherwise fails only after the rank is
     taken, with gloo's warnings. Binding a socket sends nothing."""
-    master_host, _, port = master.rpartition(":")
-    if not master_host or not port.isdigit():
-        raise ValueError(f"--master: expected HOST:PORT, got {master!r}")
-    address = host if host is not None else master_host.strip("[]")
+    try:
+        master_host, _ = split_address(master)
+    except ValueError as error:
+        raise ValueError(f"--master: {error}") from None
+    address = host if host is not None else master_host
     where = (f"--host {address}" if host is not None else
              f"without --host, this party listens on the master's host {address}, which")
     try:

@@ -216,7 +216,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _split_address(address: str) -> tuple[str, int]:
+def split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"expected HOST:PORT, got {address!r}")
@@ -227,7 +227,7 @@ def _await_rendezvous(master: str, timeout: float, on_wait=None) -> None:
     """Wait, with plain connections, until rank 0's rendezvous at ``master`` accepts one (torch's own
     client would retry with C++ warnings and stack frames); ``on_wait(line)`` hears once, at the
     first refusal, why this party is waiting. Past ``timeout``: one line, naming the reason."""
-    host, port = _split_address(master)
+    host, port = split_address(master)
     deadline = time.monotonic() + timeout
     told = False
     while True:
@@ -256,7 +256,7 @@ def _process_group(rank: int, world: int, master: str, host: str, timeout: float
     forms, every rank claims its rank in the store and waits in the lobby (:func:`_lobby`).
     Failures of torch's rendezvous become one-line MPCErrors.
     """
-    master_host, port = _split_address(master)
+    master_host, port = split_address(master)
     wait = datetime.timedelta(seconds=timeout)
     listener = None
     if rank == 0:
@@ -450,7 +450,7 @@ def run_party(rank: int, parties: int, master: str, program, *, host: str | None
     torch.set_num_threads(1)
     if secure and identity is not None and roster is not None:
         _check_own_identity(rank, parties, identity, roster)
-    group, store, listener = _process_group(rank, parties + 1, master, host or _split_address(master)[0], timeout,
+    group, store, listener = _process_group(rank, parties + 1, master, host or split_address(master)[0], timeout,
                                             roster, on_lobby, identity, on_wait)
     try:
         comm = DistributedComm(rank, parties, group)
