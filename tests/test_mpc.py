@@ -336,15 +336,20 @@ def test_party_command_refuses_an_unpinned_party_without_a_traceback(tmp_path, c
     assert "party 1" in runs[2][2].splitlines()[-1]             # the dealer: missing, or rank 0 gave up first
 
 
-def test_party_command_keeps_inputs_with_their_owners(tmp_path, commands_output):
+def test_party_command_keeps_inputs_with_their_owners(tmp_path, commands_output, capsys):
+    """The command's own entry point, in this process: it refuses before it connects anywhere."""
+    from course_lib.mpc import party
     _party_setup(tmp_path, commands_output)
-    out = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "run", "--rank", "2", "--master",
-                          "127.0.0.1:1", "--identity", str(tmp_path / "id2.pem"), "--roster", str(tmp_path / "roster.json"),
-                          "--model", str(tmp_path / "files" / "digits-mlp.safetensors")], capture_output=True, text=True)
-    assert out.returncode == 1 and "each party holds only its own input" in out.stderr and "Traceback" not in out.stderr
-    helped = subprocess.run([sys.executable, "-m", "course_lib.mpc.party", "run", "--help"], capture_output=True, text=True)
+    code = party.main(["run", "--rank", "2", "--master", "127.0.0.1:1", "--identity", str(tmp_path / "id2.pem"),
+                       "--roster", str(tmp_path / "roster.json"),
+                       "--model", str(tmp_path / "files" / "digits-mlp.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 1 and "each party holds only its own input" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        party.main(["run", "--help"])
+    helped = capsys.readouterr().out
     for flag in ("--rank", "--master", "--host", "--identity", "--roster", "--peer", "--model", "--data", "--insecure-seed"):
-        assert flag in helped.stdout
+        assert flag in helped
 
 
 def test_rendezvous_and_data_sockets_listen_only_on_the_given_address():
