@@ -70,12 +70,13 @@ def check_packages(pins: dict[str, str] | None = None) -> Finding:
                    "pip install -r requirements.txt  (inside the course's virtual environment)")
 
 
-CHAPTER_OF = {"opacus": "chapter 10", "tenseal": "chapter 11"}
+CHAPTER_OF = {"opacus": "chapter 10", "flwr": "chapter 10b", "tenseal": "chapter 11"}
 
 
 def check_imports(pins: dict[str, str] | None = None, timeout: float = 180.0, env: dict | None = None) -> Finding:
     """Import every pinned package in a fresh process (``course_tools.import_check``), and make tenseal
-    encrypt and opacus build a privacy engine: a version can match its pin and still be broken."""
+    encrypt, opacus build a privacy engine and flwr its SecAgg+ workflow: a version can match its pin
+    and still be broken."""
     names = sorted(pinned_requirements() if pins is None else pins)
     try:
         done = subprocess.run([sys.executable, "-m", "course_tools.import_check", *names], capture_output=True,
@@ -90,7 +91,7 @@ def check_imports(pins: dict[str, str] | None = None, timeout: float = 180.0, en
         broken = "; ".join(f"{name} ({CHAPTER_OF.get(name, 'the course')}): {why}" for name, why in failed.items())
         return Finding("FAIL", "imports", broken, "pip install --force-reinstall -r requirements.txt")
     return Finding("PASS", "imports", f"all {len(names)} pinned packages import; tenseal encrypts and decrypts, "
-                                      f"opacus makes a privacy engine")
+                                      f"opacus makes a privacy engine, flwr makes its SecAgg+ workflow")
 
 
 def check_widgets() -> Finding:

@@ -1,7 +1,8 @@
 """The doctor's import check, run in a fresh process: ``python -m course_tools.import_check NAME ...``.
 
 Imports each named distribution's module and, for the chapter-specific packages, does the least
-their chapter needs (tenseal: a CKKS encryption and decryption; opacus: a privacy engine), so that
+their chapter needs (tenseal: a CKKS encryption and decryption; opacus: a privacy engine; flwr:
+Flower's SecAgg+ workflow and client mod), so that
 a broken native library fails before the day, not in the middle of a lab. Prints one JSON object,
 ``{name: "ErrorType: message"}`` for each that failed (``{}`` when all work).
 """
@@ -9,9 +10,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
-MODULE_OF = {"pycryptodome": "Crypto", "scikit-learn": "sklearn"}     # else the name, with _ for -
+# Flower offline and quiet (the names as flwr 1.42.0 reads them: flwr/supercore/telemetry.py,
+# flwr/supercore/update_check.py, flwr/common/constant.py)
+FLOWER_OFFLINE = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
+                  "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1"}
+
+MODULE_OF = {"pycryptodome": "Crypto", "scikit-learn": "sklearn", "protobuf": "google.protobuf",
+             "grpcio": "grpc"}                                       # else the name, with _ for -
 
 
 def _tenseal() -> None:
@@ -27,7 +35,17 @@ def _opacus() -> None:
     PrivacyEngine()
 
 
-SMOKE_TESTS = {"tenseal": _tenseal, "opacus": _opacus}
+def _flwr() -> None:
+    for name, value in FLOWER_OFFLINE.items():
+        os.environ.setdefault(name, value)
+    from flwr.client.mod import secaggplus_mod
+    from flwr.server.workflow import SecAggPlusWorkflow
+    SecAggPlusWorkflow(num_shares=3, reconstruction_threshold=2)
+    if not callable(secaggplus_mod):
+        raise TypeError("flwr.client.mod.secaggplus_mod is not a client mod")
+
+
+SMOKE_TESTS = {"tenseal": _tenseal, "opacus": _opacus, "flwr": _flwr}
 
 
 def failures(names) -> dict[str, str]:
