@@ -87,7 +87,8 @@ def _run(*args):
                           cwd=ROOT, timeout=120)
 
 
-def test_help_and_bad_input_give_one_readable_line(tmp_path):
+def test_help_and_bad_input_give_one_readable_line(tmp_path, capsys):
+    """``--help`` as a real command; each bad input through the command's own entry point, in this process."""
     shown = _run("--help")
     assert shown.returncode == 0 and "build" in shown.stdout and "annotate" in shown.stdout
     assert "Traceback" not in shown.stdout + shown.stderr
@@ -95,10 +96,12 @@ def test_help_and_bad_input_give_one_readable_line(tmp_path):
     for args in (["build", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "out")],
                  ["build", str(tmp_path / "broken.ipynb"), "--out", str(tmp_path / "out")],
                  [str(tmp_path / "missing.ipynb")], ["build", "--colour", "red"], ["publish"]):
-        result = _run(*args)
-        assert result.returncode == 2, args
-        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-        assert result.stderr.startswith(f"{slides.PROG}: error: "), result.stderr
+        with pytest.raises(SystemExit) as ended:
+            slides.main(args)
+        err = capsys.readouterr().err
+        assert ended.value.code == 2, args
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"{slides.PROG}: error: "), err
     assert not (tmp_path / "out").exists(), "a failed build wrote files"
 
 
