@@ -20,7 +20,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_tools import translate
+
 from .notebook_slice import needed_cells
+from .test_translation import CJK, TOFU_SCRIPT, cjk_font_installed, platform_fonts
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
@@ -48,6 +51,9 @@ def cut_to_tested_widgets(nb, names):
     return nb
 
 
+ZH_CHAPTER = "01_symmetric_encryption"
+
+
 def _free_port():
     from course_lib.mpc.runtime import free_port
     return free_port()
@@ -62,6 +68,7 @@ def lab(tmp_path_factory):
         if path.name[:2] in TESTED_WIDGETS:
             nbformat.write(cut_to_tested_widgets(nbformat.read(path, as_version=4), TESTED_WIDGETS[path.name[:2]]),
                            notebooks / path.name)
+    translate.build("zh", notebooks / "zh", paths=[NOTEBOOKS / f"{ZH_CHAPTER}.ipynb"])   # a whole Chinese chapter
     settings = root / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
@@ -285,3 +292,24 @@ def test_11_precision_viewer_redraws_for_another_scale(lab, page):
     wait_until_changed(lambda: "[60, 40, 40, 40, 60]" in box.inner_text(), False, what="the run at scale 2^40")
     wait_until_changed(lambda: image_sources(box), pictures, what="the figure (drawn after the text)")
     assert box.inner_text() != before and image_sources(box) != pictures
+
+
+def test_a_chinese_notebook_in_jupyterlab_renders_with_cjk_glyphs(lab, page, tmp_path_factory):
+    if not cjk_font_installed():
+        pytest.skip("no CJK font (apt-get install fonts-noto-cjk); .ci/run installs it")
+    """The Chinese edition of a chapter, as ``python -m course_tools.lab --lang zh`` writes it, in the lab."""
+    page.evaluate("name => window.jupyterapp.commands.execute('docmanager:open', {path: name})",
+                  f"zh/{ZH_CHAPTER}.ipynb")
+    selector = ".jp-MarkdownOutput h1"
+    page.wait_for_selector(selector, timeout=90_000)
+    assert CJK.search(page.inner_text(selector)), f"chapter {ZH_CHAPTER}'s title is not translated"
+    page.wait_for_timeout(1500)
+    shots = Path(os.environ.get("SITE_SCREENSHOTS", tmp_path_factory.mktemp("screenshots")))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "jupyterlab-zh.png"))
+    print(f"screenshot: {shots / 'jupyterlab-zh.png'}")
+    result = page.evaluate(TOFU_SCRIPT, [".jp-MarkdownOutput", page.inner_text(".jp-MarkdownOutput")])
+    fonts = platform_fonts(page, selector)
+    assert result.get("chars"), result
+    assert not result["tofu"] and not result["blank"], result
+    assert any("CJK" in f or "Noto Sans SC" in f or "Noto Serif" in f for f in fonts), fonts

@@ -74,7 +74,7 @@ def test_every_named_attack_test_exists_and_is_collected():
     for name in files:
         assert (ROOT / name).is_file(), f"a guarantee names {name}, which does not exist"
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *files],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:randomly", *files],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     ids = {line.strip() for line in collected.stdout.splitlines() if "::" in line}
     assert ids, f"collection failed:\n{collected.stdout[-3000:]}\n{collected.stderr[-3000:]}"
